@@ -1,0 +1,1 @@
+"""vae-tfp: a benchmark suite for posterior collapse in VAEs."""

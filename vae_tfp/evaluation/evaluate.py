@@ -1,0 +1,204 @@
+"""Evaluates a trained run on the test split and writes ``metrics.json``.
+
+Metrics (nats per example, averaged over test examples; definitions in
+:mod:`vae_tfp.metrics.estimators`):
+
+- ``rec``: E_q log p(x|z), averaged over the K importance samples of each example.
+- ``kl``: analytic KL(q(z|x) || p(z)) (the rate); ``kl_per_dim`` its split by dimension.
+- ``elbo``: rec - kl.
+- ``nll_iw``: -log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x) (Burda et al. 2016), with
+  the K samples drawn ``iw_chunk`` at a time and combined by log-sum-exp.
+- ``mi``: I_q(x; z) with q(z) the mixture of q(z|x') over the test set.
+- ``marginal_kl``: KL(q(z) || p(z)) = kl - mi.
+- ``au``: active units, Cov_x(E_q[z_i|x]) > threshold; per-dimension variances saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from vae_tfp.data.registry import DATASETS
+from vae_tfp.data.store import PreparedData
+from vae_tfp.io import read_json, write_json
+from vae_tfp.metrics import active_units, mean_and_standard_error, mutual_information
+from vae_tfp.models import VAE
+from vae_tfp.provenance import provenance
+from vae_tfp.seeds import derive_seed
+from vae_tfp.training import checkpoint_path, model_from_run_config
+
+log = logging.getLogger(__name__)
+
+
+def _chunk_sizes(total: int, chunk: int) -> list[int]:
+    """Splits ``total`` samples into chunks of at most ``chunk``."""
+    return [chunk] * (total // chunk) + ([total % chunk] if total % chunk else [])
+
+
+def importance_weighted_pass(
+    model: VAE, x: np.ndarray, n_samples: int, chunk: int, batch_size: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Posterior parameters, log p_K(x) and the Monte Carlo rec for every row of ``x``.
+
+    Memory is bounded by ``batch_size * chunk`` decoder evaluations at a time: the
+    log-weights of each chunk are reduced by log-sum-exp before the next chunk is drawn.
+
+    Args:
+        model: A trained VAE.
+        x: Examples [N, ...].
+        n_samples: K, the number of importance samples per example.
+        chunk: Samples drawn at once.
+        batch_size: Examples per batch.
+        seed: Seed of the samples; batch b, chunk c use the stateless seed (seed, b, c).
+
+    Returns:
+        ``loc``, ``log_var`` [N, d]; ``log_px`` [N] (the importance-weighted estimate of
+        log p(x)); ``rec`` [N] (mean over the K samples of log p(x|z_k)).
+    """
+
+    @tf.function(reduce_retracing=True)
+    def chunk_pass(xb, n, stateless_seed):
+        posterior = model.encoder.posterior(xb)
+        z = posterior.sample(n, seed=stateless_seed)  # [n, B, d]
+        batch = tf.shape(xb)[0]
+        flat_z = tf.reshape(z, (-1, model.latent_dim))
+        flat_x = tf.reshape(tf.tile(xb[None], [n] + [1] * len(xb.shape)), (-1, *xb.shape[1:]))
+        log_px_z = tf.reshape(model.decoder(flat_z).log_prob(flat_x), (n, batch))
+        log_w = log_px_z + model.prior.log_prob(z) - posterior.log_prob(z)
+        return tf.reduce_logsumexp(log_w, axis=0), tf.reduce_sum(log_px_z, axis=0)
+
+    out: dict[str, list[np.ndarray]] = {"loc": [], "log_var": [], "log_px": [], "rec": []}
+    for b, start in enumerate(range(0, len(x), batch_size)):
+        xb = tf.constant(x[start : start + batch_size])
+        loc, log_var = model.encoder.params(xb)
+        lse_parts, rec_sum = [], 0.0
+        for c, n in enumerate(_chunk_sizes(n_samples, chunk)):
+            lse, rec_part = chunk_pass(xb, tf.constant(n), tf.constant([seed, b * 100003 + c], tf.int32))
+            lse_parts.append(lse.numpy().astype(np.float64))
+            rec_sum = rec_sum + rec_part.numpy().astype(np.float64)
+        log_px = np.logaddexp.reduce(np.stack(lse_parts), axis=0) - math.log(n_samples)
+        out["loc"].append(loc.numpy())
+        out["log_var"].append(log_var.numpy())
+        out["log_px"].append(log_px)
+        out["rec"].append(rec_sum / n_samples)
+    return {key: np.concatenate(parts, axis=0) for key, parts in out.items()}
+
+
+def compute_metrics(
+    model: VAE, data: PreparedData, evaluation: Mapping[str, Any], seed: int
+) -> dict[str, Any]:
+    """All test metrics of a trained model, with standard errors and estimator settings.
+
+    Args:
+        model: A trained VAE.
+        data: The prepared dataset (its test split is used).
+        evaluation: The ``evaluation`` section of the run config.
+        seed: The run seed (evaluation noise is derived from it).
+
+    Returns:
+        A dict with ``metrics`` (scalars and per-dimension lists), ``standard_errors``
+        (over test examples) and ``estimators`` (settings and definitions).
+    """
+    eval_seed = derive_seed(seed, "eval_sampling")
+    k, chunk = int(evaluation["iw_samples"]), int(evaluation["iw_chunk"])
+    threshold = float(evaluation["au_threshold"])
+    x = data.test
+    passed = importance_weighted_pass(model, x, k, chunk, int(evaluation["batch_size"]), eval_seed)
+    kl_per_dim = model.kl_per_dim(passed["loc"], passed["log_var"]).numpy().astype(np.float64)
+    kl = kl_per_dim.sum(-1)
+    per_example = {
+        "elbo": passed["rec"] - kl,
+        "rec": passed["rec"],
+        "kl": kl,
+        "nll_iw": -passed["log_px"],
+    }
+    metrics: dict[str, Any] = {}
+    errors: dict[str, float] = {}
+    for name, values in per_example.items():
+        metrics[name], errors[name] = mean_and_standard_error(values)
+    mi, _ = mutual_information(
+        passed["loc"], passed["log_var"], n_samples=int(evaluation["mi_samples"]), seed=eval_seed
+    )
+    au, variances = active_units(passed["loc"], threshold)
+    metrics.update(
+        {
+            "mi": mi,
+            "marginal_kl": metrics["kl"] - mi,
+            "au": au,
+            "kl_per_dim": kl_per_dim.mean(0).tolist(),
+            "au_variances": variances.tolist(),
+        }
+    )
+    if data.kind == "binary":
+        n_dims = int(np.prod(data.event_shape))
+        metrics["nll_iw_bits_per_dim"] = metrics["nll_iw"] / (n_dims * math.log(2.0))
+    estimators = {
+        "n_test": len(x),
+        "iw_samples": k,
+        "iw_chunk": chunk,
+        "rec": f"mean over the {k} importance samples of log p(x|z_k), z_k ~ q(z|x)",
+        "nll_iw": "-log mean_k p(x,z_k)/q(z_k|x) (Burda et al. 2016), chunked log-sum-exp",
+        "mi": (
+            "I_q(x;z) with q(z) the mixture of q(z|x') over the whole test set; analytic "
+            f"entropy term, {int(evaluation['mi_samples'])} samples per example for log q(z); "
+            "a lower bound in expectation, at most log(n_test)"
+        ),
+        "marginal_kl": "kl - mi",
+        "au": f"dims with Var_x(E_q[z_i|x]) > {threshold} (ddof=1, Burda et al. 2016)",
+        "standard_errors": "std over test examples / sqrt(n_test)",
+    }
+    return {"metrics": metrics, "standard_errors": errors, "estimators": estimators}
+
+
+def evaluate_run(run_dir: str | Path, data: PreparedData) -> dict[str, Any]:
+    """Evaluates the best checkpoint of ``run_dir`` and writes ``run_dir/metrics.json``.
+
+    Args:
+        run_dir: A run folder holding ``run_config.json`` and the ``checkpoint`` folder.
+        data: The prepared dataset named by the run config.
+
+    Returns:
+        The content written to ``metrics.json``.
+
+    Raises:
+        FileNotFoundError: If the run has no config or checkpoint.
+        ValueError: If ``data`` is not the dataset the run was trained on.
+    """
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    run_config = read_json(run_dir / "run_config.json")
+    if data.name != run_config["dataset"]:
+        raise ValueError(f"run {run_dir} was trained on {run_config['dataset']!r}, got {data.name!r}")
+    prefix = checkpoint_path(run_dir)
+    if not prefix.with_suffix(".index").exists():
+        raise FileNotFoundError(f"no checkpoint at {prefix}; train the run first")
+    model = model_from_run_config(run_config, data)
+    tf.train.Checkpoint(model=model).read(str(prefix)).assert_existing_objects_matched()
+    training = read_json(prefix.with_suffix(".json"))
+
+    result = compute_metrics(model, data, run_config["evaluation"], int(run_config["seed"]))
+    spec = DATASETS[data.name]
+    reference = (
+        spec.reference_metrics(data, int(run_config["model"]["latent_dim"]))
+        if spec.reference_metrics
+        else {}
+    )
+    payload = {
+        "run": {key: run_config[key] for key in ("experiment", "dataset", "decoder", "method", "seed")},
+        **result,
+        "reference": reference,
+        "training": training,
+        "evaluation_wall_time_s": time.perf_counter() - started,
+        "wall_time_s": training["wall_time_s"] + (time.perf_counter() - started),
+        "config": run_config,
+        "provenance": provenance(),
+    }
+    write_json(run_dir / "metrics.json", payload)
+    return payload

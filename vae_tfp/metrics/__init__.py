@@ -1,0 +1,17 @@
+"""Pure estimators on arrays (posterior parameters, log-weights); they know no training."""
+
+from vae_tfp.metrics.estimators import (
+    active_units,
+    gaussian_kl_per_dim,
+    iw_log_likelihood,
+    mean_and_standard_error,
+    mutual_information,
+)
+
+__all__ = [
+    "active_units",
+    "gaussian_kl_per_dim",
+    "iw_log_likelihood",
+    "mean_and_standard_error",
+    "mutual_information",
+]

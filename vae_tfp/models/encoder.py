@@ -1,0 +1,49 @@
+"""Diagonal-Gaussian encoder q(z|x) = N(mu(x), diag(exp(log_var(x)))) on an MLP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+tfd = tfp.distributions
+
+
+def gaussian_posterior(loc: tf.Tensor, log_var: tf.Tensor) -> tfd.Distribution:
+    """Returns N(loc, diag(exp(log_var))) as ``tfd.Independent(tfd.Normal)`` over the last axis."""
+    return tfd.Independent(tfd.Normal(loc=loc, scale=tf.exp(0.5 * log_var)), 1)
+
+
+class GaussianEncoder(tf.Module):
+    """MLP from flattened x to the mean and log-variance of a diagonal Gaussian q(z|x).
+
+    Args:
+        event_shape: Shape of one example.
+        latent_dim: Dimension of z.
+        hidden_units: Widths of the ReLU hidden layers.
+    """
+
+    def __init__(
+        self, event_shape: Sequence[int], latent_dim: int, hidden_units: Sequence[int] = (64, 64)
+    ):
+        super().__init__(name="encoder")
+        self.event_shape = tuple(int(d) for d in event_shape)
+        self.latent_dim = int(latent_dim)
+        self.hidden = [tf_keras.layers.Dense(int(u), activation="relu") for u in hidden_units]
+        self.head = tf_keras.layers.Dense(2 * self.latent_dim)
+        self.params(tf.zeros((1, *self.event_shape)))  # create the weights now
+
+    def params(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Returns (loc, log_var), each [batch, latent_dim]."""
+        h = tf.reshape(tf.cast(x, tf.float32), (-1, int(np.prod(self.event_shape))))
+        for layer in self.hidden:
+            h = layer(h)
+        loc, log_var = tf.split(self.head(h), 2, axis=-1)
+        return loc, log_var
+
+    def posterior(self, x: tf.Tensor) -> tfd.Distribution:
+        """Returns q(z|x) with batch shape [batch] and event shape [latent_dim]."""
+        return gaussian_posterior(*self.params(x))

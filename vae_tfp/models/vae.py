@@ -1,0 +1,106 @@
+"""The VAE: encoder q(z|x), standard-normal prior p(z), decoder p(x|z).
+
+One forward pass gives, per example (Kingma & Welling 2014, eq. 3):
+
+    rec  = log p(x|z),  z ~ q(z|x)       (single reparameterized sample; E_q log p(x|z))
+    kl_i = KL(q(z_i|x) || p(z_i))        (analytic, per latent dimension)
+    ELBO = rec - sum_i kl_i
+
+All in nats per example.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from vae_tfp.models.decoders import build_decoder
+from vae_tfp.models.encoder import GaussianEncoder, gaussian_posterior
+
+tfd = tfp.distributions
+
+
+@dataclasses.dataclass(frozen=True)
+class ForwardResult:
+    """Per-example quantities of one forward pass (tensors with leading batch axis)."""
+
+    rec: tf.Tensor
+    kl_per_dim: tf.Tensor
+    loc: tf.Tensor
+    log_var: tf.Tensor
+
+    @property
+    def kl(self) -> tf.Tensor:
+        """KL(q(z|x) || p(z)) summed over latent dimensions, [batch]."""
+        return tf.reduce_sum(self.kl_per_dim, axis=-1)
+
+    @property
+    def elbo(self) -> tf.Tensor:
+        """rec - kl, [batch]."""
+        return self.rec - self.kl
+
+
+class VAE(tf.Module):
+    """A VAE with a diagonal-Gaussian encoder and a standard-normal prior.
+
+    Args:
+        encoder: Maps x to the parameters of q(z|x).
+        decoder: Maps z to the distribution p(x|z).
+        latent_dim: Dimension of z.
+    """
+
+    def __init__(self, encoder: GaussianEncoder, decoder: tf.Module, latent_dim: int):
+        super().__init__(name="vae")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.latent_dim = int(latent_dim)
+
+    @property
+    def prior(self) -> tfd.Distribution:
+        """p(z) = N(0, I)."""
+        return tfd.Independent(
+            tfd.Normal(loc=tf.zeros(self.latent_dim), scale=tf.ones(self.latent_dim)), 1
+        )
+
+    def kl_per_dim(self, loc: tf.Tensor, log_var: tf.Tensor) -> tf.Tensor:
+        """Analytic KL(q(z_i|x) || p(z_i)) for each dimension, [batch, latent_dim]."""
+        posterior = gaussian_posterior(loc, log_var)
+        return tfd.kl_divergence(posterior.distribution, self.prior.distribution)
+
+    def forward(self, x: tf.Tensor, seed: tf.Tensor) -> ForwardResult:
+        """One pass with one reparameterized sample z ~ q(z|x).
+
+        Args:
+            x: A batch of examples.
+            seed: A stateless seed, int32 tensor of shape [2].
+        """
+        loc, log_var = self.encoder.params(x)
+        z = gaussian_posterior(loc, log_var).sample(seed=seed)
+        rec = self.decoder(z).log_prob(x)
+        return ForwardResult(rec=rec, kl_per_dim=self.kl_per_dim(loc, log_var), loc=loc, log_var=log_var)
+
+
+def build_vae(
+    model_options: Mapping[str, Any],
+    decoder_options: Mapping[str, Any],
+    event_shape: Sequence[int],
+    kind: str,
+) -> VAE:
+    """Builds a VAE from the ``model`` and ``decoder_options`` sections of a run config.
+
+    Args:
+        model_options: ``latent_dim`` and ``encoder_hidden_units``.
+        decoder_options: ``type`` plus that decoder's options.
+        event_shape: Shape of one example.
+        kind: Dataset kind, ``"binary"`` or ``"real"``.
+    """
+    latent_dim = int(model_options["latent_dim"])
+    encoder = GaussianEncoder(
+        event_shape, latent_dim, model_options.get("encoder_hidden_units", (64, 64))
+    )
+    decoder = build_decoder(decoder_options, latent_dim, event_shape, kind)
+    return VAE(encoder, decoder, latent_dim)

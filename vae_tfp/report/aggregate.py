@@ -1,0 +1,111 @@
+"""Aggregation: run folders -> one pandas row per run -> summary tables.
+
+``summary.csv`` has one row per (dataset, decoder, method, seed) with every scalar metric,
+its standard error over test examples, the exact reference values where the dataset has
+them, and the run folder, so every number in a table can be traced to its run.
+``summary.md`` and ``summary.tex`` show mean +- standard deviation over seeds, with n.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vae_tfp.io import atomic_write, read_json
+
+KEYS = ["dataset", "decoder", "method", "seed"]
+# Columns of the mean +- std tables, in order; absent ones are skipped.
+TABLE_METRICS = ["elbo", "nll_iw", "exact_nll", "rec", "kl", "mi", "marginal_kl", "au", "exact_active_units"]
+UNITS_NOTE = (
+    "All values in nats per example on the test split (au: count of active units), "
+    "mean ± std over seeds; n = number of seeds."
+)
+
+
+def run_row(metrics_path: str | os.PathLike) -> dict:
+    """Flattens one ``metrics.json`` into a table row."""
+    payload = read_json(metrics_path)
+    config = payload["config"]
+    row = {key: payload["run"][key] for key in ("experiment", *KEYS)}
+    row["method_name"] = config["method_options"]["method"]
+    row["decoder_type"] = config["decoder_options"]["type"]
+    row["latent_dim"] = config["model"]["latent_dim"]
+    for name, value in payload["metrics"].items():
+        if np.isscalar(value):
+            row[name] = value
+    for name, value in payload["standard_errors"].items():
+        row[f"{name}_se"] = value
+    row.update(payload.get("reference", {}))
+    row["best_epoch"] = payload["training"]["best_epoch"]
+    row["iw_samples"] = payload["estimators"]["iw_samples"]
+    row["wall_time_s"] = payload["wall_time_s"]
+    row["git_commit"] = payload["provenance"]["git"]["commit"]
+    row["run_dir"] = str(Path(metrics_path).parent)
+    return row
+
+
+def collect_runs(metrics_paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """One row per run, sorted by dataset, decoder, method, seed.
+
+    Raises:
+        ValueError: If no path is given or two files describe the same run.
+    """
+    rows = [run_row(path) for path in metrics_paths]
+    if not rows:
+        raise ValueError("no metrics.json files to aggregate")
+    frame = pd.DataFrame(rows).sort_values(KEYS, kind="stable").reset_index(drop=True)
+    duplicated = frame.duplicated(KEYS)
+    if duplicated.any():
+        raise ValueError(f"duplicate runs: {frame.loc[duplicated, KEYS].to_dict('records')}")
+    return frame
+
+
+def summarize(frame: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
+    """Mean ± std over seeds for each (dataset, decoder, method), as strings, with n."""
+    columns = [c for c in TABLE_METRICS if c in frame.columns]
+    groups = frame.groupby(KEYS[:-1], sort=False)
+    table = groups.size().rename("n").to_frame()
+    for column in columns:
+        mean, std = groups[column].mean(), groups[column].std(ddof=1).fillna(0.0)
+        table[column] = [
+            "" if np.isnan(m) else f"{m:.{decimals}f} ± {s:.{decimals}f}"
+            for m, s in zip(mean, std, strict=True)
+        ]
+    return table.reset_index()
+
+
+def _latex_escape(value: object) -> str:
+    """Escapes the characters of names and numbers that LaTeX would misread."""
+    return str(value).replace("_", r"\_").replace("±", r"$\pm$")
+
+
+def write_tables(frame: pd.DataFrame, output_dir: str | os.PathLike) -> dict[str, Path]:
+    """Writes ``summary.csv``, ``summary.md`` and ``summary.tex`` atomically.
+
+    Returns:
+        The paths written, by format.
+    """
+    output_dir = Path(output_dir)
+    table = summarize(frame)
+    paths = {ext: output_dir / f"summary.{ext}" for ext in ("csv", "md", "tex")}
+    atomic_write(paths["csv"], lambda s: frame.to_csv(s, index=False))
+    atomic_write(
+        paths["md"], lambda s: s.write(f"{UNITS_NOTE}\n\n{table.to_markdown(index=False)}\n")
+    )
+    latex = (
+        table.map(_latex_escape)
+        .rename(columns=_latex_escape)
+        .to_latex(
+            index=False,
+            escape=False,
+            column_format="l" * 3 + "r" * (len(table.columns) - 3),
+            caption=_latex_escape(UNITS_NOTE),
+            label="tab:summary",
+        )
+    )
+    atomic_write(paths["tex"], lambda s: s.write(latex))
+    return paths
