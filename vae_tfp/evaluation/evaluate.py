@@ -146,9 +146,9 @@ def compute_metrics(
         "rec": f"mean over the {k} importance samples of log p(x|z_k), z_k ~ q(z|x)",
         "nll_iw": "-log mean_k p(x,z_k)/q(z_k|x) (Burda et al. 2016), chunked log-sum-exp",
         "mi": (
-            "I_q(x;z) with q(z) the mixture of q(z|x') over the whole test set; analytic "
-            f"entropy term, {int(evaluation['mi_samples'])} samples per example for log q(z); "
-            "a lower bound in expectation, at most log(n_test)"
+            "I_q(x;z) with q(z) the mixture of q(z|x') over the whole test set; "
+            f"{int(evaluation['mi_samples'])} samples z ~ q(z|x) per example shared by "
+            "log q(z|x) and log q(z); a lower bound in expectation, at most log(n_test)"
         ),
         "marginal_kl": "kl - mi",
         "au": f"dims with Var_x(E_q[z_i|x]) > {threshold} (ddof=1, Burda et al. 2016)",

@@ -1,0 +1,272 @@
+"""The Snakemake workflow: config schema, parse-time validation, the job grid, end to end.
+
+Snakemake runs in a subprocess, with the interpreter running the tests, in a temporary
+working directory (``--directory``), so no test writes into the repository.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import inspect
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vae_tfp.config import RunKey, iter_runs, resolve_run_config
+from vae_tfp.data.registry import DATASETS
+from vae_tfp.methods.registry import METHODS, method_fields
+from vae_tfp.models.decoders import DECODERS
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflows" / "schemas" / "config.schema.yaml"
+DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
+
+
+def _load_yaml(path: Path) -> dict:
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return _load_yaml(SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def default_config() -> dict:
+    return _load_yaml(DEFAULT_CONFIG)
+
+
+def tiny_config() -> dict:
+    """A small experiment: two datasets, three runs, seconds of training each."""
+    return {
+        "experiment": "tiny",
+        "data_seed": 0,
+        "seeds": [3],
+        "datasets": {
+            "digits": {
+                "options": {"threshold": 8, "valid_fraction": 0.1, "test_fraction": 0.2},
+                "model": {"latent_dim": 2},
+            },
+            "linear_gaussian": {
+                "options": {
+                    "data_dim": 4,
+                    "spectrum": [1.5, 0.0],
+                    "noise_std": 0.5,
+                    "n_train": 300,
+                    "n_valid": 100,
+                    "n_test": 100,
+                },
+            },
+        },
+        "decoders": {"mlp": {"type": "mlp", "hidden_units": [16]}, "lin": {"type": "linear"}},
+        "methods": {
+            "vanilla": {"method": "vanilla"},
+            "fb_0.25": {"method": "free_bits", "lambda": 0.25},
+        },
+        "grid": [
+            {"datasets": ["digits"], "decoders": ["mlp"], "methods": ["vanilla", "fb_0.25"]},
+            {"datasets": ["linear_gaussian"], "decoders": ["lin"], "methods": ["vanilla"]},
+        ],
+        "model": {"latent_dim": 2, "encoder_hidden_units": [16]},
+        "training": {"epochs": 2, "batch_size": 64, "learning_rate": 0.01},
+        "evaluation": {
+            "iw_samples": 5,
+            "iw_chunk": 5,
+            "batch_size": 200,
+            "au_threshold": 0.01,
+            "mi_samples": 2,
+        },
+        "threads": 1,
+    }
+
+
+def write_config(directory: Path, config: dict) -> Path:
+    path = directory / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path.resolve()
+
+
+def snakemake(workdir: Path, *args: str, configfile: Path | None = None, timeout: int = 600):
+    """Runs the repository's workflow in ``workdir``; returns the completed process."""
+    command = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(ROOT / "Snakefile"),
+        "--directory", str(workdir),
+        *args,
+    ]  # fmt: skip
+    if configfile is not None:
+        command += ["--configfile", str(configfile)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def planned_jobs(output: str) -> list[dict]:
+    """The jobs of a ``snakemake -n -p`` listing: rule, wildcards and shell command."""
+    jobs: list[dict] = []
+    for line in output.splitlines():
+        if match := re.fullmatch(r"(?:local)?rule (\w+):", line.strip()):
+            jobs.append({"rule": match.group(1), "wildcards": {}, "shell": None})
+        elif jobs and (match := re.fullmatch(r"wildcards: (.*)", line.strip())):
+            jobs[-1]["wildcards"] = dict(item.split("=", 1) for item in match.group(1).split(", "))
+        elif jobs and line.startswith("Shell command: "):
+            jobs[-1]["shell"] = line.removeprefix("Shell command: ")
+    return jobs
+
+
+def option_value(shell: str, option: str) -> str:
+    words = shlex.split(shell)
+    return words[words.index(option) + 1]
+
+
+# ---- (a) the schema's names are the registries' names ---------------------------------
+
+
+def test_schema_dataset_names_equal_registry(schema):
+    datasets = schema["properties"]["datasets"]
+    assert sorted(datasets["propertyNames"]["enum"]) == sorted(DATASETS)
+    assert sorted(datasets["properties"]) == sorted(DATASETS)
+    grid_items = schema["properties"]["grid"]["items"]["properties"]["datasets"]["items"]
+    assert sorted(grid_items["enum"]) == sorted(DATASETS)
+
+
+def test_schema_dataset_options_equal_builder_arguments(schema):
+    for name, spec in DATASETS.items():
+        options = schema["properties"]["datasets"]["properties"][name]["properties"]["options"]
+        assert sorted(options["properties"]) == sorted(spec.option_names()), name
+
+
+def test_schema_decoder_types_and_options_equal_registry(schema):
+    variant = schema["$defs"]["decoder_variant"]
+    assert sorted(variant["properties"]["type"]["enum"]) == sorted(DECODERS)
+    by_type = {
+        rule["if"]["properties"]["type"]["const"]: set(rule["then"]["properties"]) - {"type"}
+        for rule in variant["allOf"]
+    }
+    for name, cls in DECODERS.items():
+        accepted = set(inspect.signature(cls.__init__).parameters) - {
+            "self", "latent_dim", "event_shape", "kind"
+        }  # fmt: skip
+        assert by_type[name] == accepted, name
+
+
+def test_schema_method_names_and_hyperparameters_equal_registry(schema):
+    variant = schema["$defs"]["method_variant"]
+    assert sorted(variant["properties"]["method"]["enum"]) == sorted(METHODS)
+    by_method = {
+        rule["if"]["properties"]["method"]["const"]: set(rule["then"]["properties"]) - {"method"}
+        for rule in variant["allOf"]
+    }
+    assert by_method == {name: set(method_fields(name)) for name in METHODS}
+
+
+# ---- (b) a bad config fails at parse time, naming the problem --------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "culprit"),
+    [
+        (lambda c: c["methods"].update(vanilla={"method": "vanila"}), "vanila"),
+        (lambda c: c["grid"][0]["methods"].append("fb_2"), "fb_2"),
+        (lambda c: c["methods"].update(b={"method": "beta", "beta": 1.0, "lambda": 1}), "lambda"),
+        (lambda c: c["datasets"]["digits"]["options"].update(thresold=8), "thresold"),
+    ],
+    ids=["misspelt-method", "undefined-variant-in-grid", "foreign-hyperparameter", "typo-option"],
+)
+def test_bad_config_is_rejected_before_any_job(tmp_path, change, culprit):
+    config = tiny_config()
+    change(config)
+    result = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, config))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert culprit in output
+    assert not (tmp_path / "results").exists()
+
+
+# ---- (c) the dry run plans exactly the grid --------------------------------------------
+
+
+def test_dry_run_of_default_config_plans_one_train_job_per_run(tmp_path, default_config):
+    # No --configfile: the Snakefile's embedded default applies, also under --directory.
+    result = snakemake(tmp_path, "-n", "-p")
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = planned_jobs(result.stdout)
+    train = [job["wildcards"] for job in jobs if job["rule"] == "train"]
+    planned = [RunKey(w["dataset"], w["decoder"], w["method"], int(w["seed"])) for w in train]
+    expected = list(iter_runs(default_config))
+    assert sorted(planned) == sorted(expected)
+    assert len(planned) == len(expected)
+    counts = {rule: sum(job["rule"] == rule for job in jobs) for rule in ("evaluate", "aggregate")}
+    assert counts == {"evaluate": len(expected), "aggregate": 1}
+    prepared = {job["wildcards"]["dataset"] for job in jobs if job["rule"] == "prepare"}
+    assert prepared == {key.dataset for key in expected}
+
+
+def test_given_configfile_replaces_the_default_and_reaches_train_unchanged(tmp_path):
+    config = tiny_config()
+    result = snakemake(tmp_path, "-n", "-p", configfile=write_config(tmp_path, config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    received = {}
+    for job in planned_jobs(result.stdout):
+        if job["rule"] == "train":
+            run_config = json.loads(option_value(job["shell"], "--run-config-json"))
+            key = RunKey(*(run_config[k] for k in ("dataset", "decoder", "method", "seed")))
+            received[key] = run_config
+    # Merged with config/config.yaml, digits would train for the default's 60 epochs.
+    assert received == {key: resolve_run_config(config, key) for key in iter_runs(config)}
+
+
+# ---- (d) end to end --------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_tiny_experiment_runs_to_the_tables(tmp_path):
+    config = tiny_config()
+    configfile = write_config(tmp_path, config)
+    result = snakemake(tmp_path, "--cores", "2", "--show-failed-logs", configfile=configfile)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-10000:]
+
+    results = tmp_path / "results" / config["experiment"]
+    runs = list(iter_runs(config))
+    for key in runs:
+        run_dir = results / "runs" / key.dataset / key.decoder / key.method / f"seed{key.seed}"
+        for name in ("run_config.json", "history.csv", "metrics.json", "train.log"):
+            assert (run_dir / name).is_file(), run_dir / name
+        assert (run_dir / "checkpoint").is_dir()
+        assert json.loads((run_dir / "run_config.json").read_text()) == resolve_run_config(
+            config, key
+        )
+    tables = results / "tables"
+    with open(tables / "summary.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(runs)
+    planned = {(k.dataset, k.decoder, k.method, str(k.seed)) for k in runs}
+    assert {(r["dataset"], r["decoder"], r["method"], r["seed"]) for r in rows} == planned
+    for name in ("summary.md", "summary.tex"):
+        assert (tables / name).stat().st_size > 0, name
+    assert (results / "benchmarks" / "aggregate.tsv").is_file()
+
+    # A second invocation finds everything up to date: no job re-runs on unchanged config.
+    again = snakemake(tmp_path, "-n", configfile=configfile)
+    assert again.returncode == 0, again.stderr
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    # Changing one method variant's hyper-parameter re-plans exactly that variant's runs.
+    changed = copy.deepcopy(config)
+    changed["methods"]["fb_0.25"]["lambda"] = 0.5
+    replan = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, changed))
+    assert replan.returncode == 0, replan.stderr
+    retrain = {
+        job["wildcards"]["method"] for job in planned_jobs(replan.stdout) if job["rule"] == "train"
+    }
+    assert retrain == {"fb_0.25"}
