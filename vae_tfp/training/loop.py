@@ -99,7 +99,7 @@ def make_train_step(model: VAE, method: Method, optimizer, sampler: tf.random.Ge
 
     @tf.function(reduce_retracing=True)
     def train_step(x):
-        step = optimizer.iterations
+        step = optimizer.iterations.read_value()  # updates done before this one
         seed = tf.cast(sampler.make_seeds(1)[:, 0], tf.int32)  # TFP stateless seeds are int32
         with tf.GradientTape() as tape:
             out = model.forward(x, seed)

@@ -1,0 +1,59 @@
+"""Experiment config: the grid of runs, resolution of one run, cross-field checks."""
+
+import copy
+
+import pytest
+import yaml
+
+from vae_tfp.config import (
+    ConfigError,
+    RunKey,
+    check_experiment_config,
+    check_run_config,
+    iter_runs,
+    resolve_run_config,
+)
+
+
+@pytest.fixture
+def config():
+    with open("config/config.yaml") as stream:
+        return yaml.safe_load(stream)
+
+
+def test_default_config_is_consistent_and_lists_every_run_once(config):
+    check_experiment_config(config)
+    runs = list(iter_runs(config))
+    expected = sum(
+        len(b["datasets"]) * len(b["decoders"]) * len(b["methods"]) for b in config["grid"]
+    ) * len(config["seeds"])
+    assert len(runs) == len(set(runs)) == expected
+
+
+def test_dataset_sections_override_experiment_defaults(config):
+    run = resolve_run_config(config, RunKey("linear_gaussian", "linear", "vanilla", 1))
+    assert run["model"]["latent_dim"] == config["datasets"]["linear_gaussian"]["model"]["latent_dim"]
+    assert run["model"]["encoder_hidden_units"] == config["model"]["encoder_hidden_units"]
+    assert run["training"]["batch_size"] == config["training"]["batch_size"]
+    assert run["dataset_options"]["data_seed"] == config["data_seed"]
+    check_run_config(run)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda c: c["methods"].update({"vanilla": {"method": "vanila"}}), "'vanila'"),
+        (lambda c: c["grid"][0]["methods"].append("fb_9"), "'fb_9'"),
+        (lambda c: c["seeds"].append(0), "more than once"),
+        (lambda c: c["grid"].append({"datasets": ["digits"], "decoders": ["linear"], "methods": ["vanilla"]}),
+         "does not apply to dataset 'digits'"),
+        (lambda c: c["decoders"].update({"mlp": {"type": "pixelcnn"}}), "'pixelcnn'"),
+        (lambda c: c["methods"].update({"fb_0.5": {"method": "free_bits", "lambda": -1}}), "lambda must be >= 0"),
+        (lambda c: c["methods"].update({"beta_4": {"method": "beta", "betta": 4}}), "'betta'"),
+    ],
+)
+def test_inconsistent_configs_are_rejected_with_the_name(config, mutate, message):
+    bad = copy.deepcopy(config)
+    mutate(bad)
+    with pytest.raises(ConfigError, match=message):
+        check_experiment_config(bad)
