@@ -7,7 +7,16 @@ import pytest
 
 from vae_tfp.data.linear_gaussian import make_model
 from vae_tfp.evaluation import importance_weighted_pass
-from vae_tfp.metrics import active_units, gaussian_kl_per_dim, iw_log_likelihood, mutual_information
+from vae_tfp.metrics import (
+    active_units,
+    aggregate_posterior_metrics,
+    bits_per_dim,
+    gaussian_kl_per_dim,
+    iw_log_likelihood,
+    mutual_information,
+    mutual_information_minibatch,
+    perplexity,
+)
 from vae_tfp.models.exact import exact_linear_gaussian_vae
 
 
@@ -108,3 +117,127 @@ def test_nll_iw_decreases_with_k_and_stays_above_exact(ppca_and_data):
     # -ELBO (analytic KL) and the K=1 bound share their expectation: equal within MC error.
     assert neg_elbo == pytest.approx(nll[1], abs=0.3)
     assert neg_elbo > nll[100]
+
+
+# ---- Every metric of evaluation against the exact pPCA answers ---------------------------
+
+EVALUATION = {
+    "iw_samples": 5, "iw_chunk": 2, "batch_size": 500, "au_threshold": 0.01,
+    "mi_samples": 5, "mi_minibatch_size": 128,
+}
+
+
+@pytest.fixture(scope="module")
+def exact_evaluation():
+    """compute_metrics on the default linear_gaussian test set (N = 2,000) with the exact
+    posterior as encoder: spectrum (2, 1, 0.5, 0), sigma 0.5."""
+    from vae_tfp.data import prepare_dataset
+    from vae_tfp.data.linear_gaussian import LinearGaussianModel
+    from vae_tfp.evaluation import compute_metrics
+
+    data = prepare_dataset("linear_gaussian", {"data_seed": 0})
+    model = LinearGaussianModel.from_reference(data.reference)
+    vae = exact_linear_gaussian_vae(model.weight, model.bias, model.noise_std)
+    result = compute_metrics(vae, data, EVALUATION, seed=0)
+    per_dim_exact = 0.5 * np.log1p(np.array(data.options["spectrum"]) ** 2 / model.noise_std**2)
+    return result, model, data, per_dim_exact
+
+
+def test_exact_posterior_gives_exact_nll(exact_evaluation):
+    result, model, data, _ = exact_evaluation
+    assert result["metrics"]["nll_iw"] == pytest.approx(-model.log_prob(data.test).mean(), abs=1e-4)
+
+
+def test_kl_per_dim_matches_closed_form(exact_evaluation):
+    """E_x KL(q(z_i|x)||p(z_i)) = 0.5 log(1 + s_i^2 / sigma^2) for the exact posterior; the
+    test-set average differs from it by sampling error only (4 standard errors allowed)."""
+    result, _, _, per_dim_exact = exact_evaluation
+    kl_per_dim = np.array(result["metrics"]["kl_per_dim"])
+    se = np.array(result["standard_errors"]["kl_per_dim"])
+    assert np.all(np.abs(kl_per_dim - per_dim_exact) < 4 * se + 1e-6)
+    assert kl_per_dim[-1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_mi_and_mi_per_dim_match_closed_form(exact_evaluation):
+    """Bias at N = 2,000 is about -0.02 nats and the spread over test sets 0.025
+    (benchmarks/mi_bias.py): allow the bias plus 4 spreads."""
+    result, _, _, per_dim_exact = exact_evaluation
+    metrics = result["metrics"]
+    assert metrics["mi"] == pytest.approx(per_dim_exact.sum(), abs=0.02 + 4 * 0.025)
+    mi_per_dim = np.array(metrics["mi_per_dim"])
+    assert abs(mi_per_dim[-1]) < 1e-12  # posterior equals prior for every x: no information
+    assert np.all(mi_per_dim[:-1] > 0.1)
+    np.testing.assert_allclose(mi_per_dim[:-1], per_dim_exact[:-1], atol=0.12)
+
+
+def test_marginal_kl_is_near_zero_and_both_estimates_agree(exact_evaluation):
+    """For the exact posterior q(z) = p(z): KL(q(z)||p(z)) = 0 up to the estimator's upward
+    bias (~0.02 at N = 2,000); kl - mi and the direct estimate share their expectation."""
+    metrics = exact_evaluation[0]["metrics"]
+    assert abs(metrics["marginal_kl"]) < 0.12
+    assert 0.0 <= metrics["marginal_kl_direct"] < 0.12
+    assert metrics["marginal_kl_direct"] == pytest.approx(metrics["marginal_kl"], abs=0.05)
+
+
+def test_au_equals_the_number_of_eigenvalues_above_noise(exact_evaluation):
+    result, model, _, _ = exact_evaluation
+    assert result["metrics"]["au"] == model.n_active(4) == 3
+    assert result["metrics"]["au_variances"][-1] == 0.0
+
+
+def test_estimator_settings_are_recorded(exact_evaluation):
+    estimators = exact_evaluation[0]["estimators"]
+    assert estimators["iw_samples"] == 5 and estimators["mi_minibatch_size"] == 128
+    assert estimators["n_test"] == 2000 and estimators["au_threshold"] == 0.01
+
+
+def test_encoder_ignoring_x_has_no_information():
+    loc = np.tile([[0.5, -0.2, 1.0]], (300, 1))
+    log_var = np.tile([[-1.0, 0.0, 0.3]], (300, 1))
+    result = aggregate_posterior_metrics(loc, log_var, n_samples=3, seed=0)
+    assert abs(result["mi"]) < 1e-12 and np.all(np.abs(result["mi_per_dim"]) < 1e-12)
+    assert abs(mutual_information_minibatch(loc, log_var, batch_size=32)) < 1e-12
+    assert active_units(loc)[0] == 0
+    # All the rate is marginal KL: KL(q(z)||p(z)) = KL(q(z|x)||p(z)) for every x.
+    kl = gaussian_kl_per_dim(loc, log_var).sum(-1).mean()
+    assert result["marginal_kl"] == pytest.approx(kl, abs=4 * 0.05)
+
+
+def test_encoder_copying_x_reaches_the_log_n_bound():
+    """Distinct, nearly deterministic codes: the empirical MI is log N (the estimator's
+    ceiling), and the minibatch estimator's ceiling is log(batch size)."""
+    n = 256
+    loc = np.random.default_rng(0).standard_normal((n, 4)) * 10
+    log_var = np.full_like(loc, np.log(1e-8))
+    mi, _ = mutual_information(loc, log_var, n_samples=2)
+    assert mi == pytest.approx(np.log(n), abs=1e-6)
+    assert mutual_information_minibatch(loc, log_var, batch_size=16) == pytest.approx(np.log(16), abs=1e-6)
+
+
+def test_mi_converges_as_the_evaluation_set_grows():
+    """The bias of the whole-set estimator shrinks with N (benchmarks/mi_bias.py: -0.15 at
+    N = 100, -0.03 at N = 1,000), and the minibatch estimator grows with the batch size."""
+    model = make_model(data_dim=8, spectrum=[2.0, 1.0, 0.5, 0.0], noise_std=0.5, seed=0)
+    exact = 0.5 * np.sum(np.log1p(np.array([4.0, 1.0, 0.25, 0.0]) / 0.25))
+
+    def estimate(n, rep):
+        rng = np.random.default_rng([n, rep])
+        x = rng.standard_normal((n, 4)) @ model.weight.T + model.bias + 0.5 * rng.standard_normal((n, 8))
+        mean, variance = model.posterior_params(x)
+        return mean, np.broadcast_to(np.log(variance), mean.shape)
+
+    small = np.mean([mutual_information(*estimate(50, r), n_samples=4, seed=r)[0] for r in range(6)])
+    large = mutual_information(*estimate(1500, 0), n_samples=2, seed=0)[0]
+    assert small < large < exact + 0.06
+    assert exact - large < 0.5 * (exact - small)
+    mean, log_var = estimate(1024, 1)
+    by_batch = [mutual_information_minibatch(mean, log_var, b, seed=1) for b in (8, 64, 512)]
+    assert by_batch[0] < by_batch[1] < by_batch[2] and by_batch[0] < np.log(8)
+
+
+def test_bits_per_dim_and_perplexity_hand_cases():
+    assert bits_per_dim(784 * np.log(2.0), 784) == pytest.approx(1.0)
+    # Two sentences of 3 and 4 words: T = 4 + 5 tokens (end-of-sentence counted).
+    assert perplexity(np.array([4.0, 5.0]) * np.log(10.0), np.array([4, 5])) == pytest.approx(10.0)
+    with pytest.raises(ValueError, match="end-of-sentence"):
+        perplexity(np.array([1.0]), np.array([0]))

@@ -2,16 +2,24 @@
 
 from vae_tfp.metrics.estimators import (
     active_units,
+    aggregate_posterior_metrics,
+    bits_per_dim,
     gaussian_kl_per_dim,
     iw_log_likelihood,
     mean_and_standard_error,
     mutual_information,
+    mutual_information_minibatch,
+    perplexity,
 )
 
 __all__ = [
     "active_units",
+    "aggregate_posterior_metrics",
+    "bits_per_dim",
     "gaussian_kl_per_dim",
     "iw_log_likelihood",
     "mean_and_standard_error",
     "mutual_information",
+    "mutual_information_minibatch",
+    "perplexity",
 ]
