@@ -84,6 +84,7 @@ def tiny_config() -> dict:
             "batch_size": 200,
             "au_threshold": 0.01,
             "mi_samples": 2,
+            "mi_minibatch_size": 50,
         },
         "threads": 1,
     }

@@ -1,0 +1,34 @@
+# make run            run the embedded default experiment (snakemake --cores 8)
+# make test           run the test suite (the slow end-to-end Snakemake test included)
+# make lint           ruff on the Python code (tests included)
+# make clean-results  delete everything under results/ except its README
+#
+# `run`, `test` and `lint` first create .venv, or refresh it when pyproject.toml is newer
+# than the stamp file of the last install.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-from-pyproject
+CORES ?= 8
+
+.PHONY: run test lint clean-results venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean-results:
+	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

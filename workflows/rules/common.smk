@@ -1,0 +1,89 @@
+# Helper functions of the workflow: config validation, the grid of runs, wildcard
+# constraints and the parameters the rules hand to the `vae_tfp` CLI. Rules live in the
+# other files of this folder, one per stage; they call the CLI and do no science.
+
+import json
+import os
+import re
+import shlex
+import sys
+
+from snakemake.utils import validate
+
+from vae_tfp.config import (
+    RunKey,
+    check_experiment_config,
+    dataset_options,
+    iter_runs,
+    resolve_run_config,
+)
+
+
+# ---- Config ------------------------------------------------------------------------------
+# Names, types and ranges (JSON schema), then references and compatibility (the package):
+# a typo fails here, before any job runs.
+validate(config, schema="../schemas/config.schema.yaml")
+check_experiment_config(config)
+
+EXPERIMENT = config["experiment"]
+THREADS = int(config["threads"])
+
+# Every run of the experiment grid: (dataset, decoder variant, method variant, seed).
+RUNS = list(iter_runs(config))
+
+# The CLI, started with the interpreter that runs Snakemake, so jobs see the same packages.
+VAE_TFP = f"{shlex.quote(sys.executable)} -m vae_tfp"
+
+
+# ---- Wildcards ---------------------------------------------------------------------------
+def _one_of(names):
+    """A regex matching exactly one of ``names`` (longest first, escaped)."""
+    return "|".join(re.escape(str(n)) for n in sorted(names, key=len, reverse=True))
+
+
+wildcard_constraints:
+    experiment=re.escape(EXPERIMENT),
+    dataset=_one_of(config["datasets"]),
+    decoder=_one_of(config["decoders"]),
+    method=_one_of(config["methods"]),
+    seed=r"\d+",
+
+
+def run_key(wildcards):
+    """The run named by the wildcards of a run-level rule."""
+    return RunKey(wildcards.dataset, wildcards.decoder, wildcards.method, int(wildcards.seed))
+
+
+# ---- Parameters --------------------------------------------------------------------------
+def dataset_options_json(wildcards):
+    """The options of `vae_tfp prepare` for the dataset, as JSON (data seed included)."""
+    return json.dumps(dataset_options(config, wildcards.dataset), sort_keys=True)
+
+
+def run_config_json(wildcards):
+    """The fully resolved config of the run, as JSON: all that `vae_tfp train` needs."""
+    return json.dumps(resolve_run_config(config, run_key(wildcards)), sort_keys=True)
+
+
+def parent_of_output(key):
+    """A params function giving the folder of the rule's output ``key``."""
+
+    def parent(wildcards, output):
+        return os.path.dirname(output[key])
+
+    return parent
+
+
+# ---- Inputs ------------------------------------------------------------------------------
+def experiment_metrics(wildcards):
+    """The metrics.json of every run of the experiment grid, in grid order."""
+    return [
+        rules.evaluate.output.metrics.format(
+            experiment=wildcards.experiment,
+            dataset=key.dataset,
+            decoder=key.decoder,
+            method=key.method,
+            seed=key.seed,
+        )
+        for key in RUNS
+    ]

@@ -1,0 +1,23 @@
+# Stage 3: evaluate the run's selected checkpoint on the test split.
+
+
+rule evaluate:
+    input:
+        data=rules.prepare.output.data,
+        run_config=rules.train.output.run_config,
+        checkpoint=rules.train.output.checkpoint,
+    output:
+        metrics="results/{experiment}/runs/{dataset}/{decoder}/{method}/seed{seed}/metrics.json",
+    params:
+        run_dir=parent_of_output("metrics"),
+    log:
+        "results/{experiment}/runs/{dataset}/{decoder}/{method}/seed{seed}/evaluate.log",
+    benchmark:
+        "results/{experiment}/benchmarks/evaluate/{dataset}/{decoder}/{method}/seed{seed}.tsv"
+    threads: THREADS
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    shell:
+        "{VAE_TFP} evaluate --run-dir {params.run_dir:q} --data {input.data:q}"
+        " --threads {threads} 2> {log:q}"
