@@ -39,17 +39,24 @@ def main() -> None:
     print(f"\nwhole-set estimator, {args.samples} samples per example, {args.repeats} repeats")
     print(f"{'N':>6} {'log N':>7} {'mean':>8} {'bias':>8} {'std':>7} {'marg_kl':>8}")
     for n in (10, 30, 100, 300, 1000, 3000):
-        runs = [aggregate_posterior_metrics(*posterior(n, r), args.samples, seed=r) for r in range(args.repeats)]
+        runs = [
+            aggregate_posterior_metrics(*posterior(n, r), args.samples, seed=r)
+            for r in range(args.repeats)
+        ]
         mi = np.array([r["mi"] for r in runs])
         marginal = np.array([r["marginal_kl"] for r in runs])
-        print(f"{n:>6} {np.log(n):>7.3f} {mi.mean():>8.4f} {mi.mean() - exact:>+8.4f} "
-              f"{mi.std(ddof=1):>7.4f} {marginal.mean():>8.4f}")
+        print(
+            f"{n:>6} {np.log(n):>7.3f} {mi.mean():>8.4f} {mi.mean() - exact:>+8.4f} "
+            f"{mi.std(ddof=1):>7.4f} {marginal.mean():>8.4f}"
+        )
 
     n = 2000
     print(f"\nminibatch estimator (He et al. 2019) on N = {n}, 1 sample per example")
     print(f"{'batch':>6} {'log B':>7} {'mean':>8} {'bias':>8}")
     for batch in (16, 64, 256, 2000):
-        mi = np.array([mutual_information_minibatch(*posterior(n, r), batch, 1, seed=r) for r in range(5)])
+        mi = np.array(
+            [mutual_information_minibatch(*posterior(n, r), batch, 1, seed=r) for r in range(5)]
+        )
         print(f"{batch:>6} {np.log(batch):>7.3f} {mi.mean():>8.4f} {mi.mean() - exact:>+8.4f}")
 
 

@@ -32,7 +32,9 @@ def test_default_config_is_consistent_and_lists_every_run_once(config):
 
 def test_dataset_sections_override_experiment_defaults(config):
     run = resolve_run_config(config, RunKey("linear_gaussian", "linear", "vanilla", 1))
-    assert run["model"]["latent_dim"] == config["datasets"]["linear_gaussian"]["model"]["latent_dim"]
+    assert (
+        run["model"]["latent_dim"] == config["datasets"]["linear_gaussian"]["model"]["latent_dim"]
+    )
     assert run["model"]["encoder_hidden_units"] == config["model"]["encoder_hidden_units"]
     assert run["training"]["batch_size"] == config["training"]["batch_size"]
     assert run["dataset_options"]["data_seed"] == config["data_seed"]
@@ -45,10 +47,17 @@ def test_dataset_sections_override_experiment_defaults(config):
         (lambda c: c["methods"].update({"vanilla": {"method": "vanila"}}), "'vanila'"),
         (lambda c: c["grid"][0]["methods"].append("fb_9"), "'fb_9'"),
         (lambda c: c["seeds"].append(0), "more than once"),
-        (lambda c: c["grid"].append({"datasets": ["digits"], "decoders": ["linear"], "methods": ["vanilla"]}),
-         "does not apply to dataset 'digits'"),
+        (
+            lambda c: c["grid"].append(
+                {"datasets": ["digits"], "decoders": ["linear"], "methods": ["vanilla"]}
+            ),
+            "does not apply to dataset 'digits'",
+        ),
         (lambda c: c["decoders"].update({"mlp": {"type": "pixelcnn"}}), "'pixelcnn'"),
-        (lambda c: c["methods"].update({"fb_0.5": {"method": "free_bits", "lambda": -1}}), "lambda must be >= 0"),
+        (
+            lambda c: c["methods"].update({"fb_0.5": {"method": "free_bits", "lambda": -1}}),
+            "lambda must be >= 0",
+        ),
         (lambda c: c["methods"].update({"beta_4": {"method": "beta", "betta": 4}}), "'betta'"),
     ],
 )

@@ -35,7 +35,9 @@ def test_digits_are_binary_and_split_by_seed():
 
 
 def test_prepared_file_round_trips(tmp_path):
-    data = prepare_dataset("linear_gaussian", {"data_seed": 0, "n_train": 50, "n_valid": 5, "n_test": 7})
+    data = prepare_dataset(
+        "linear_gaussian", {"data_seed": 0, "n_train": 50, "n_valid": 5, "n_test": 7}
+    )
     save_prepared(data, tmp_path / "lg.npz")
     loaded = load_prepared(tmp_path / "lg.npz")
     for split in ("train", "valid", "test"):
@@ -71,7 +73,10 @@ def test_exact_posterior_satisfies_bayes_rule(ppca):
     mean, variance = ppca.posterior_params(x)
     for z in rng.standard_normal((3, 3)):
         log_lik = np.array(
-            [multivariate_normal(ppca.weight @ z + ppca.bias, 0.25 * np.eye(6)).logpdf(xi) for xi in x]
+            [
+                multivariate_normal(ppca.weight @ z + ppca.bias, 0.25 * np.eye(6)).logpdf(xi)
+                for xi in x
+            ]
         )
         log_prior = norm.logpdf(z).sum()
         log_post = norm.logpdf(z, mean, np.sqrt(variance)).sum(-1)
@@ -82,7 +87,9 @@ def test_exact_log_prob_matches_the_gaussian_marginal(ppca):
     from scipy.stats import multivariate_normal
 
     x = np.random.default_rng(1).standard_normal((4, 6))
-    expected = multivariate_normal(ppca.bias, ppca.weight @ ppca.weight.T + 0.25 * np.eye(6)).logpdf(x)
+    expected = multivariate_normal(
+        ppca.bias, ppca.weight @ ppca.weight.T + 0.25 * np.eye(6)
+    ).logpdf(x)
     np.testing.assert_allclose(ppca.log_prob(x), expected, atol=1e-9)
 
 

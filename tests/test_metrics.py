@@ -24,7 +24,12 @@ def test_active_units_on_hand_built_means():
     rng = np.random.default_rng(0)
     n = 2000
     loc = np.stack(
-        [rng.standard_normal(n), 0.05 * rng.standard_normal(n), np.full(n, 3.0), 0.2 * rng.standard_normal(n)],
+        [
+            rng.standard_normal(n),
+            0.05 * rng.standard_normal(n),
+            np.full(n, 3.0),
+            0.2 * rng.standard_normal(n),
+        ],
         axis=1,
     )  # variances ~1, ~0.0025, 0, ~0.04
     count, variances = active_units(loc, threshold=0.01)
@@ -68,13 +73,17 @@ def test_mi_of_exact_ppca_posterior_is_close_to_closed_form():
     x += 0.5 * np.random.default_rng(3).standard_normal(x.shape)
     mean, variance = model.posterior_params(x)
     exact = 0.5 * np.sum(np.log1p(np.array([4.0, 1.0, 0.0]) / 0.25))
-    mi, _ = mutual_information(mean, np.broadcast_to(np.log(variance), mean.shape), n_samples=10, seed=0)
+    mi, _ = mutual_information(
+        mean, np.broadcast_to(np.log(variance), mean.shape), n_samples=10, seed=0
+    )
     assert exact - 0.08 < mi < exact + 0.03
 
 
 def test_gaussian_kl_per_dim_closed_form():
     loc, log_var = np.array([[1.0, 0.0]]), np.array([[0.0, math.log(4.0)]])
-    np.testing.assert_allclose(gaussian_kl_per_dim(loc, log_var), [[0.5, 0.5 * (4 - 1 - math.log(4))]])
+    np.testing.assert_allclose(
+        gaussian_kl_per_dim(loc, log_var), [[0.5, 0.5 * (4 - 1 - math.log(4))]]
+    )
 
 
 def test_iw_log_likelihood_is_log_mean_exp():
@@ -86,7 +95,11 @@ def test_iw_log_likelihood_is_log_mean_exp():
 def ppca_and_data():
     model = make_model(data_dim=6, spectrum=[2.0, 1.0, 0.5], noise_std=0.5, seed=1)
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((400, 3)) @ model.weight.T + model.bias + 0.5 * rng.standard_normal((400, 6))
+    x = (
+        rng.standard_normal((400, 3)) @ model.weight.T
+        + model.bias
+        + 0.5 * rng.standard_normal((400, 6))
+    )
     return model, x.astype(np.float32)
 
 
@@ -122,8 +135,12 @@ def test_nll_iw_decreases_with_k_and_stays_above_exact(ppca_and_data):
 # ---- Every metric of evaluation against the exact pPCA answers ---------------------------
 
 EVALUATION = {
-    "iw_samples": 5, "iw_chunk": 2, "batch_size": 500, "au_threshold": 0.01,
-    "mi_samples": 5, "mi_minibatch_size": 128,
+    "iw_samples": 5,
+    "iw_chunk": 2,
+    "batch_size": 500,
+    "au_threshold": 0.01,
+    "mi_samples": 5,
+    "mi_minibatch_size": 128,
 }
 
 
@@ -211,7 +228,9 @@ def test_encoder_copying_x_reaches_the_log_n_bound():
     log_var = np.full_like(loc, np.log(1e-8))
     mi, _ = mutual_information(loc, log_var, n_samples=2)
     assert mi == pytest.approx(np.log(n), abs=1e-6)
-    assert mutual_information_minibatch(loc, log_var, batch_size=16) == pytest.approx(np.log(16), abs=1e-6)
+    assert mutual_information_minibatch(loc, log_var, batch_size=16) == pytest.approx(
+        np.log(16), abs=1e-6
+    )
 
 
 def test_mi_converges_as_the_evaluation_set_grows():
@@ -222,11 +241,17 @@ def test_mi_converges_as_the_evaluation_set_grows():
 
     def estimate(n, rep):
         rng = np.random.default_rng([n, rep])
-        x = rng.standard_normal((n, 4)) @ model.weight.T + model.bias + 0.5 * rng.standard_normal((n, 8))
+        x = (
+            rng.standard_normal((n, 4)) @ model.weight.T
+            + model.bias
+            + 0.5 * rng.standard_normal((n, 8))
+        )
         mean, variance = model.posterior_params(x)
         return mean, np.broadcast_to(np.log(variance), mean.shape)
 
-    small = np.mean([mutual_information(*estimate(50, r), n_samples=4, seed=r)[0] for r in range(6)])
+    small = np.mean(
+        [mutual_information(*estimate(50, r), n_samples=4, seed=r)[0] for r in range(6)]
+    )
     large = mutual_information(*estimate(1500, 0), n_samples=2, seed=0)[0]
     assert small < large < exact + 0.06
     assert exact - large < 0.5 * (exact - small)

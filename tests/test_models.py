@@ -12,7 +12,12 @@ tfd = tfp.distributions
 
 
 def test_kl_per_dim_matches_closed_form_and_sums_to_kl():
-    vae = build_vae({"latent_dim": 3, "encoder_hidden_units": [8]}, {"type": "mlp", "hidden_units": [8]}, (5,), "binary")
+    vae = build_vae(
+        {"latent_dim": 3, "encoder_hidden_units": [8]},
+        {"type": "mlp", "hidden_units": [8]},
+        (5,),
+        "binary",
+    )
     x = tf.constant(np.random.default_rng(0).integers(0, 2, (4, 5)).astype(np.float32))
     out = vae.forward(x, tf.constant([1, 2], tf.int32))
     mu, log_var = out.loc.numpy(), out.log_var.numpy()

@@ -12,16 +12,33 @@ def _fake_run(root, method, seed, elbo):
     run_dir = root / "digits" / "mlp" / method / f"seed{seed}"
     run_dir.mkdir(parents=True)
     payload = {
-        "run": {"experiment": "t", "dataset": "digits", "decoder": "mlp", "method": method, "seed": seed},
-        "metrics": {"elbo": elbo, "nll_iw": -elbo - 1, "rec": elbo - 2, "kl": 2.0, "mi": 1.5,
-                    "marginal_kl": 0.5, "au": 3, "kl_per_dim": [1.0, 1.0]},
+        "run": {
+            "experiment": "t",
+            "dataset": "digits",
+            "decoder": "mlp",
+            "method": method,
+            "seed": seed,
+        },
+        "metrics": {
+            "elbo": elbo,
+            "nll_iw": -elbo - 1,
+            "rec": elbo - 2,
+            "kl": 2.0,
+            "mi": 1.5,
+            "marginal_kl": 0.5,
+            "au": 3,
+            "kl_per_dim": [1.0, 1.0],
+        },
         "standard_errors": {"elbo": 0.1, "nll_iw": 0.1, "rec": 0.1, "kl": 0.01},
         "estimators": {"iw_samples": 10},
         "reference": {},
         "training": {"best_epoch": 4},
         "wall_time_s": 1.0,
-        "config": {"method_options": {"method": method.split("_")[0]}, "decoder_options": {"type": "mlp"},
-                   "model": {"latent_dim": 2}},
+        "config": {
+            "method_options": {"method": method.split("_")[0]},
+            "decoder_options": {"type": "mlp"},
+            "model": {"latent_dim": 2},
+        },
         "provenance": {"git": {"commit": "abc"}},
     }
     (run_dir / "metrics.json").write_text(json.dumps(payload))
@@ -41,7 +58,9 @@ def test_tables_have_one_row_per_run_and_mean_std_per_setting(tmp_path):
     assert table.loc["beta_0.5", "elbo"] == "-21.00 ± 0.00"
     written = write_tables(frame, tmp_path / "tables")
     assert len(pd.read_csv(written["csv"])) == 3
-    assert "| vanilla" in written["md"].read_text() and "nats per example" in written["md"].read_text()
+    assert (
+        "| vanilla" in written["md"].read_text() and "nats per example" in written["md"].read_text()
+    )
     tex = written["tex"].read_text()
     assert r"beta\_0.5" in tex and r"$\pm$" in tex and r"\begin{tabular}" in tex
 

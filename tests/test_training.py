@@ -62,7 +62,9 @@ def test_same_seed_gives_identical_metrics_and_other_seed_does_not(tmp_path):
 
 def test_kl_anneal_history_logs_the_schedule(tmp_path):
     key = RunKey("digits", "mlp", "anneal_2k", 0)
-    run_dir, _ = _run(tmp_path, key, training={"epochs": 3}, evaluation={"iw_samples": 2, "iw_chunk": 2})
+    run_dir, _ = _run(
+        tmp_path, key, training={"epochs": 3}, evaluation={"iw_samples": 2, "iw_chunk": 2}
+    )
     history = pd.read_csv(run_dir / "history.csv")
     # 20 steps per epoch (1258 examples / 64); the epoch mean of t / 2000 over steps 0..19 etc.
     steps_per_epoch = 20

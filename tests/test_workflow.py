@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vae_tfp.config import RunKey, iter_runs, resolve_run_config
+from vae_tfp.config import RunKey, iter_runs, resolve_run_config, training_config
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.methods.registry import METHODS, method_fields
 from vae_tfp.models.decoders import DECODERS
@@ -224,7 +224,8 @@ def test_given_configfile_replaces_the_default_and_reaches_train_unchanged(tmp_p
             key = RunKey(*(run_config[k] for k in ("dataset", "decoder", "method", "seed")))
             received[key] = run_config
     # Merged with config/config.yaml, digits would train for the default's 60 epochs.
-    assert received == {key: resolve_run_config(config, key) for key in iter_runs(config)}
+    expected = {key: training_config(resolve_run_config(config, key)) for key in iter_runs(config)}
+    assert received == expected
 
 
 # ---- (d) end to end --------------------------------------------------------------------
@@ -244,9 +245,11 @@ def test_tiny_experiment_runs_to_the_tables(tmp_path):
         for name in ("run_config.json", "history.csv", "metrics.json", "train.log"):
             assert (run_dir / name).is_file(), run_dir / name
         assert (run_dir / "checkpoint").is_dir()
-        assert json.loads((run_dir / "run_config.json").read_text()) == resolve_run_config(
-            config, key
+        assert json.loads((run_dir / "run_config.json").read_text()) == training_config(
+            resolve_run_config(config, key)
         )
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert metrics["config"] == resolve_run_config(config, key)
     tables = results / "tables"
     with open(tables / "summary.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -271,3 +274,11 @@ def test_tiny_experiment_runs_to_the_tables(tmp_path):
         job["wildcards"]["method"] for job in planned_jobs(replan.stdout) if job["rule"] == "train"
     }
     assert retrain == {"fb_0.25"}
+
+    # Changing an evaluation setting re-runs evaluation only, never training.
+    more_samples = copy.deepcopy(config)
+    more_samples["evaluation"]["iw_samples"] += 1
+    replan = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, more_samples))
+    assert replan.returncode == 0, replan.stderr
+    rules = {job["rule"] for job in planned_jobs(replan.stdout)}
+    assert "train" not in rules and "evaluate" in rules

@@ -2,7 +2,7 @@
 
     python -m vae_tfp prepare  --dataset NAME --options-json JSON --output FILE.npz
     python -m vae_tfp train    --run-config-json JSON --data FILE.npz --run-dir DIR
-    python -m vae_tfp evaluate --run-dir DIR --data FILE.npz
+    python -m vae_tfp evaluate --run-dir DIR --data FILE.npz [--evaluation-json JSON]
     python -m vae_tfp aggregate --output-dir DIR METRICS.json [METRICS.json ...]
 
 Heavy imports (TensorFlow) happen inside the commands, after the thread limits are set.
@@ -37,7 +37,11 @@ def _prepare(args: argparse.Namespace) -> None:
     save_prepared(data, args.output)
     logging.info(
         "prepared %s: train %s valid %s test %s -> %s",
-        args.dataset, data.train.shape, data.valid.shape, data.test.shape, args.output,
+        args.dataset,
+        data.train.shape,
+        data.valid.shape,
+        data.test.shape,
+        args.output,
     )
 
 
@@ -54,7 +58,10 @@ def _train(args: argparse.Namespace) -> None:
     check_run_config(run_config)
     data = load_prepared(args.data)
     if data.name != run_config["dataset"]:
-        raise ValueError(f"run config names dataset {run_config['dataset']!r} but {args.data} holds {data.name!r}")
+        raise ValueError(
+            f"run config names dataset {run_config['dataset']!r} "
+            f"but {args.data} holds {data.name!r}"
+        )
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "run_config.json", run_config)
@@ -71,7 +78,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from vae_tfp.data import load_prepared
     from vae_tfp.evaluation import evaluate_run
 
-    payload = evaluate_run(args.run_dir, load_prepared(args.data))
+    payload = evaluate_run(args.run_dir, load_prepared(args.data), args.evaluation_json)
     scalars = {k: v for k, v in payload["metrics"].items() if not isinstance(v, list)}
     logging.info("metrics: %s", json.dumps(scalars))
 
@@ -87,7 +94,8 @@ def _aggregate(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m vae_tfp`` / ``vae-tfp``."""
     parser = argparse.ArgumentParser(
-        prog="vae-tfp", description="Posterior-collapse benchmark: prepare, train, evaluate, aggregate."
+        prog="vae-tfp",
+        description="Posterior-collapse benchmark: prepare, train, evaluate, aggregate.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -99,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.set_defaults(func=_prepare)
 
     train = commands.add_parser("train", help="train one run")
-    train.add_argument("--run-config-json", required=True, type=_json_object, help="resolved run config")
+    train.add_argument(
+        "--run-config-json", required=True, type=_json_object, help="resolved run config"
+    )
     train.add_argument("--data", required=True, type=Path, help="prepared .npz file")
     train.add_argument("--run-dir", required=True, type=Path, help="the run folder")
     train.add_argument("--threads", type=int, default=1, help="TensorFlow intra-op threads")
@@ -108,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="evaluate a trained run on the test split")
     evaluate.add_argument("--run-dir", required=True, type=Path, help="the run folder")
     evaluate.add_argument("--data", required=True, type=Path, help="prepared .npz file")
+    evaluate.add_argument(
+        "--evaluation-json",
+        type=_json_object,
+        default=None,
+        help="evaluation settings (default: the 'evaluation' section of run_config.json)",
+    )
     evaluate.add_argument("--threads", type=int, default=1, help="TensorFlow intra-op threads")
     evaluate.set_defaults(func=_evaluate)
 
@@ -123,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep job logs readable
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     args.func(args)
     return 0

@@ -100,6 +100,15 @@ def resolve_run_config(config: Mapping[str, Any], key: RunKey) -> dict[str, Any]
     }
 
 
+def training_config(run_config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a run config that determines training: all but ``evaluation``.
+
+    The train job receives only this part, so changing an evaluation setting (K, the MI
+    samples) re-runs evaluation but never retraining.
+    """
+    return {key: copy.deepcopy(value) for key, value in run_config.items() if key != "evaluation"}
+
+
 class ConfigError(ValueError):
     """An experiment config that is well-formed but inconsistent."""
 
@@ -171,8 +180,18 @@ def check_run_config(run_config: Mapping[str, Any]) -> None:
         ConfigError: On a missing section, an unknown dataset, decoder type or method, bad
             hyper-parameters, or a decoder that does not apply to the dataset.
     """
-    required = ("experiment", "dataset", "decoder", "method", "seed", "dataset_options",
-                "decoder_options", "method_options", "model", "training", "evaluation")
+    required = (
+        "experiment",
+        "dataset",
+        "decoder",
+        "method",
+        "seed",
+        "dataset_options",
+        "decoder_options",
+        "method_options",
+        "model",
+        "training",
+    )
     missing = [key for key in required if key not in run_config]
     if missing:
         raise ConfigError(f"run config lacks {missing}; a run config needs {list(required)}")

@@ -40,7 +40,11 @@ def _to_builtin(value: Any) -> Any:
 def write_json(path: str | os.PathLike, payload: Any) -> None:
     """Writes ``payload`` as indented JSON atomically (NumPy values become builtins)."""
     atomic_write(
-        path, lambda s: (json.dump(payload, s, indent=2, default=_to_builtin, allow_nan=True), s.write("\n"))
+        path,
+        lambda s: (
+            json.dump(payload, s, indent=2, default=_to_builtin, allow_nan=True),
+            s.write("\n"),
+        ),
     )
 
 

@@ -11,8 +11,15 @@ from pathlib import Path
 from typing import Any
 
 PACKAGES = (
-    "vae_tfp", "tensorflow", "tensorflow-probability", "tf-keras", "numpy", "scipy",
-    "pandas", "scikit-learn", "snakemake",
+    "vae_tfp",
+    "tensorflow",
+    "tensorflow-probability",
+    "tf-keras",
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "snakemake",
 )
 
 
@@ -54,7 +61,9 @@ def device_description() -> str:
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
-        return ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus)
+        return ", ".join(
+            tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
+        )
     return f"CPU ({platform.processor() or platform.machine()})"
 
 

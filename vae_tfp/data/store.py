@@ -81,7 +81,9 @@ def load_prepared(path: str | os.PathLike) -> PreparedData:
     with np.load(path) as archive:
         meta = json.loads(archive["meta"].tobytes().decode())
         reference = {
-            key.split("/", 1)[1]: archive[key] for key in archive.files if key.startswith("reference/")
+            key.split("/", 1)[1]: archive[key]
+            for key in archive.files
+            if key.startswith("reference/")
         }
         return PreparedData(
             name=meta["name"],

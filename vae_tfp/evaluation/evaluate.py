@@ -87,7 +87,11 @@ def importance_weighted_pass(
         )
 
     out: dict[str, list[np.ndarray]] = {
-        "loc": [], "log_var": [], "log_px": [], "log_px_mc_var": [], "rec": []
+        "loc": [],
+        "log_var": [],
+        "log_px": [],
+        "log_px_mc_var": [],
+        "rec": [],
     }
     for b, start in enumerate(range(0, len(x), batch_size)):
         xb = tf.constant(x[start : start + batch_size])
@@ -203,25 +207,36 @@ def compute_metrics(
     return {"metrics": metrics, "standard_errors": errors, "estimators": estimators}
 
 
-def evaluate_run(run_dir: str | Path, data: PreparedData) -> dict[str, Any]:
+def evaluate_run(
+    run_dir: str | Path, data: PreparedData, evaluation: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Evaluates the best checkpoint of ``run_dir`` and writes ``run_dir/metrics.json``.
 
     Args:
         run_dir: A run folder holding ``run_config.json`` and the ``checkpoint`` folder.
         data: The prepared dataset named by the run config.
+        evaluation: The evaluation settings; defaults to the ``evaluation`` section of
+            ``run_config.json``. ``metrics.json`` records the run config with these settings.
 
     Returns:
         The content written to ``metrics.json``.
 
     Raises:
         FileNotFoundError: If the run has no config or checkpoint.
-        ValueError: If ``data`` is not the dataset the run was trained on.
+        ValueError: If ``data`` is not the dataset the run was trained on, or no
+            evaluation settings are given or stored.
     """
     started = time.perf_counter()
     run_dir = Path(run_dir)
     run_config = read_json(run_dir / "run_config.json")
+    evaluation = evaluation if evaluation is not None else run_config.get("evaluation")
+    if evaluation is None:
+        raise ValueError(f"no evaluation settings given and none in {run_dir}/run_config.json")
+    run_config = {**run_config, "evaluation": dict(evaluation)}
     if data.name != run_config["dataset"]:
-        raise ValueError(f"run {run_dir} was trained on {run_config['dataset']!r}, got {data.name!r}")
+        raise ValueError(
+            f"run {run_dir} was trained on {run_config['dataset']!r}, got {data.name!r}"
+        )
     prefix = checkpoint_path(run_dir)
     if not prefix.with_suffix(".index").exists():
         raise FileNotFoundError(f"no checkpoint at {prefix}; train the run first")
@@ -237,7 +252,9 @@ def evaluate_run(run_dir: str | Path, data: PreparedData) -> dict[str, Any]:
         else {}
     )
     payload = {
-        "run": {key: run_config[key] for key in ("experiment", "dataset", "decoder", "method", "seed")},
+        "run": {
+            key: run_config[key] for key in ("experiment", "dataset", "decoder", "method", "seed")
+        },
         **result,
         "reference": reference,
         "training": training,

@@ -122,9 +122,7 @@ class FreeBits(Method):
         return tf.reduce_sum(tf.maximum(batch_mean, float(self.lambda_)))
 
 
-METHODS: dict[str, type[Method]] = {
-    cls.name: cls for cls in (Vanilla, Beta, KLAnneal, FreeBits)
-}
+METHODS: dict[str, type[Method]] = {cls.name: cls for cls in (Vanilla, Beta, KLAnneal, FreeBits)}
 
 # Config keys that are Python keywords map to a trailing-underscore field name.
 _KEYWORD_FIELDS = {"lambda": "lambda_"}

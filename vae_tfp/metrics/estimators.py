@@ -34,7 +34,9 @@ def mean_and_standard_error(values: np.ndarray) -> tuple[float, float]:
 
 def gaussian_kl_per_dim(loc: np.ndarray, log_var: np.ndarray) -> np.ndarray:
     """Analytic KL(N(loc, exp(log_var)) || N(0, 1)) per example and dimension, [N, d]."""
-    posterior = tfd.Normal(np.asarray(loc, np.float64), np.exp(0.5 * np.asarray(log_var, np.float64)))
+    posterior = tfd.Normal(
+        np.asarray(loc, np.float64), np.exp(0.5 * np.asarray(log_var, np.float64))
+    )
     return tfd.kl_divergence(posterior, tfd.Normal(0.0, 1.0))
 
 
@@ -75,9 +77,7 @@ def active_units(loc: np.ndarray, threshold: float = 0.01) -> tuple[int, np.ndar
     return int(np.sum(variances > threshold)), variances
 
 
-def _posterior_samples(
-    loc: np.ndarray, scale: np.ndarray, n_samples: int, seed: int
-) -> np.ndarray:
+def _posterior_samples(loc: np.ndarray, scale: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
     """Draws z ~ q(z|x_n), ``n_samples`` per example: [N, S, d]."""
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((loc.shape[0], n_samples, loc.shape[1]))
@@ -142,7 +142,8 @@ def aggregate_posterior_metrics(
     evaluation sets is 0.08 nats at N = 100 and 0.02 at 3,000. The bias grows with the true
     I and approaches -(I - log N) once I nears log N. ``marginal_kl`` is biased upward by
     about the same amount (0.16 at N = 100, 0.009 at 3,000): the mixture is closer to each
-    sample's own component than the population q(z) is. Per-dimension estimates need not sum to ``mi``.
+    sample's own component than the population q(z) is. Per-dimension estimates need not
+    sum to ``mi``.
 
     Args:
         loc: Posterior means, [N, d].

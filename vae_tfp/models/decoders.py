@@ -23,7 +23,8 @@ tfd = tfp.distributions
 def _check_options(name: str, cls: type, options: Mapping[str, Any]) -> dict[str, Any]:
     """Drops ``type`` and rejects options that ``cls.__init__`` does not take."""
     accepted = [
-        p for p in inspect.signature(cls.__init__).parameters
+        p
+        for p in inspect.signature(cls.__init__).parameters
         if p not in ("self", "latent_dim", "event_shape", "kind")
     ]
     given = {k: v for k, v in options.items() if k != "type"}

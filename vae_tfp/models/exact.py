@@ -40,7 +40,9 @@ def exact_linear_gaussian_vae(
     kernel = np.concatenate([weight / precision, np.zeros_like(weight)], axis=1)
     loc_bias = -(np.asarray(bias) @ weight) / precision
     log_var = np.log(variance_scale * noise_std**2 / precision)
-    encoder.head.set_weights([kernel.astype(np.float32), np.concatenate([loc_bias, log_var]).astype(np.float32)])
+    encoder.head.set_weights(
+        [kernel.astype(np.float32), np.concatenate([loc_bias, log_var]).astype(np.float32)]
+    )
     decoder = LinearDecoder(latent_dim, (data_dim,), "real")
     decoder.dense.set_weights([weight.T.astype(np.float32), np.asarray(bias, np.float32)])
     decoder.log_scale.assign(np.log(noise_std))

@@ -81,7 +81,9 @@ class VAE(tf.Module):
         loc, log_var = self.encoder.params(x)
         z = gaussian_posterior(loc, log_var).sample(seed=seed)
         rec = self.decoder(z).log_prob(x)
-        return ForwardResult(rec=rec, kl_per_dim=self.kl_per_dim(loc, log_var), loc=loc, log_var=log_var)
+        return ForwardResult(
+            rec=rec, kl_per_dim=self.kl_per_dim(loc, log_var), loc=loc, log_var=log_var
+        )
 
 
 def build_vae(

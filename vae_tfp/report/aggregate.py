@@ -19,7 +19,17 @@ from vae_tfp.io import atomic_write, read_json
 
 KEYS = ["dataset", "decoder", "method", "seed"]
 # Columns of the mean +- std tables, in order; absent ones are skipped.
-TABLE_METRICS = ["elbo", "nll_iw", "exact_nll", "rec", "kl", "mi", "marginal_kl", "au", "exact_active_units"]
+TABLE_METRICS = [
+    "elbo",
+    "nll_iw",
+    "exact_nll",
+    "rec",
+    "kl",
+    "mi",
+    "marginal_kl",
+    "au",
+    "exact_active_units",
+]
 UNITS_NOTE = (
     "All values in nats per example on the test split (au: count of active units), "
     "mean ± std over seeds; n = number of seeds."

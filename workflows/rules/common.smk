@@ -16,6 +16,7 @@ from vae_tfp.config import (
     dataset_options,
     iter_runs,
     resolve_run_config,
+    training_config,
 )
 
 
@@ -61,8 +62,14 @@ def dataset_options_json(wildcards):
 
 
 def run_config_json(wildcards):
-    """The fully resolved config of the run, as JSON: all that `vae_tfp train` needs."""
-    return json.dumps(resolve_run_config(config, run_key(wildcards)), sort_keys=True)
+    """The resolved config of the run without its evaluation settings, as JSON: all that
+    `vae_tfp train` needs (so changing an evaluation setting never retrains)."""
+    return json.dumps(training_config(resolve_run_config(config, run_key(wildcards))), sort_keys=True)
+
+
+def evaluation_json(wildcards):
+    """The run's evaluation settings, as JSON, for `vae_tfp evaluate`."""
+    return json.dumps(resolve_run_config(config, run_key(wildcards))["evaluation"], sort_keys=True)
 
 
 def parent_of_output(key):

@@ -10,6 +10,7 @@ rule evaluate:
         metrics="results/{experiment}/runs/{dataset}/{decoder}/{method}/seed{seed}/metrics.json",
     params:
         run_dir=parent_of_output("metrics"),
+        evaluation=evaluation_json,
     log:
         "results/{experiment}/runs/{dataset}/{decoder}/{method}/seed{seed}/evaluate.log",
     benchmark:
@@ -20,4 +21,4 @@ rule evaluate:
         runtime=120,
     shell:
         "{VAE_TFP} evaluate --run-dir {params.run_dir:q} --data {input.data:q}"
-        " --threads {threads} 2> {log:q}"
+        " --evaluation-json {params.evaluation:q} --threads {threads} 2> {log:q}"
