@@ -73,7 +73,7 @@ def importance_weighted_pass(
 
     @tf.function(reduce_retracing=True)
     def chunk_pass(xb, n, stateless_seed):
-        posterior = model.encoder.posterior(xb)
+        posterior = model.posterior(xb)
         z = posterior.sample(n, seed=stateless_seed)  # [n, B, d]
         batch = tf.shape(xb)[0]
         flat_z = tf.reshape(z, (-1, model.latent_dim))
@@ -95,7 +95,7 @@ def importance_weighted_pass(
     }
     for b, start in enumerate(range(0, len(x), batch_size)):
         xb = tf.constant(x[start : start + batch_size])
-        loc, log_var = model.encoder.params(xb)
+        loc, log_var = model.posterior_params(xb)
         lse_parts, lse2_parts, rec_sum = [], [], 0.0
         for c, n in enumerate(_chunk_sizes(n_samples, chunk)):
             stateless_seed = tf.constant([seed, b * 100003 + c], tf.int32)

@@ -53,11 +53,33 @@ class VAE(tf.Module):
         latent_dim: Dimension of z.
     """
 
-    def __init__(self, encoder: GaussianEncoder, decoder: tf.Module, latent_dim: int):
+    def __init__(
+        self,
+        encoder: GaussianEncoder,
+        decoder: tf.Module,
+        latent_dim: int,
+        posterior_transform: tf.Module | None = None,
+    ):
         super().__init__(name="vae")
         self.encoder = encoder
         self.decoder = decoder
         self.latent_dim = int(latent_dim)
+        self.posterior_transform = posterior_transform
+
+    def posterior_params(self, x: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """(loc, log_var) of q(z|x), after the method's posterior transform if it has one.
+
+        Every use of q(z|x) goes through here, so a method's constraint on the posterior
+        (BN-VAE, delta-VAE) holds for training, validation and evaluation alike.
+        """
+        loc, log_var = self.encoder.params(x)
+        if self.posterior_transform is not None:
+            loc, log_var = self.posterior_transform(loc, log_var, training=training)
+        return loc, log_var
+
+    def posterior(self, x: tf.Tensor, training: bool = False) -> tfd.Distribution:
+        """q(z|x) with batch shape [batch] and event shape [latent_dim]."""
+        return gaussian_posterior(*self.posterior_params(x, training=training))
 
     @property
     def prior(self) -> tfd.Distribution:
@@ -71,14 +93,15 @@ class VAE(tf.Module):
         posterior = gaussian_posterior(loc, log_var)
         return tfd.kl_divergence(posterior.distribution, self.prior.distribution)
 
-    def forward(self, x: tf.Tensor, seed: tf.Tensor) -> ForwardResult:
+    def forward(self, x: tf.Tensor, seed: tf.Tensor, training: bool = False) -> ForwardResult:
         """One pass with one reparameterized sample z ~ q(z|x).
 
         Args:
             x: A batch of examples.
             seed: A stateless seed, int32 tensor of shape [2].
+            training: Whether this is a training step (batch statistics in BN-VAE).
         """
-        loc, log_var = self.encoder.params(x)
+        loc, log_var = self.posterior_params(x, training=training)
         z = gaussian_posterior(loc, log_var).sample(seed=seed)
         rec = self.decoder(z).log_prob(x)
         return ForwardResult(
