@@ -72,4 +72,7 @@ def test_bad_method_configs_are_named():
 
 
 def test_registry_names():
-    assert set(METHODS) == {"vanilla", "beta", "kl_anneal", "free_bits"}
+    assert set(METHODS) == {
+        "vanilla", "beta", "kl_anneal", "cyclical", "free_bits", "free_bits_example",
+        "kl_threshold", "aggressive", "bn_vae", "delta_vae", "pretrain_fb",
+    }

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import hashlib
 
-STREAMS = ("init", "data_order", "train_sampling", "eval_sampling", "valid_sampling")
+STREAMS = (
+    "init",
+    "data_order",
+    "train_sampling",
+    "eval_sampling",
+    "valid_sampling",
+    "aggressive_batches",
+    "decoder_reset",
+)
 
 
 def derive_seed(run_seed: int, stream: str) -> int:

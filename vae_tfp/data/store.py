@@ -1,4 +1,22 @@
-"""The prepared-data file: train/valid/test arrays plus dataset-specific reference arrays."""
+"""The prepared-data file: train/valid/test arrays plus dataset-specific reference arrays.
+
+Three kinds of data (``PreparedData.kind``):
+
+- ``"binary"``: float32 arrays with values in {0, 1} (e.g. binarized images, flattened);
+- ``"real"``: float32 arrays;
+- ``"tokens"``: token sequences as int32 arrays [n, T] with the convention below, and the
+  vocabulary (``PreparedData.vocabulary``, id -> string) stored with the data.
+
+Token convention (shared by every sequence dataset, encoder and decoder): ids
+``PAD_ID = 0``, ``BOS_ID = 1``, ``EOS_ID = 2`` and ``UNK_ID = 3`` are reserved (their strings
+are :data:`SPECIAL_TOKENS`), words start at id 4. A row holds the words of one sentence, then
+one ``EOS``, then ``PAD`` up to the fixed length T (so T = longest sentence + 1). ``BOS`` is
+never stored: decoders prepend it to their inputs (teacher forcing). Only the positions up to
+and including the first ``EOS`` are part of the sentence (:func:`sequence_mask`); what a row
+holds after it is ignored by every model. The token count of a sentence for perplexity is
+its words plus the ``EOS`` (:func:`token_counts`), the convention of Bowman et al. (2016) and
+He et al. (2019).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +29,36 @@ from pathlib import Path
 import numpy as np
 
 SPLITS = ("train", "valid", "test")
+KINDS = ("binary", "real", "tokens")
+
+PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
+SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
+
+
+def sequence_mask(tokens: np.ndarray) -> np.ndarray:
+    """True at the positions of each row up to and including its first ``EOS``.
+
+    Args:
+        tokens: Token ids [..., T].
+
+    Returns:
+        A boolean array of the same shape; a row without ``EOS`` is valid everywhere.
+    """
+    tokens = np.asarray(tokens)
+    eos_before = np.cumsum(tokens == EOS_ID, axis=-1) - (tokens == EOS_ID)
+    return eos_before == 0
+
+
+def token_counts(tokens: np.ndarray) -> np.ndarray:
+    """Tokens per sentence for perplexity: its words plus the ``EOS`` (``BOS`` not counted).
+
+    Args:
+        tokens: Token ids [n, T] in the convention of this module.
+
+    Returns:
+        int64 array [n].
+    """
+    return sequence_mask(tokens).sum(-1).astype(np.int64)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,13 +67,16 @@ class PreparedData:
 
     Attributes:
         name: Registry name of the dataset.
-        kind: ``"binary"`` (values in {0, 1}) or ``"real"``.
-        train: Array [n_train, ...] of float32.
-        valid: Array [n_valid, ...] of float32.
-        test: Array [n_test, ...] of float32.
+        kind: ``"binary"`` (values in {0, 1}), ``"real"`` or ``"tokens"`` (see the module
+            docstring).
+        train: Array [n_train, ...] of float32 (int32 token ids for ``"tokens"``).
+        valid: Array [n_valid, ...], same dtype.
+        test: Array [n_test, ...], same dtype.
         reference: Extra arrays that define exact answers (e.g. the generating parameters
             of ``linear_gaussian``); empty for real data.
         options: The options the dataset was built with (for provenance).
+        vocabulary: For ``"tokens"``: the string of every id, starting with
+            :data:`SPECIAL_TOKENS`; empty otherwise.
     """
 
     name: str
@@ -35,6 +86,16 @@ class PreparedData:
     test: np.ndarray
     reference: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     options: dict = dataclasses.field(default_factory=dict)
+    vocabulary: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown data kind {self.kind!r}; allowed: {KINDS}")
+        if self.kind == "tokens" and tuple(self.vocabulary[:4]) != SPECIAL_TOKENS:
+            raise ValueError(
+                f"token data needs a vocabulary starting with {SPECIAL_TOKENS}, got "
+                f"{tuple(self.vocabulary[:4])}"
+            )
 
     def split(self, name: str) -> np.ndarray:
         """Returns the split called ``name`` (one of train, valid, test)."""
@@ -47,6 +108,11 @@ class PreparedData:
         """Shape of one example."""
         return tuple(self.train.shape[1:])
 
+    @property
+    def vocab_size(self) -> int | None:
+        """Number of token ids for ``"tokens"`` data, else None."""
+        return len(self.vocabulary) if self.kind == "tokens" else None
+
 
 def save_prepared(data: PreparedData, path: str | os.PathLike) -> None:
     """Writes ``data`` to an ``.npz`` file atomically (temporary file, then rename)."""
@@ -55,6 +121,8 @@ def save_prepared(data: PreparedData, path: str | os.PathLike) -> None:
     arrays = {split: data.split(split) for split in SPLITS}
     arrays.update({f"reference/{key}": value for key, value in data.reference.items()})
     meta = {"name": data.name, "kind": data.kind, "options": data.options}
+    if data.vocabulary:
+        meta["vocabulary"] = list(data.vocabulary)
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -93,4 +161,5 @@ def load_prepared(path: str | os.PathLike) -> PreparedData:
             test=archive["test"],
             reference=reference,
             options=meta["options"],
+            vocabulary=tuple(meta.get("vocabulary", ())),
         )

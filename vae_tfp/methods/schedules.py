@@ -26,3 +26,34 @@ def linear_warmup(step: tf.Tensor | int, beta0: float, warmup_steps: int) -> tf.
         return tf.ones_like(step)
     fraction = tf.minimum(step / float(warmup_steps), 1.0)
     return beta0 + (1.0 - beta0) * fraction
+
+
+def cyclical(
+    step: tf.Tensor | int, total_steps: int, n_cycles: int, ratio: float, beta0: float = 0.0
+) -> tf.Tensor:
+    """Cyclical KL weight (Fu et al. 2019, "Cyclical Annealing Schedule", eq. 6).
+
+    Training is split into ``n_cycles`` cycles of length P = total_steps / n_cycles; within
+    each cycle the weight rises linearly from ``beta0`` to 1 over the first ``ratio`` of
+    the cycle and is held at 1 for the rest:
+
+        tau(t) = (t mod P) / P,     weight(t) = beta0 + (1 - beta0) * min(1, tau / ratio)
+
+    Closed form in t, so no floating-point error accumulates over steps. Steps at or past
+    ``total_steps`` keep cycling with the same period.
+
+    Args:
+        step: Global training step t >= 0.
+        total_steps: T, the number of training steps the cycles cover (> 0).
+        n_cycles: M >= 1.
+        ratio: R in (0, 1], the rising fraction of each cycle.
+        beta0: Weight at the start of each cycle, in [0, 1].
+
+    Returns:
+        A float32 scalar tensor.
+    """
+    period = float(total_steps) / float(n_cycles)
+    step = tf.cast(step, tf.float64)
+    tau = tf.math.floormod(step, period) / period
+    rising = tf.minimum(tau / float(ratio), 1.0)
+    return tf.cast(beta0 + (1.0 - beta0) * rising, tf.float32)

@@ -3,9 +3,15 @@
 One run trains for a fixed number of epochs over shuffled minibatches. After every epoch the
 model is scored on the validation split, and the weights of the epoch with the highest
 validation ELBO (ties: the earliest) are kept as the checkpoint that evaluation uses
-(:data:`SELECTION_RULE`). Every random stream is derived from the run seed
-(:mod:`vae_tfp.seeds`): initialisation, data order (one permutation per epoch), the
-reparameterization noise of training, and the fixed noise of validation.
+(:data:`SELECTION_RULE`; a method with phases may exclude its first epochs). Every random
+stream is derived from the run seed (:mod:`vae_tfp.seeds`): initialisation, data order
+(one permutation per epoch), the reparameterization noise of training, the fixed noise of
+validation, the extra minibatches of aggressive training and a decoder re-initialization.
+
+Encoder (with the method's posterior transform) and decoder have separate Adam optimizers.
+For joint updates this is the same as one Adam over all weights (Adam is per-parameter);
+it lets aggressive training (He et al. 2019) update the encoder alone in its inner loop and
+the decoder alone after it, and lets pretrain_fb reset the decoder's optimizer state.
 """
 
 from __future__ import annotations
@@ -24,9 +30,10 @@ import tf_keras
 
 from vae_tfp.data.store import PreparedData
 from vae_tfp.io import atomic_write, write_json
-from vae_tfp.methods import Method, build_method
+from vae_tfp.methods import build_method
+from vae_tfp.methods.registry import aggressive_continues, inner_loop_converged
 from vae_tfp.metrics import active_units, mutual_information
-from vae_tfp.models import VAE, build_vae
+from vae_tfp.models import VAE, build_decoder, build_vae
 from vae_tfp.seeds import derive_seed
 
 log = logging.getLogger(__name__)
@@ -53,6 +60,8 @@ HISTORY_COLUMNS = (
     "valid_kl",
     "valid_mi",
     "valid_au",
+    "aggressive",
+    "encoder_inner_steps",
     "wall_time_s",
 )
 
@@ -61,11 +70,35 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
+def decoder_options(run_config: Mapping[str, Any]) -> dict[str, Any]:
+    """The decoder variant's options with the method's overrides (skip-VAE) applied."""
+    method = build_method(run_config["method_options"])
+    return {**run_config["decoder_options"], **method.decoder_overrides()}
+
+
 def model_from_run_config(run_config: Mapping[str, Any], data: PreparedData) -> VAE:
-    """Builds the (untrained) VAE a run config describes for ``data``."""
-    return build_vae(
-        run_config["model"], run_config["decoder_options"], data.event_shape, data.kind
+    """Builds the (untrained) VAE a run config describes for ``data``, with the method's
+    posterior transform (BN-VAE, delta-VAE) and decoder overrides in place."""
+    method = build_method(run_config["method_options"])
+    model = build_vae(run_config["model"], decoder_options(run_config), data.event_shape, data.kind)
+    model.posterior_transform = method.posterior_transform(model.latent_dim)
+    return model
+
+
+def reinitialize_decoder(
+    model: VAE, run_config: Mapping[str, Any], data: PreparedData, seed: int
+) -> None:
+    """Replaces every decoder weight by a fresh initialization drawn from ``seed``.
+
+    The encoder (and the posterior transform) is untouched; the decoder object is kept, so
+    optimizers and checkpoints still refer to the same variables.
+    """
+    tf_keras.utils.set_random_seed(seed)
+    fresh = build_decoder(
+        decoder_options(run_config), model.latent_dim, data.event_shape, data.kind
     )
+    for variable, value in zip(model.decoder.variables, fresh.variables, strict=True):
+        variable.assign(value)
 
 
 def checkpoint_path(run_dir: str | Path) -> Path:
@@ -109,26 +142,204 @@ def _validation_scores(
     }
 
 
-def make_train_step(model: VAE, method: Method, optimizer, sampler: tf.random.Generator):
-    """Returns a ``tf.function`` doing one Adam update on a batch; it returns batch means."""
+class Trainer:
+    """Trains one run: the train steps, aggressive inner loop, phases and checkpointing.
 
-    @tf.function(reduce_retracing=True)
-    def train_step(x):
-        step = optimizer.iterations.read_value()  # updates done before this one
-        seed = tf.cast(sampler.make_seeds(1)[:, 0], tf.int32)  # TFP stateless seeds are int32
-        with tf.GradientTape() as tape:
-            out = model.forward(x, seed)
-            loss = method.loss(out.rec, out.kl_per_dim, step)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return {
-            "loss": loss,
-            "rec": tf.reduce_mean(out.rec),
-            "kl": tf.reduce_mean(out.kl),
-            "kl_weight": tf.cast(method.kl_weight(step), tf.float32),
+    Args:
+        run_config: A resolved run config (:func:`vae_tfp.config.resolve_run_config`).
+        data: The prepared dataset the config names.
+        run_dir: The run folder.
+    """
+
+    def __init__(self, run_config: Mapping[str, Any], data: PreparedData, run_dir: str | Path):
+        self.run_config = run_config
+        self.data = data
+        self.run_dir = Path(run_dir)
+        self.seed = int(run_config["seed"])
+        training = run_config["training"]
+        self.epochs = int(training["epochs"])
+        self.batch_size = int(training["batch_size"])
+        self.learning_rate = float(training["learning_rate"])
+        self.steps_per_epoch = math.ceil(len(data.train) / self.batch_size)
+
+        tf_keras.utils.set_random_seed(derive_seed(self.seed, "init"))
+        self.model = model_from_run_config(run_config, data)
+        self.method = build_method(run_config["method_options"]).bind(
+            self.steps_per_epoch, self.steps_per_epoch * self.epochs
+        )
+        transform = self.model.posterior_transform
+        self.encoder_variables = list(self.model.encoder.trainable_variables) + (
+            list(transform.trainable_variables) if transform is not None else []
+        )
+        self.decoder_variables = list(self.model.decoder.trainable_variables)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.sampler = tf.random.Generator.from_seed(derive_seed(self.seed, "train_sampling"))
+        self.checkpoint = tf.train.Checkpoint(model=self.model)
+        self._build_optimizers()
+
+    def _build_optimizers(self) -> None:
+        """Fresh Adam optimizers and the train steps that use them."""
+        self.encoder_optimizer = tf_keras.optimizers.Adam(learning_rate=self.learning_rate)
+        self.decoder_optimizer = tf_keras.optimizers.Adam(learning_rate=self.learning_rate)
+        self.joint_step = self._make_step(update_encoder=True, update_decoder=True)
+        self.encoder_step = self._make_step(update_encoder=True, update_decoder=False)
+        self.decoder_step = self._make_step(update_encoder=False, update_decoder=True)
+
+    def _make_step(self, update_encoder: bool, update_decoder: bool):
+        """A ``tf.function`` updating the chosen parts on one batch; returns batch means.
+
+        Only steps that update the decoder advance the global step (the schedules' clock):
+        aggressive training's extra encoder updates do not move the KL schedule.
+        """
+        model, method = self.model, self.method
+        variables = (self.encoder_variables if update_encoder else []) + (
+            self.decoder_variables if update_decoder else []
+        )
+
+        @tf.function(reduce_retracing=True)
+        def step_fn(x):
+            step = self.step.read_value()  # decoder updates done before this one
+            seed = tf.cast(self.sampler.make_seeds(1)[:, 0], tf.int32)  # TFP wants int32
+            with tf.GradientTape() as tape:
+                out = model.forward(x, seed, training=True)
+                loss = method.loss(out.rec, out.kl_per_dim, step)
+            grads = tape.gradient(loss, variables)
+            n_encoder = len(self.encoder_variables) if update_encoder else 0
+            if update_encoder:
+                self.encoder_optimizer.apply_gradients(
+                    zip(grads[:n_encoder], self.encoder_variables, strict=True)
+                )
+            if update_decoder:
+                self.decoder_optimizer.apply_gradients(
+                    zip(grads[n_encoder:], self.decoder_variables, strict=True)
+                )
+                self.step.assign_add(1)
+            return {
+                "loss": loss,
+                "rec": tf.reduce_mean(out.rec),
+                "kl": tf.reduce_mean(out.kl),
+                "kl_weight": tf.cast(method.kl_weight(step), tf.float32),
+            }
+
+        return step_fn
+
+    def encoder_inner_loop(self, rng: np.random.Generator) -> int:
+        """He et al. 2019's inner loop: encoder-only updates on fresh random minibatches
+        until the mean loss of a window of ``check_every`` steps stops improving, or
+        ``max_inner_steps``. The decoder is not touched.
+
+        Returns:
+            The number of encoder updates done.
+        """
+        window, previous, done = [], None, 0
+        n_train = len(self.data.train)
+        while done < self.method.max_inner_steps:
+            rows = rng.choice(n_train, size=min(self.batch_size, n_train), replace=False)
+            loss = float(self.encoder_step(tf.constant(self.data.train[rows]))["loss"])
+            self._check_finite(loss, epoch=None)
+            window.append(loss)
+            done += 1
+            if len(window) == self.method.check_every:
+                mean = float(np.mean(window))
+                if inner_loop_converged(previous, mean):
+                    break
+                previous, window = mean, []
+        return done
+
+    def _check_finite(self, loss: float, epoch: int | None) -> None:
+        if not math.isfinite(loss):
+            where = f" (epoch {epoch})" if epoch is not None else " (aggressive inner loop)"
+            raise NonFiniteLossError(
+                f"run {self.run_dir}: non-finite loss {loss} at step "
+                f"{int(self.step.numpy())}{where}"
+            )
+
+    def run(self) -> dict[str, Any]:
+        """Trains for all epochs; writes ``history.csv`` and the best checkpoint.
+
+        Returns:
+            The training summary also written to ``checkpoint/best.json``.
+
+        Raises:
+            NonFiniteLossError: If a loss is NaN or infinite (names the run and step).
+        """
+        started = time.perf_counter()
+        order_seed = derive_seed(self.seed, "data_order")
+        valid_seed = derive_seed(self.seed, "valid_sampling")
+        aggressive_rng = np.random.default_rng(derive_seed(self.seed, "aggressive_batches"))
+        aggressive = self.method.encoder_inner_loop
+        aggressive_ended: int | None = None
+        previous_mi: float | None = None
+        n_train = len(self.data.train)
+        history: list[dict[str, float]] = []
+        best = {"epoch": 0, "valid_elbo": -math.inf}
+        for epoch in range(1, self.epochs + 1):
+            order = np.random.default_rng([order_seed, epoch]).permutation(n_train)
+            sums = dict.fromkeys(("loss", "rec", "kl", "kl_weight"), 0.0)
+            inner_steps = 0
+            for start in range(0, n_train, self.batch_size):
+                batch = self.data.train[order[start : start + self.batch_size]]
+                if aggressive:
+                    inner_steps += self.encoder_inner_loop(aggressive_rng)
+                    stats = self.decoder_step(tf.constant(batch))
+                else:
+                    stats = self.joint_step(tf.constant(batch))
+                stats = {k: float(v) for k, v in stats.items()}
+                self._check_finite(stats["loss"], epoch)
+                for key in sums:
+                    sums[key] += stats[key] * len(batch)
+            row = {"epoch": epoch, "step": int(self.step.numpy())}
+            row.update({key: value / n_train for key, value in sums.items()})
+            row["elbo"] = row["rec"] - row["kl"]
+            row.update(
+                _validation_scores(
+                    self.model, self.data.valid, VALID_BATCH_SIZE, valid_seed, VALID_AU_THRESHOLD
+                )
+            )
+            row["aggressive"] = int(aggressive)
+            row["encoder_inner_steps"] = inner_steps
+            row["wall_time_s"] = time.perf_counter() - started
+            history.append(row)
+            if aggressive and not aggressive_continues(previous_mi, row["valid_mi"]):
+                aggressive, aggressive_ended = False, epoch
+                log.info("aggressive mode ends after epoch %d (validation MI fell)", epoch)
+            previous_mi = row["valid_mi"]
+            selectable = epoch >= self.method.first_selectable_epoch
+            if selectable and row["valid_elbo"] > best["valid_elbo"]:
+                best = {"epoch": epoch, "valid_elbo": row["valid_elbo"]}
+                self.checkpoint.write(str(checkpoint_path(self.run_dir)))
+            if epoch in self.method.decoder_reset_epochs:
+                reset_seed = derive_seed(self.seed, "decoder_reset")
+                reinitialize_decoder(self.model, self.run_config, self.data, reset_seed)
+                self._build_optimizers()
+                log.info("decoder re-initialized after epoch %d", epoch)
+            log.info(
+                "epoch %d/%d loss %.3f elbo %.3f kl %.3f | valid elbo %.3f mi %.3f au %d",
+                epoch,
+                self.epochs,
+                row["loss"],
+                row["elbo"],
+                row["kl"],
+                row["valid_elbo"],
+                row["valid_mi"],
+                row["valid_au"],
+            )
+
+        frame = pd.DataFrame(history, columns=list(HISTORY_COLUMNS))
+        atomic_write(self.run_dir / "history.csv", lambda s: frame.to_csv(s, index=False))
+        summary = {
+            "best_epoch": best["epoch"],
+            "best_valid_elbo": best["valid_elbo"],
+            "selection_rule": SELECTION_RULE,
+            "first_selectable_epoch": self.method.first_selectable_epoch,
+            "epochs": self.epochs,
+            "steps": int(self.step.numpy()),
+            "encoder_inner_steps": int(sum(r["encoder_inner_steps"] for r in history)),
+            "aggressive_ended_after_epoch": aggressive_ended,
+            "wall_time_s": time.perf_counter() - started,
         }
-
-    return train_step
+        write_json(checkpoint_path(self.run_dir).with_suffix(".json"), summary)
+        return summary
 
 
 def train_run(
@@ -143,75 +354,9 @@ def train_run(
 
     Returns:
         The training summary also written to ``checkpoint/best.json``: best epoch, its
-        validation ELBO, the selection rule, steps and wall time.
+        validation ELBO, the selection rule, steps, aggressive-mode figures and wall time.
 
     Raises:
         NonFiniteLossError: If a batch loss is NaN or infinite (names the run and step).
     """
-    started = time.perf_counter()
-    run_dir = Path(run_dir)
-    seed = int(run_config["seed"])
-    training = run_config["training"]
-    epochs, batch_size = int(training["epochs"]), int(training["batch_size"])
-
-    tf_keras.utils.set_random_seed(derive_seed(seed, "init"))
-    model = model_from_run_config(run_config, data)
-    method = build_method(run_config["method_options"])
-    optimizer = tf_keras.optimizers.Adam(learning_rate=float(training["learning_rate"]))
-    sampler = tf.random.Generator.from_seed(derive_seed(seed, "train_sampling"))
-    train_step = make_train_step(model, method, optimizer, sampler)
-    checkpoint = tf.train.Checkpoint(model=model)
-    order_seed = derive_seed(seed, "data_order")
-    valid_seed = derive_seed(seed, "valid_sampling")
-
-    n_train = len(data.train)
-    history: list[dict[str, float]] = []
-    best = {"epoch": 0, "valid_elbo": -math.inf}
-    for epoch in range(1, epochs + 1):
-        order = np.random.default_rng([order_seed, epoch]).permutation(n_train)
-        sums = dict.fromkeys(("loss", "rec", "kl", "kl_weight"), 0.0)
-        for start in range(0, n_train, batch_size):
-            batch = data.train[order[start : start + batch_size]]
-            stats = {k: float(v) for k, v in train_step(tf.constant(batch)).items()}
-            if not math.isfinite(stats["loss"]):
-                raise NonFiniteLossError(
-                    f"run {run_dir}: non-finite loss {stats['loss']} at step "
-                    f"{int(optimizer.iterations.numpy())} (epoch {epoch})"
-                )
-            for key in sums:
-                sums[key] += stats[key] * len(batch)
-        row = {"epoch": epoch, "step": int(optimizer.iterations.numpy())}
-        row.update({key: value / n_train for key, value in sums.items()})
-        row["elbo"] = row["rec"] - row["kl"]
-        row.update(
-            _validation_scores(model, data.valid, VALID_BATCH_SIZE, valid_seed, VALID_AU_THRESHOLD)
-        )
-        row["wall_time_s"] = time.perf_counter() - started
-        history.append(row)
-        if row["valid_elbo"] > best["valid_elbo"]:
-            best = {"epoch": epoch, "valid_elbo": row["valid_elbo"]}
-            checkpoint.write(str(checkpoint_path(run_dir)))
-        log.info(
-            "epoch %d/%d loss %.3f elbo %.3f kl %.3f | valid elbo %.3f mi %.3f au %d",
-            epoch,
-            epochs,
-            row["loss"],
-            row["elbo"],
-            row["kl"],
-            row["valid_elbo"],
-            row["valid_mi"],
-            row["valid_au"],
-        )
-
-    frame = pd.DataFrame(history, columns=list(HISTORY_COLUMNS))
-    atomic_write(run_dir / "history.csv", lambda s: frame.to_csv(s, index=False))
-    summary = {
-        "best_epoch": best["epoch"],
-        "best_valid_elbo": best["valid_elbo"],
-        "selection_rule": SELECTION_RULE,
-        "epochs": epochs,
-        "steps": int(optimizer.iterations.numpy()),
-        "wall_time_s": time.perf_counter() - started,
-    }
-    write_json(checkpoint_path(run_dir).with_suffix(".json"), summary)
-    return summary
+    return Trainer(run_config, data, run_dir).run()

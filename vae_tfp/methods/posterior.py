@@ -1,0 +1,95 @@
+"""Posterior transforms: methods that reshape q(z|x) itself rather than the objective.
+
+A transform is a ``tf.Module`` called as ``transform(loc, log_var, training) -> (loc,
+log_var)`` between the encoder and every use of q(z|x) (training, validation, evaluation),
+so its constraint holds for the distribution the metrics are computed on.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+import tf_keras
+from scipy.special import lambertw
+
+
+class BatchNormMeans(tf.Module):
+    """BN-VAE (Zhu et al. 2020, "A Batch Normalized Inference Network Keeps the KL Vanishing
+    Away", eq. 6): batch normalization of the posterior means with a fixed scale gamma and a
+    learned shift beta_i,
+
+        mu'_i = gamma * (mu_i - mean_batch mu_i) / sqrt(var_batch mu_i + eps) + beta_i.
+
+    Over a training batch each mu'_i has mean beta_i and variance gamma^2 (up to eps), so
+    E_batch[mu'_i^2] = gamma^2 + beta_i^2 and, since sigma^2 - log sigma^2 - 1 >= 0, the
+    batch-mean KL of every dimension is at least gamma^2 / 2 (Zhu et al., eq. 7). At
+    evaluation the moving averages of the batch statistics are used (Keras BatchNormalization
+    with momentum ``momentum``).
+
+    Args:
+        latent_dim: Dimension of z.
+        gamma: The fixed scale (> 0).
+        momentum: Momentum of the moving statistics used outside training.
+    """
+
+    def __init__(self, latent_dim: int, gamma: float, momentum: float = 0.99):
+        super().__init__(name="bn_means")
+        self.gamma = float(gamma)
+        self.normalize = tf_keras.layers.BatchNormalization(
+            momentum=momentum, epsilon=1e-5, center=False, scale=False
+        )
+        self.shift = tf.Variable(tf.zeros(latent_dim), name="beta")
+        self.normalize(tf.zeros((1, latent_dim)), training=False)  # create the statistics
+
+    def __call__(
+        self, loc: tf.Tensor, log_var: tf.Tensor, training: bool = False
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        return self.gamma * self.normalize(loc, training=training) + self.shift, log_var
+
+
+def committed_variance(delta: float) -> float:
+    """The largest posterior variance v < 1 with KL(N(mu, v) || N(0, 1)) >= delta for every mu.
+
+    KL >= (v - 1 - log v) / 2, with equality at mu = 0; solving v - log v = 1 + 2 delta on
+    (0, 1] gives v = -W0(-exp(-1 - 2 delta)) with W0 the principal Lambert W branch.
+
+    Raises:
+        ValueError: If delta < 0.
+    """
+    if delta < 0:
+        raise ValueError(f"delta must be >= 0, got {delta}")
+    return float(-lambertw(-math.exp(-1.0 - 2.0 * delta), 0).real)
+
+
+class CommittedRate(tf.Module):
+    """delta-VAE committed rate for a factorized Gaussian posterior and N(0, 1) prior
+    (Razavi et al. 2019, "Preventing Posterior Collapse with delta-VAEs", Sec. 3.1).
+
+    Each posterior variance is squashed into [min_variance, v_delta] with
+    v_delta = :func:`committed_variance` (delta), so every dimension's KL is at least delta
+    for every input, whatever the mean:
+
+        var = min_variance + (v_delta - min_variance) * sigmoid(raw log-variance output).
+
+    Args:
+        delta: The committed rate per dimension, nats (> 0).
+        min_variance: Lower end of the interval (numerical floor, < v_delta).
+    """
+
+    def __init__(self, delta: float, min_variance: float = 1e-4):
+        super().__init__(name="committed_rate")
+        self.max_variance = committed_variance(delta)
+        if not 0 < min_variance < self.max_variance:
+            raise ValueError(
+                f"min_variance must be in (0, {self.max_variance:.4g}) for delta={delta}, "
+                f"got {min_variance}"
+            )
+        self.min_variance = float(min_variance)
+
+    def __call__(
+        self, loc: tf.Tensor, log_var: tf.Tensor, training: bool = False
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        del training
+        span = self.max_variance - self.min_variance
+        return loc, tf.math.log(self.min_variance + span * tf.sigmoid(log_var))
