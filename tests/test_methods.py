@@ -76,3 +76,126 @@ def test_registry_names():
         "vanilla", "beta", "kl_anneal", "cyclical", "free_bits", "free_bits_example",
         "kl_threshold", "aggressive", "bn_vae", "delta_vae", "pretrain_fb",
     }
+
+
+# ---- Schedules and floors of the other methods -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        (0, 0.0),  # start of cycle 1
+        (10, 0.4),  # mid-rise: tau = 0.2 of the cycle, R = 0.5
+        (25, 1.0),  # end of the rise
+        (49, 1.0),  # held at 1
+        (50, 0.0),  # cycle boundary
+        (60, 0.4),
+        (75, 1.0),
+        (99, 1.0),
+        (100, 0.0),  # past the horizon the cycles continue
+    ],
+)
+def test_cyclical_schedule_values(step, expected):
+    from vae_tfp.methods.schedules import cyclical
+
+    assert float(cyclical(step, total_steps=100, n_cycles=2, ratio=0.5)) == pytest.approx(expected)
+
+
+def test_cyclical_is_closed_form_far_into_training_and_binds_to_run_length():
+    from vae_tfp.methods.schedules import cyclical
+
+    # 4 cycles of 2.5M steps; step 7.5M + 625k is a quarter into cycle 4, R = 0.5.
+    assert float(cyclical(8_125_000, 10_000_000, 4, 0.5)) == pytest.approx(0.5)
+    assert float(cyclical(7, 100, 2, 0.5, beta0=0.2)) == pytest.approx(0.2 + 0.8 * 0.28)
+    method = build_method({"method": "cyclical", "n_cycles": 2, "ratio": 0.5})
+    with pytest.raises(ValueError, match="bind"):
+        method.kl_weight(0)
+    assert float(method.bind(10, 100).kl_weight(50)) == 0.0
+
+
+def _kl_gradient(method_options, kl_values):
+    kl_per_dim = tf.Variable(kl_values)
+    with tf.GradientTape() as tape:
+        term = build_method(method_options).kl_term(kl_per_dim, 0)
+    return float(term), tape.gradient(term, kl_per_dim).numpy()
+
+
+def test_free_bits_example_floors_each_example_and_dimension():
+    term, grad = _kl_gradient({"method": "free_bits_example", "lambda": 0.5}, [[0.1, 2.0], [0.9, 0.2]])
+    assert term == pytest.approx((0.5 + 0.9) / 2 + (2.0 + 0.5) / 2)
+    np.testing.assert_allclose(grad, [[0.0, 0.5], [0.5, 0.0]])  # 1/batch above the floor
+
+
+def test_kl_threshold_floors_the_total_kl():
+    below, grad_below = _kl_gradient({"method": "kl_threshold", "lambda": 3.0}, [[1.0, 0.5], [1.0, 0.5]])
+    assert below == 3.0 and np.all(grad_below == 0.0)
+    above, grad_above = _kl_gradient({"method": "kl_threshold", "lambda": 3.0}, [[3.0, 1.0], [2.0, 0.0]])
+    assert above == pytest.approx(3.0)  # mean total 3.0: the floor is not exceeded
+    _, plain = _kl_gradient({"method": "vanilla"}, [[4.0, 1.0], [2.0, 0.0]])
+    _, grad = _kl_gradient({"method": "kl_threshold", "lambda": 3.0}, [[4.0, 1.0], [2.0, 0.0]])
+    np.testing.assert_allclose(grad, plain)
+
+
+def test_aggressive_switch_off_rule_fires_when_validation_mi_falls():
+    from vae_tfp.methods.registry import aggressive_continues, inner_loop_converged
+
+    mi = [0.1, 0.3, 0.5, 0.45, 0.6]
+    states, previous = [], None
+    for value in mi:
+        states.append(aggressive_continues(previous, value))
+        previous = value
+    assert states == [True, True, True, False, True]  # the loop stops at the first False
+    assert not inner_loop_converged(None, 5.0)
+    assert not inner_loop_converged(5.0, 4.9) and inner_loop_converged(5.0, 5.0)
+
+
+def test_bn_vae_gives_means_of_variance_gamma_squared_and_kl_above_the_bound():
+    from vae_tfp.methods.posterior import BatchNormMeans
+
+    transform = BatchNormMeans(latent_dim=3, gamma=0.5)
+    transform.shift.assign([0.0, 1.0, -2.0])
+    rng = np.random.default_rng(0)
+    loc = tf.constant(rng.standard_normal((256, 3)) * [5.0, 0.1, 1.0], tf.float32)
+    log_var = tf.constant(rng.uniform(-6, 2, (256, 3)), tf.float32)
+    new_loc, new_log_var = transform(loc, log_var, training=True)
+    # Variance gamma^2 up to BN's epsilon (1e-5 against a batch variance >= 0.01).
+    np.testing.assert_allclose(np.var(new_loc.numpy(), axis=0), 0.25, rtol=2e-3)
+    np.testing.assert_allclose(np.mean(new_loc.numpy(), axis=0), [0.0, 1.0, -2.0], atol=1e-5)
+    kl = 0.5 * (new_loc**2 + tf.exp(new_log_var) - 1.0 - new_log_var)
+    assert np.all(tf.reduce_mean(kl, axis=0).numpy() >= 0.5 * 0.25)
+    assert build_method({"method": "bn_vae", "gamma": 0.5}).posterior_transform(3) is not None
+
+
+def test_delta_vae_commits_every_dimension_to_at_least_delta():
+    from vae_tfp.methods.posterior import CommittedRate, committed_variance
+
+    assert committed_variance(0.0) == pytest.approx(1.0)
+    v = committed_variance(0.3)
+    assert 0.5 * (v - 1 - np.log(v)) == pytest.approx(0.3)
+    transform = build_method({"method": "delta_vae", "delta": 0.3}).posterior_transform(4)
+    assert isinstance(transform, CommittedRate)
+    rng = np.random.default_rng(1)
+    loc = tf.constant(rng.standard_normal((1000, 4)) * 0.01, tf.float32)
+    raw = tf.constant(rng.uniform(-30, 30, (1000, 4)), tf.float32)
+    new_loc, log_var = transform(loc, raw)
+    kl = 0.5 * (new_loc**2 + tf.exp(log_var) - 1.0 - log_var)
+    assert float(tf.reduce_min(kl)) >= 0.3 - 1e-5
+    with pytest.raises(ValueError, match="min_variance"):
+        build_method({"method": "delta_vae", "delta": 0.3, "min_variance": 0.9})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"method": "cyclical", "ratio": 0.0},
+        {"method": "cyclical", "n_cycles": 0},
+        {"method": "aggressive", "check_every": 0},
+        {"method": "bn_vae", "gamma": 0.0},
+        {"method": "delta_vae", "delta": -0.1},
+        {"method": "pretrain_fb", "pretrain_epochs": 0},
+        {"method": "kl_threshold", "lambda": -1.0},
+    ],
+)
+def test_out_of_range_hyper_parameters_are_rejected(options):
+    with pytest.raises(ValueError, match="must be"):
+        build_method(options)

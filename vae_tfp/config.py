@@ -169,6 +169,15 @@ def check_experiment_config(config: Mapping[str, Any]) -> None:
                         f"decoder variant {decoder!r} (type {decoder_type!r}) does not apply "
                         f"to dataset {dataset!r}; decoders allowed there: {list(allowed)}"
                     )
+                for method in block["methods"]:
+                    reason = build_method(config["methods"][method]).applies_to(
+                        decoder_type, DATASETS[dataset].kind
+                    )
+                    if reason:
+                        problems.append(
+                            f"method variant {method!r} does not apply to decoder variant "
+                            f"{decoder!r} on dataset {dataset!r}: {reason}"
+                        )
     if problems:
         raise ConfigError("invalid experiment config:\n  - " + "\n  - ".join(problems))
 

@@ -59,6 +59,8 @@ def committed_variance(delta: float) -> float:
     """
     if delta < 0:
         raise ValueError(f"delta must be >= 0, got {delta}")
+    if delta == 0:
+        return 1.0  # the branch point W0(-1/e) = -1, where lambertw is ill-conditioned
     return float(-lambertw(-math.exp(-1.0 - 2.0 * delta), 0).real)
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 import tensorflow as tf
 import tf_keras
 
+from vae_tfp.data.binarize import binarize
 from vae_tfp.data.store import PreparedData
 from vae_tfp.io import atomic_write, write_json
 from vae_tfp.methods import build_method
@@ -174,6 +175,13 @@ class Trainer:
         self.decoder_variables = list(self.model.decoder.trainable_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.sampler = tf.random.Generator.from_seed(derive_seed(self.seed, "train_sampling"))
+        # Dynamically binarized data (MNIST, Omniglot): a fresh x ~ Bernoulli(intensity) for
+        # every training batch, from its own seeded stream (vae_tfp.data.binarize).
+        self.binarize_rng = (
+            np.random.default_rng(derive_seed(self.seed, "binarization"))
+            if data.dynamic_binarization
+            else None
+        )
         self.checkpoint = tf.train.Checkpoint(model=self.model)
         self._build_optimizers()
 
@@ -181,12 +189,14 @@ class Trainer:
         """Fresh Adam optimizers and the train steps that use them."""
         self.encoder_optimizer = tf_keras.optimizers.Adam(learning_rate=self.learning_rate)
         self.decoder_optimizer = tf_keras.optimizers.Adam(learning_rate=self.learning_rate)
-        self.joint_step = self._make_step(update_encoder=True, update_decoder=True)
-        self.encoder_step = self._make_step(update_encoder=True, update_decoder=False)
-        self.decoder_step = self._make_step(update_encoder=False, update_decoder=True)
+        self.joint_step = tf.function(self._make_step(True, True), reduce_retracing=True)
+        self.decoder_step = tf.function(self._make_step(False, True), reduce_retracing=True)
+        encoder_step = self._make_step(True, False)
+        self.encoder_step_graph = lambda x: encoder_step(x)["loss"]
+        self.encoder_window = self._make_encoder_window()
 
     def _make_step(self, update_encoder: bool, update_decoder: bool):
-        """A ``tf.function`` updating the chosen parts on one batch; returns batch means.
+        """A step function updating the chosen parts on one batch; returns batch means.
 
         Only steps that update the decoder advance the global step (the schedules' clock):
         aggressive training's extra encoder updates do not move the KL schedule.
@@ -196,7 +206,6 @@ class Trainer:
             self.decoder_variables if update_decoder else []
         )
 
-        @tf.function(reduce_retracing=True)
         def step_fn(x):
             step = self.step.read_value()  # decoder updates done before this one
             seed = tf.cast(self.sampler.make_seeds(1)[:, 0], tf.int32)  # TFP wants int32
@@ -223,27 +232,45 @@ class Trainer:
 
         return step_fn
 
+    def _make_encoder_window(self):
+        """A ``tf.function`` doing one encoder-only update per leading slice of ``xs``
+        ([w, batch, ...]) and returning the mean loss of the w updates: one call per
+        convergence window keeps Python overhead out of the inner loop."""
+
+        @tf.function(reduce_retracing=True)
+        def window_fn(xs):
+            total = tf.constant(0.0)
+            for i in tf.range(tf.shape(xs)[0]):
+                total += self.encoder_step_graph(xs[i])
+            return total / tf.cast(tf.shape(xs)[0], tf.float32)
+
+        return window_fn
+
+    def train_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The training examples at ``rows`` (any index shape), binarized afresh when the
+        data are dynamically binarized (:attr:`PreparedData.dynamic_binarization`)."""
+        x = self.data.train[rows]
+        return x if self.binarize_rng is None else binarize(x, self.binarize_rng)
+
     def encoder_inner_loop(self, rng: np.random.Generator) -> int:
         """He et al. 2019's inner loop: encoder-only updates on fresh random minibatches
-        until the mean loss of a window of ``check_every`` steps stops improving, or
-        ``max_inner_steps``. The decoder is not touched.
+        until the mean loss of a window of ``check_every`` steps is no better than the
+        previous window's, or ``max_inner_steps``. The decoder is not touched.
 
         Returns:
             The number of encoder updates done.
         """
-        window, previous, done = [], None, 0
-        n_train = len(self.data.train)
+        n_train, done, previous = len(self.data.train), 0, None
+        size = min(self.batch_size, n_train)
         while done < self.method.max_inner_steps:
-            rows = rng.choice(n_train, size=min(self.batch_size, n_train), replace=False)
-            loss = float(self.encoder_step(tf.constant(self.data.train[rows]))["loss"])
-            self._check_finite(loss, epoch=None)
-            window.append(loss)
-            done += 1
-            if len(window) == self.method.check_every:
-                mean = float(np.mean(window))
-                if inner_loop_converged(previous, mean):
-                    break
-                previous, window = mean, []
+            width = min(self.method.check_every, self.method.max_inner_steps - done)
+            rows = np.stack([rng.choice(n_train, size=size, replace=False) for _ in range(width)])
+            mean = float(self.encoder_window(tf.constant(self.train_rows(rows))))
+            self._check_finite(mean, epoch=None)
+            done += width
+            if inner_loop_converged(previous, mean):
+                break
+            previous = mean
         return done
 
     def _check_finite(self, loss: float, epoch: int | None) -> None:
@@ -278,7 +305,7 @@ class Trainer:
             sums = dict.fromkeys(("loss", "rec", "kl", "kl_weight"), 0.0)
             inner_steps = 0
             for start in range(0, n_train, self.batch_size):
-                batch = self.data.train[order[start : start + self.batch_size]]
+                batch = self.train_rows(order[start : start + self.batch_size])
                 if aggressive:
                     inner_steps += self.encoder_inner_loop(aggressive_rng)
                     stats = self.decoder_step(tf.constant(batch))
