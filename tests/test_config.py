@@ -53,12 +53,19 @@ def test_dataset_sections_override_experiment_defaults(config):
             ),
             "does not apply to dataset 'digits'",
         ),
-        (lambda c: c["decoders"].update({"mlp": {"type": "pixelcnn"}}), "'pixelcnn'"),
+        (lambda c: c["decoders"].update({"mlp": {"type": "transformer"}}), "'transformer'"),
         (
             lambda c: c["methods"].update({"fb_0.5": {"method": "free_bits", "lambda": -1}}),
             "lambda must be >= 0",
         ),
         (lambda c: c["methods"].update({"beta_4": {"method": "beta", "betta": 4}}), "'betta'"),
+        (
+            lambda c: (
+                c["methods"].update({"wd": {"method": "word_dropout", "p": 0.3}}),
+                c["grid"][0]["methods"].append("wd"),
+            ),
+            "'wd' does not apply to decoder variant 'mlp'.*lstm decoder on token data",
+        ),
     ],
 )
 def test_inconsistent_configs_are_rejected_with_the_name(config, mutate, message):

@@ -27,7 +27,9 @@ def _values(variables):
 
 
 def test_aggressive_inner_loop_updates_only_the_encoder(tmp_path):
-    trainer, _, _ = _trainer(tmp_path, {"method": "aggressive", "max_inner_steps": 30, "check_every": 10})
+    trainer, _, _ = _trainer(
+        tmp_path, {"method": "aggressive", "max_inner_steps": 30, "check_every": 10}
+    )
     decoder_before = _values(trainer.model.decoder.variables)
     encoder_before = _values(trainer.model.encoder.variables)
     steps = trainer.encoder_inner_loop(np.random.default_rng(0))
@@ -42,7 +44,9 @@ def test_aggressive_inner_loop_updates_only_the_encoder(tmp_path):
 
 
 def test_aggressive_history_records_inner_steps_and_its_end(tmp_path):
-    trainer, _, _ = _trainer(tmp_path, {"method": "aggressive", "max_inner_steps": 20, "check_every": 5}, epochs=3)
+    trainer, _, _ = _trainer(
+        tmp_path, {"method": "aggressive", "max_inner_steps": 20, "check_every": 5}, epochs=3
+    )
     summary = trainer.run()
     history = pd.read_csv(tmp_path / "history.csv")
     assert history.loc[0, "aggressive"] == 1 and history.loc[0, "encoder_inner_steps"] >= 5 * 20
@@ -55,7 +59,9 @@ def test_aggressive_history_records_inner_steps_and_its_end(tmp_path):
 
 
 def test_pretrain_fb_reinitializes_exactly_the_decoder(tmp_path):
-    trainer, run_config, data = _trainer(tmp_path, {"method": "pretrain_fb", "pretrain_epochs": 1, "lambda": 0.5})
+    trainer, run_config, data = _trainer(
+        tmp_path, {"method": "pretrain_fb", "pretrain_epochs": 1, "lambda": 0.5}
+    )
     trainer.joint_step(tf.constant(data.train[:64]))  # move every weight away from its init
     encoder_before = _values(trainer.model.encoder.variables)
     decoder_before = _values(trainer.model.decoder.variables)
@@ -63,8 +69,12 @@ def test_pretrain_fb_reinitializes_exactly_the_decoder(tmp_path):
     for before, after in zip(encoder_before, _values(trainer.model.encoder.variables), strict=True):
         np.testing.assert_array_equal(before, after)
     reset = _values(trainer.model.decoder.variables)
-    assert all(not np.array_equal(b, a) for b, a in zip(decoder_before, reset, strict=True) if b.size > 1)
-    other, _, _ = _trainer(tmp_path / "other", {"method": "pretrain_fb", "pretrain_epochs": 1, "lambda": 0.5})
+    assert all(
+        not np.array_equal(b, a) for b, a in zip(decoder_before, reset, strict=True) if b.size > 1
+    )
+    other, _, _ = _trainer(
+        tmp_path / "other", {"method": "pretrain_fb", "pretrain_epochs": 1, "lambda": 0.5}
+    )
     reinitialize_decoder(other.model, run_config, data, seed=123)
     for a, b in zip(reset, _values(other.model.decoder.variables), strict=True):
         np.testing.assert_array_equal(a, b)  # the fresh init is a function of the seed
@@ -72,7 +82,9 @@ def test_pretrain_fb_reinitializes_exactly_the_decoder(tmp_path):
 
 @pytest.mark.slow
 def test_pretrain_fb_phases_in_history_and_selection(tmp_path):
-    trainer, _, _ = _trainer(tmp_path, {"method": "pretrain_fb", "pretrain_epochs": 2, "lambda": 0.5}, epochs=4)
+    trainer, _, _ = _trainer(
+        tmp_path, {"method": "pretrain_fb", "pretrain_epochs": 2, "lambda": 0.5}, epochs=4
+    )
     summary = trainer.run()
     history = pd.read_csv(tmp_path / "history.csv")
     np.testing.assert_allclose(history["kl_weight"], [0.0, 0.0, 1.0, 1.0])

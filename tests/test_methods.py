@@ -73,8 +73,19 @@ def test_bad_method_configs_are_named():
 
 def test_registry_names():
     assert set(METHODS) == {
-        "vanilla", "beta", "kl_anneal", "cyclical", "free_bits", "free_bits_example",
-        "kl_threshold", "aggressive", "bn_vae", "delta_vae", "pretrain_fb",
+        "vanilla",
+        "beta",
+        "kl_anneal",
+        "cyclical",
+        "free_bits",
+        "free_bits_example",
+        "kl_threshold",
+        "aggressive",
+        "bn_vae",
+        "delta_vae",
+        "pretrain_fb",
+        "skip_vae",
+        "word_dropout",
     }
 
 
@@ -121,15 +132,21 @@ def _kl_gradient(method_options, kl_values):
 
 
 def test_free_bits_example_floors_each_example_and_dimension():
-    term, grad = _kl_gradient({"method": "free_bits_example", "lambda": 0.5}, [[0.1, 2.0], [0.9, 0.2]])
+    term, grad = _kl_gradient(
+        {"method": "free_bits_example", "lambda": 0.5}, [[0.1, 2.0], [0.9, 0.2]]
+    )
     assert term == pytest.approx((0.5 + 0.9) / 2 + (2.0 + 0.5) / 2)
     np.testing.assert_allclose(grad, [[0.0, 0.5], [0.5, 0.0]])  # 1/batch above the floor
 
 
 def test_kl_threshold_floors_the_total_kl():
-    below, grad_below = _kl_gradient({"method": "kl_threshold", "lambda": 3.0}, [[1.0, 0.5], [1.0, 0.5]])
+    below, grad_below = _kl_gradient(
+        {"method": "kl_threshold", "lambda": 3.0}, [[1.0, 0.5], [1.0, 0.5]]
+    )
     assert below == 3.0 and np.all(grad_below == 0.0)
-    above, grad_above = _kl_gradient({"method": "kl_threshold", "lambda": 3.0}, [[3.0, 1.0], [2.0, 0.0]])
+    above, grad_above = _kl_gradient(
+        {"method": "kl_threshold", "lambda": 3.0}, [[3.0, 1.0], [2.0, 0.0]]
+    )
     assert above == pytest.approx(3.0)  # mean total 3.0: the floor is not exceeded
     _, plain = _kl_gradient({"method": "vanilla"}, [[4.0, 1.0], [2.0, 0.0]])
     _, grad = _kl_gradient({"method": "kl_threshold", "lambda": 3.0}, [[4.0, 1.0], [2.0, 0.0]])
@@ -199,3 +216,32 @@ def test_delta_vae_commits_every_dimension_to_at_least_delta():
 def test_out_of_range_hyper_parameters_are_rejected(options):
     with pytest.raises(ValueError, match="must be"):
         build_method(options)
+
+
+def test_word_dropout_replaces_a_binomial_fraction_of_input_words():
+    from vae_tfp.models.sequence import BOS_ID, UNK_ID, drop_words
+
+    p, shape = 0.3, (200, 50)
+    inputs = tf.concat([tf.fill([shape[0], 1], BOS_ID), tf.fill([shape[0], shape[1] - 1], 7)], 1)
+    dropped = drop_words(inputs, p, tf.constant([4, 2], tf.int32)).numpy()
+    assert np.all(dropped[:, 0] == BOS_ID)  # the start token is never replaced
+    words = dropped[:, 1:]
+    assert set(np.unique(words)) == {7, UNK_ID}
+    n = words.size
+    fraction = np.mean(words == UNK_ID)
+    assert abs(fraction - p) < 4 * np.sqrt(p * (1 - p) / n)  # 4 binomial standard errors
+    assert build_method({"method": "word_dropout", "p": p}).decoder_overrides() == {
+        "word_dropout": p
+    }
+
+
+def test_skip_vae_and_word_dropout_apply_only_where_they_can():
+    skip = build_method({"method": "skip_vae"})
+    assert skip.decoder_overrides() == {"skip": True}
+    assert skip.applies_to("mlp", "binary") is None and skip.applies_to("lstm", "tokens") is None
+    assert "pixelcnn" in skip.applies_to("pixelcnn", "binary")
+    word = build_method({"method": "word_dropout", "p": 0.5})
+    assert word.applies_to("lstm", "tokens") is None
+    assert "lstm decoder on token data" in word.applies_to("mlp", "binary")
+    with pytest.raises(ValueError, match="p must be"):
+        build_method({"method": "word_dropout", "p": 1.5})

@@ -53,5 +53,5 @@ def test_decoder_errors_name_the_problem():
         build_decoder({"type": "linear"}, 2, (4,), "binary")
     with pytest.raises(TypeError, match="hiden_units"):
         build_decoder({"type": "mlp", "hiden_units": [3]}, 2, (4,), "binary")
-    with pytest.raises(KeyError, match="pixelcnn"):
-        build_decoder({"type": "pixelcnn"}, 2, (4,), "binary")
+    with pytest.raises(KeyError, match="transformer"):
+        build_decoder({"type": "transformer"}, 2, (4,), "binary")

@@ -82,6 +82,8 @@ def test_non_finite_loss_stops_the_run_naming_the_step(tmp_path):
     run_config["training"].update({"epochs": 1, "learning_rate": 1e30})
     run_config["dataset_options"].update({"n_train": 256, "n_valid": 10, "n_test": 10})
     data = prepare_dataset(key.dataset, run_config["dataset_options"])
-    with pytest.raises(NonFiniteLossError, match="non-finite loss .* at step"):
+    with pytest.raises(NonFiniteLossError, match="non-finite loss .* at step .* snapshot"):
         train_run(run_config, data, tmp_path)
     assert not (tmp_path / "metrics.json").exists()
+    assert not (tmp_path / "history.csv").exists()
+    assert (tmp_path / "nonfinite" / "model.index").exists()  # the diagnostic snapshot

@@ -23,7 +23,7 @@ import yaml
 from vae_tfp.config import RunKey, iter_runs, resolve_run_config, training_config
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.methods.registry import METHODS, method_fields
-from vae_tfp.models.decoders import DECODERS
+from vae_tfp.models.decoders import DECODERS, STRUCTURAL_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflows" / "schemas" / "config.schema.yaml"
@@ -155,9 +155,7 @@ def test_schema_decoder_types_and_options_equal_registry(schema):
         for rule in variant["allOf"]
     }
     for name, cls in DECODERS.items():
-        accepted = set(inspect.signature(cls.__init__).parameters) - {
-            "self", "latent_dim", "event_shape", "kind"
-        }  # fmt: skip
+        accepted = set(inspect.signature(cls.__init__).parameters) - set(STRUCTURAL_ARGS)
         assert by_type[name] == accepted, name
 
 
@@ -282,3 +280,55 @@ def test_tiny_experiment_runs_to_the_tables(tmp_path):
     assert replan.returncode == 0, replan.stderr
     rules = {job["rule"] for job in planned_jobs(replan.stdout)}
     assert "train" not in rules and "evaluate" in rules
+
+
+# ---- (e) a killed pipeline completes on rerun with the same tables ---------------------
+
+
+@pytest.mark.slow
+def test_killed_pipeline_completes_on_rerun_with_identical_tables(tmp_path):
+    """SIGKILL the whole Snakemake process group once the first run is evaluated, unlock,
+    rerun with --rerun-incomplete: the tables equal those of an uninterrupted run (all
+    columns but wall times and folder paths)."""
+    import signal
+    import time
+
+    import pandas as pd
+
+    config = tiny_config()
+    config["seeds"] = [3, 4]
+    config["training"]["epochs"] = 3
+    straight_dir, killed_dir = tmp_path / "straight", tmp_path / "killed"
+    straight_dir.mkdir()
+    killed_dir.mkdir()
+    done = snakemake(straight_dir, "--cores", "2", configfile=write_config(straight_dir, config))
+    assert done.returncode == 0, done.stderr[-5000:]
+
+    configfile = write_config(killed_dir, config)
+    command = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+        "--directory", str(killed_dir), "--cores", "2", "--configfile", str(configfile),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=killed_dir, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    runs = killed_dir / "results" / "tiny" / "runs"
+    deadline = time.monotonic() + 400
+    while not list(runs.glob("*/*/*/*/metrics.json")):
+        assert process.poll() is None, "the pipeline ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed_dir / "results" / "tiny" / "tables" / "summary.csv").exists()
+
+    assert snakemake(killed_dir, "--unlock", configfile=configfile).returncode == 0
+    rerun = snakemake(killed_dir, "--cores", "2", "--rerun-incomplete", configfile=configfile)
+    assert rerun.returncode == 0, rerun.stderr[-5000:]
+
+    def table(directory):
+        frame = pd.read_csv(directory / "results" / "tiny" / "tables" / "summary.csv")
+        return frame.drop(columns=["wall_time_s", "run_dir"])
+
+    pd.testing.assert_frame_equal(table(killed_dir), table(straight_dir))

@@ -1,6 +1,7 @@
 """Command-line interface: the one face the Snakemake rules call.
 
     python -m vae_tfp prepare  --dataset NAME --options-json JSON --output FILE.npz
+                               [--data-cache DIR]
     python -m vae_tfp train    --run-config-json JSON --data FILE.npz --run-dir DIR
     python -m vae_tfp evaluate --run-dir DIR --data FILE.npz [--evaluation-json JSON]
     python -m vae_tfp aggregate --output-dir DIR METRICS.json [METRICS.json ...]
@@ -33,7 +34,7 @@ def _prepare(args: argparse.Namespace) -> None:
 
     options = dict(args.options_json)
     options.setdefault("data_seed", args.data_seed)
-    data = prepare_dataset(args.dataset, options)
+    data = prepare_dataset(args.dataset, options, cache_dir=args.data_cache)
     save_prepared(data, args.output)
     logging.info(
         "prepared %s: train %s valid %s test %s -> %s",
@@ -104,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--options-json", type=_json_object, default={}, help="builder options")
     prepare.add_argument("--data-seed", type=int, default=0, help="used if the options have none")
     prepare.add_argument("--output", required=True, type=Path, help="the .npz file to write")
+    prepare.add_argument(
+        "--data-cache",
+        default=None,
+        help="download cache of real datasets (the config's data_cache); the environment "
+        "variable VAE_TFP_DATA_CACHE takes precedence, default ~/.cache/vae_tfp",
+    )
     prepare.set_defaults(func=_prepare)
 
     train = commands.add_parser("train", help="train one run")

@@ -17,6 +17,7 @@ STREAMS = (
     "valid_sampling",
     "aggressive_batches",
     "decoder_reset",
+    "binarization",
 )
 
 

@@ -11,6 +11,8 @@ Metrics (nats per example, averaged over test examples; definitions in
 - ``mi``: I_q(x; z) with q(z) the mixture of q(z|x') over the test set.
 - ``marginal_kl``: KL(q(z) || p(z)) = kl - mi.
 - ``au``: active units, Cov_x(E_q[z_i|x]) > threshold; per-dimension variances saved.
+- ``nll_iw_perplexity`` (token data): exp(total nll_iw / total tokens), a sentence's tokens
+  being its words and its ``EOS`` (:func:`vae_tfp.data.store.token_counts`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from vae_tfp.data.registry import DATASETS
-from vae_tfp.data.store import PreparedData
+from vae_tfp.data.store import PreparedData, token_counts
 from vae_tfp.io import read_json, write_json
 from vae_tfp.metrics import (
     active_units,
@@ -34,6 +36,7 @@ from vae_tfp.metrics import (
     bits_per_dim,
     mean_and_standard_error,
     mutual_information_minibatch,
+    perplexity,
 )
 from vae_tfp.models import VAE
 from vae_tfp.provenance import provenance
@@ -175,12 +178,17 @@ def compute_metrics(
         n_dims = int(np.prod(data.event_shape))
         metrics["nll_iw_bits_per_dim"] = bits_per_dim(metrics["nll_iw"], n_dims)
         errors["nll_iw_bits_per_dim"] = bits_per_dim(errors["nll_iw"], n_dims)
+    if data.kind == "tokens":
+        metrics["nll_iw_perplexity"] = perplexity(per_example["nll_iw"], token_counts(x))
     estimators = {
         "n_test": len(x),
         "iw_samples": k,
         "iw_chunk": chunk,
         "rec": f"mean over the {k} importance samples of log p(x|z_k), z_k ~ q(z|x)",
         "nll_iw": "-log mean_k p(x,z_k)/q(z_k|x) (Burda et al. 2016), chunked log-sum-exp",
+        "nll_iw_perplexity": (
+            "token data: exp(sum_n nll_iw_n / sum_n T_n), T_n = words + EOS (BOS not counted)"
+        ),
         "mi": (
             "I_q(x;z) with q(z) the mixture of q(z|x') over the whole test set; "
             f"{n_mi_samples} samples z ~ q(z|x) per example shared by log q(z|x) and "

@@ -400,6 +400,53 @@ class PretrainFreeBits(Method):
         return tf.where(self._pretraining(step), 0.0, free_bits)
 
 
+@dataclasses.dataclass(frozen=True)
+class SkipVAE(Method):
+    """Skip-VAE (Dieng et al. 2019, "Avoiding Latent Variable Collapse with Generative Skip
+    Models"): the plain ELBO with z fed to every decoder layer (the decoders' ``skip``
+    option, forced on). Applies to the decoders that have that option: mlp and lstm."""
+
+    name: ClassVar[str] = "skip_vae"
+
+    def decoder_overrides(self) -> dict[str, Any]:
+        return {"skip": True}
+
+    def applies_to(self, decoder_type: str, dataset_kind: str) -> str | None:
+        del dataset_kind
+        if decoder_type not in ("mlp", "lstm"):
+            return f"skip connections exist for the mlp and lstm decoders, not {decoder_type!r}"
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class WordDropout(Method):
+    """Word dropout (Bowman et al. 2016, Sec. 3.2) with the plain ELBO: during training each
+    decoder input word is replaced by the unknown token with probability p, weakening the
+    autoregressive path so the decoder must use z. Sequence decoders only.
+
+    Attributes:
+        p: Replacement probability in [0, 1].
+    """
+
+    name: ClassVar[str] = "word_dropout"
+    p: float = 0.25
+
+    def __post_init__(self):
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {self.p}")
+
+    def decoder_overrides(self) -> dict[str, Any]:
+        return {"word_dropout": float(self.p)}
+
+    def applies_to(self, decoder_type: str, dataset_kind: str) -> str | None:
+        if decoder_type != "lstm" or dataset_kind != "tokens":
+            return (
+                "word dropout replaces decoder input tokens: it needs the lstm decoder on "
+                f"token data, got decoder {decoder_type!r} on {dataset_kind!r} data"
+            )
+        return None
+
+
 METHODS: dict[str, type[Method]] = {
     cls.name: cls
     for cls in (
@@ -414,6 +461,8 @@ METHODS: dict[str, type[Method]] = {
         BNVAE,
         DeltaVAE,
         PretrainFreeBits,
+        SkipVAE,
+        WordDropout,
     )
 }
 

@@ -1,9 +1,15 @@
 """Decoders p(x|z) returning ``tfp.distributions`` objects, and their registry.
 
 Each decoder type is a ``tf.Module`` with ``__call__(z) -> tfd.Distribution`` whose event
-shape is the example shape, built by ``from_options(options, latent_dim, event_shape,
-kind)``. ``kind`` is the dataset kind: ``"binary"`` gives Bernoulli likelihoods, ``"real"``
-Gaussian ones.
+shape is the example shape, built as ``cls(latent_dim, event_shape, kind, **options)`` (plus
+``vocab_size`` for token decoders; :data:`STRUCTURAL_ARGS` are set from the data, every other
+constructor argument is a config option). ``kind`` is the dataset kind: ``"binary"`` gives
+Bernoulli likelihoods, ``"real"`` Gaussian ones, ``"tokens"`` categorical ones over a
+vocabulary.
+
+Types: ``mlp`` and ``linear`` (here), the autoregressive ``made`` and ``pixelcnn``
+(:mod:`vae_tfp.models.autoregressive`) and the token decoder ``lstm``
+(:mod:`vae_tfp.models.sequence`).
 """
 
 from __future__ import annotations
@@ -17,16 +23,25 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras
 
+from vae_tfp.data.store import PAD_ID
+from vae_tfp.models.autoregressive import BoundDistribution, MADEDecoder, PixelCNNDecoder
+from vae_tfp.models.sequence import (
+    LSTMDecoder,
+    blocked_logits,
+    check_tokens,
+    token_log_prob,
+    valid_positions,
+)
+
 tfd = tfp.distributions
+
+# Constructor arguments that come from the data, not from the config.
+STRUCTURAL_ARGS = ("self", "latent_dim", "event_shape", "kind", "vocab_size")
 
 
 def _check_options(name: str, cls: type, options: Mapping[str, Any]) -> dict[str, Any]:
     """Drops ``type`` and rejects options that ``cls.__init__`` does not take."""
-    accepted = [
-        p
-        for p in inspect.signature(cls.__init__).parameters
-        if p not in ("self", "latent_dim", "event_shape", "kind")
-    ]
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in STRUCTURAL_ARGS]
     given = {k: v for k, v in options.items() if k != "type"}
     unknown = sorted(set(given) - set(accepted))
     if unknown:
@@ -35,16 +50,23 @@ def _check_options(name: str, cls: type, options: Mapping[str, Any]) -> dict[str
 
 
 class MLPDecoder(tf.Module):
-    """MLP decoder: Bernoulli logits for binary data, Gaussian for real-valued data.
+    """MLP decoder: Bernoulli for binary data, Gaussian for real data, categorical for tokens.
 
     The Gaussian version has a learned per-dimension log standard deviation that does not
-    depend on z (a common choice that keeps the likelihood bounded).
+    depend on z (a common choice that keeps the likelihood bounded). For token sequences
+    [T] the MLP gives the logits of every position at once, p(x|z) = prod_{t <= EOS}
+    Categorical(x_t | MLP(z)_t): a non-autoregressive decoder that can model the dependence
+    between positions only through z (the contrast to the ``lstm`` decoder); the positions
+    after the ``EOS`` do not count (:func:`vae_tfp.models.sequence.token_log_prob`).
 
     Args:
         latent_dim: Dimension of z.
         event_shape: Shape of one example.
-        kind: ``"binary"`` or ``"real"``.
+        kind: ``"binary"``, ``"real"`` or ``"tokens"``.
+        vocab_size: Number of token ids (token data only; set from the data).
         hidden_units: Widths of the ReLU hidden layers.
+        skip: Feed z to every layer after the first too, h_l = relu(W_l h_{l-1} + U_l z)
+            and the output W h_L + U z (skip-VAE, Dieng et al. 2019, eq. 8).
     """
 
     def __init__(
@@ -52,28 +74,56 @@ class MLPDecoder(tf.Module):
         latent_dim: int,
         event_shape: Sequence[int],
         kind: str,
+        vocab_size: int | None = None,
         hidden_units: Sequence[int] = (64, 64),
+        skip: bool = False,
     ):
         super().__init__(name="mlp_decoder")
-        if kind not in ("binary", "real"):
-            raise ValueError(f"mlp decoder supports kinds 'binary' and 'real', got {kind!r}")
+        if kind not in ("binary", "real", "tokens"):
+            raise ValueError(
+                f"mlp decoder supports kinds 'binary', 'real' and 'tokens', got {kind!r}"
+            )
+        if kind == "tokens":
+            check_tokens("mlp decoder", event_shape, kind, vocab_size)
+            self.vocab_size = int(vocab_size)
+            self._blocked = blocked_logits(self.vocab_size)
         self.kind = kind
+        self.skip = bool(skip)
         self.event_shape = tuple(int(d) for d in event_shape)
         self.hidden = [tf_keras.layers.Dense(int(u), activation="relu") for u in hidden_units]
-        self.head = tf_keras.layers.Dense(int(np.prod(self.event_shape)))
+        outputs = int(np.prod(self.event_shape)) * (self.vocab_size if kind == "tokens" else 1)
+        self.head = tf_keras.layers.Dense(outputs)
         if kind == "real":
             self.log_scale = tf.Variable(tf.zeros(self.event_shape), name="log_scale")
         self(tf.zeros((1, int(latent_dim))))  # create the weights now
 
     def __call__(self, z: tf.Tensor) -> tfd.Distribution:
         h = z
-        for layer in self.hidden:
-            h = layer(h)
+        for index, layer in enumerate(self.hidden):
+            h = layer(tf.concat([h, z], axis=-1) if self.skip and index > 0 else h)
+        if self.skip and self.hidden:
+            h = tf.concat([h, z], axis=-1)
+        if self.kind == "tokens":
+            return self._token_distribution(z, self.head(h))
         out = tf.reshape(self.head(h), (-1, *self.event_shape))
         ndims = len(self.event_shape)
         if self.kind == "binary":
             return tfd.Independent(tfd.Bernoulli(logits=out, dtype=tf.float32), ndims)
         return tfd.Independent(tfd.Normal(loc=out, scale=tf.exp(self.log_scale)), ndims)
+
+    def _token_distribution(self, z: tf.Tensor, head: tf.Tensor) -> tfd.Distribution:
+        logits = tf.reshape(head, (-1, *self.event_shape, self.vocab_size)) + self._blocked
+
+        def log_prob_fn(x: tf.Tensor) -> tf.Tensor:
+            return token_log_prob(logits, x)
+
+        def sample_fn(n: int, seed) -> tf.Tensor:
+            tokens = tfd.Categorical(logits=logits, dtype=tf.int32).sample(n, seed=seed)
+            return tf.where(valid_positions(tokens), tokens, PAD_ID)  # PAD after the EOS
+
+        return BoundDistribution(
+            log_prob_fn, sample_fn, z.shape[:-1], self.event_shape, tf.int32, "MLPTokens"
+        )
 
 
 class LinearDecoder(tf.Module):
@@ -105,13 +155,30 @@ class LinearDecoder(tf.Module):
         return tfd.Independent(tfd.Normal(loc=loc, scale=tf.exp(self.log_scale)), 1)
 
 
-DECODERS: dict[str, type[tf.Module]] = {"mlp": MLPDecoder, "linear": LinearDecoder}
+DECODERS: dict[str, type[tf.Module]] = {
+    "mlp": MLPDecoder,
+    "linear": LinearDecoder,
+    "made": MADEDecoder,
+    "pixelcnn": PixelCNNDecoder,
+    "lstm": LSTMDecoder,
+}
 
 
 def build_decoder(
-    options: Mapping[str, Any], latent_dim: int, event_shape: Sequence[int], kind: str
+    options: Mapping[str, Any],
+    latent_dim: int,
+    event_shape: Sequence[int],
+    kind: str,
+    vocab_size: int | None = None,
 ) -> tf.Module:
     """Builds the decoder named by ``options["type"]`` with the remaining options.
+
+    Args:
+        options: ``type`` plus that decoder's options.
+        latent_dim: Dimension of z.
+        event_shape: Shape of one example.
+        kind: Dataset kind.
+        vocab_size: Number of token ids (token data only; given to decoders that take it).
 
     Raises:
         KeyError: On an unknown decoder type, listing the registered ones.
@@ -121,4 +188,7 @@ def build_decoder(
     if name not in DECODERS:
         raise KeyError(f"unknown decoder type {name!r}; registered: {sorted(DECODERS)}")
     cls = DECODERS[name]
-    return cls(latent_dim, event_shape, kind, **_check_options(name, cls, options))
+    given = _check_options(name, cls, options)
+    if "vocab_size" in inspect.signature(cls.__init__).parameters:
+        given["vocab_size"] = vocab_size
+    return cls(latent_dim, event_shape, kind, **given)

@@ -20,6 +20,7 @@ import tensorflow_probability as tfp
 
 from vae_tfp.models.decoders import build_decoder
 from vae_tfp.models.encoder import GaussianEncoder, gaussian_posterior
+from vae_tfp.models.sequence import SequenceEncoder
 
 tfd = tfp.distributions
 
@@ -55,7 +56,7 @@ class VAE(tf.Module):
 
     def __init__(
         self,
-        encoder: GaussianEncoder,
+        encoder: GaussianEncoder | SequenceEncoder,
         decoder: tf.Module,
         latent_dim: int,
         posterior_transform: tf.Module | None = None,
@@ -103,7 +104,12 @@ class VAE(tf.Module):
         """
         loc, log_var = self.posterior_params(x, training=training)
         z = gaussian_posterior(loc, log_var).sample(seed=seed)
-        rec = self.decoder(z).log_prob(x)
+        if training and getattr(self.decoder, "uses_training_noise", False):
+            # Decoder dropout (LSTM): a stateless stream of its own, folded from this seed.
+            noise_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+            rec = self.decoder(z, noise_seed=noise_seed).log_prob(x)
+        else:
+            rec = self.decoder(z).log_prob(x)
         return ForwardResult(
             rec=rec, kl_per_dim=self.kl_per_dim(loc, log_var), loc=loc, log_var=log_var
         )
@@ -114,18 +120,34 @@ def build_vae(
     decoder_options: Mapping[str, Any],
     event_shape: Sequence[int],
     kind: str,
+    vocab_size: int | None = None,
 ) -> VAE:
     """Builds a VAE from the ``model`` and ``decoder_options`` sections of a run config.
 
+    The encoder follows the dataset kind: an LSTM over the tokens for ``"tokens"``
+    (:class:`vae_tfp.models.sequence.SequenceEncoder`), an MLP over the flattened example
+    otherwise.
+
     Args:
-        model_options: ``latent_dim`` and ``encoder_hidden_units``.
+        model_options: ``latent_dim`` and ``encoder_hidden_units`` (MLP encoder);
+            ``encoder_embedding_size`` and ``encoder_hidden_size`` (LSTM encoder).
         decoder_options: ``type`` plus that decoder's options.
         event_shape: Shape of one example.
-        kind: Dataset kind, ``"binary"`` or ``"real"``.
+        kind: Dataset kind, ``"binary"``, ``"real"`` or ``"tokens"``.
+        vocab_size: Number of token ids (token data only).
     """
     latent_dim = int(model_options["latent_dim"])
-    encoder = GaussianEncoder(
-        event_shape, latent_dim, model_options.get("encoder_hidden_units", (64, 64))
-    )
-    decoder = build_decoder(decoder_options, latent_dim, event_shape, kind)
+    if kind == "tokens":
+        encoder = SequenceEncoder(
+            event_shape,
+            latent_dim,
+            vocab_size,
+            embedding_size=int(model_options.get("encoder_embedding_size", 32)),
+            hidden_size=int(model_options.get("encoder_hidden_size", 64)),
+        )
+    else:
+        encoder = GaussianEncoder(
+            event_shape, latent_dim, model_options.get("encoder_hidden_units", (64, 64))
+        )
+    decoder = build_decoder(decoder_options, latent_dim, event_shape, kind, vocab_size)
     return VAE(encoder, decoder, latent_dim)

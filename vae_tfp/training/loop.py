@@ -16,9 +16,14 @@ the decoder alone after it, and lets pretrain_fb reset the decoder's optimizer s
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 import math
+import shutil
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,9 +33,10 @@ import pandas as pd
 import tensorflow as tf
 import tf_keras
 
+from vae_tfp.config import training_config
 from vae_tfp.data.binarize import binarize
 from vae_tfp.data.store import PreparedData
-from vae_tfp.io import atomic_write, write_json
+from vae_tfp.io import atomic_write, read_json, write_json
 from vae_tfp.methods import build_method
 from vae_tfp.methods.registry import aggressive_continues, inner_loop_converged
 from vae_tfp.metrics import active_units, mutual_information
@@ -81,7 +87,13 @@ def model_from_run_config(run_config: Mapping[str, Any], data: PreparedData) -> 
     """Builds the (untrained) VAE a run config describes for ``data``, with the method's
     posterior transform (BN-VAE, delta-VAE) and decoder overrides in place."""
     method = build_method(run_config["method_options"])
-    model = build_vae(run_config["model"], decoder_options(run_config), data.event_shape, data.kind)
+    model = build_vae(
+        run_config["model"],
+        decoder_options(run_config),
+        data.event_shape,
+        data.kind,
+        vocab_size=data.vocab_size,
+    )
     model.posterior_transform = method.posterior_transform(model.latent_dim)
     return model
 
@@ -96,7 +108,11 @@ def reinitialize_decoder(
     """
     tf_keras.utils.set_random_seed(seed)
     fresh = build_decoder(
-        decoder_options(run_config), model.latent_dim, data.event_shape, data.kind
+        decoder_options(run_config),
+        model.latent_dim,
+        data.event_shape,
+        data.kind,
+        vocab_size=data.vocab_size,
     )
     for variable, value in zip(model.decoder.variables, fresh.variables, strict=True):
         variable.assign(value)
@@ -107,18 +123,25 @@ def checkpoint_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / "checkpoint" / CHECKPOINT_PREFIX
 
 
+_ENCODE_PASSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def encode_dataset(model: VAE, x: np.ndarray, batch_size: int, seed: int) -> dict[str, np.ndarray]:
     """Single-sample rec, analytic kl_per_dim and posterior parameters for every row of x.
 
     The noise of batch b is the stateless seed (seed, b), so calls with the same arguments
-    give the same numbers.
+    give the same numbers. The compiled pass is kept per model (tracing an LSTM or PixelCNN
+    every epoch would cost more than the validation itself).
     """
+    batch_pass = _ENCODE_PASSES.get(model)
+    if batch_pass is None:
 
-    @tf.function(reduce_retracing=True)
-    def batch_pass(xb, stateless_seed):
-        out = model.forward(xb, stateless_seed)
-        return out.rec, out.kl_per_dim, out.loc, out.log_var
+        @tf.function(reduce_retracing=True)
+        def batch_pass(xb, stateless_seed):
+            out = model.forward(xb, stateless_seed)
+            return out.rec, out.kl_per_dim, out.loc, out.log_var
 
+        _ENCODE_PASSES[model] = batch_pass
     parts = []
     for index, start in enumerate(range(0, len(x), batch_size)):
         xb = tf.constant(x[start : start + batch_size])
@@ -141,6 +164,32 @@ def _validation_scores(
         "valid_mi": mi,
         "valid_au": au,
     }
+
+
+SUM_KEYS = ("loss", "rec", "kl", "kl_weight")
+
+
+@dataclasses.dataclass
+class _Progress:
+    """Where a run stands, besides its TensorFlow variables: saved beside each resume state.
+
+    ``epoch`` is the epoch in progress and ``next_batch`` its first batch not yet trained
+    on; ``sums`` are that epoch's example-weighted sums of the batch statistics.
+    """
+
+    epoch: int = 1
+    next_batch: int = 0
+    sums: dict[str, float] = dataclasses.field(default_factory=lambda: dict.fromkeys(SUM_KEYS, 0.0))
+    inner_steps: int = 0
+    history: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    best: dict[str, float] = dataclasses.field(
+        default_factory=lambda: {"epoch": 0, "valid_elbo": -math.inf}
+    )
+    aggressive: bool = False
+    aggressive_ended: int | None = None
+    previous_mi: float | None = None
+    aggressive_rng_state: dict | None = None
+    elapsed_s: float = 0.0
 
 
 class Trainer:
@@ -183,6 +232,11 @@ class Trainer:
             else None
         )
         self.checkpoint = tf.train.Checkpoint(model=self.model)
+        self.resume_dir = self.run_dir / "resume"
+        self.checkpoint_interval_s = float(training.get("checkpoint_interval_s", 600.0))
+        self.config_hash = hashlib.sha256(
+            json.dumps(training_config(run_config), sort_keys=True).encode()
+        ).hexdigest()
         self._build_optimizers()
 
     def _build_optimizers(self) -> None:
@@ -274,66 +328,151 @@ class Trainer:
         return done
 
     def _check_finite(self, loss: float, epoch: int | None) -> None:
-        if not math.isfinite(loss):
-            where = f" (epoch {epoch})" if epoch is not None else " (aggressive inner loop)"
-            raise NonFiniteLossError(
-                f"run {self.run_dir}: non-finite loss {loss} at step "
-                f"{int(self.step.numpy())}{where}"
+        """Stops the run on a NaN or infinite loss, after writing a diagnostic snapshot."""
+        if math.isfinite(loss):
+            return
+        where = f" (epoch {epoch})" if epoch is not None else " (aggressive inner loop)"
+        snapshot = self.run_dir / "nonfinite" / "model"
+        tf.train.Checkpoint(model=self.model).write(str(snapshot))
+        raise NonFiniteLossError(
+            f"run {self.run_dir}: non-finite loss {loss} at step {int(self.step.numpy())}"
+            f"{where}; model snapshot written to {snapshot}"
+        )
+
+    # ---- Resumable state ----------------------------------------------------------------
+    def _state_checkpoint(self) -> tf.train.Checkpoint:
+        """Every TensorFlow variable a resumed run needs (optimizers may have been rebuilt)."""
+        return tf.train.Checkpoint(
+            model=self.model,
+            encoder_optimizer=self.encoder_optimizer,
+            decoder_optimizer=self.decoder_optimizer,
+            step=self.step,
+            sampler=self.sampler,
+        )
+
+    def _save_state(self, progress: _Progress) -> None:
+        """Writes the TensorFlow state, then its JSON sidecar (which marks it complete),
+        and keeps only the two newest states."""
+        self.resume_dir.mkdir(parents=True, exist_ok=True)
+        name = f"state-e{progress.epoch:05d}-b{progress.next_batch:06d}"
+        self._state_checkpoint().write(str(self.resume_dir / name))
+        sidecar = {"config_hash": self.config_hash, **dataclasses.asdict(progress)}
+        write_json(self.resume_dir / f"{name}.json", sidecar)
+        for old in sorted(self.resume_dir.glob("state-*.json"))[:-2]:
+            for path in self.resume_dir.glob(old.stem + ".*"):
+                path.unlink(missing_ok=True)
+
+    def _restore_state(self) -> _Progress | None:
+        """Restores the newest complete state saved for this exact training config.
+
+        A state whose files are damaged is skipped with a warning, falling back to the
+        previous one; states of another config (the job's parameters changed) are ignored.
+        """
+        for sidecar in sorted(self.resume_dir.glob("state-*.json"), reverse=True):
+            try:
+                saved = read_json(sidecar)
+                if saved.pop("config_hash") != self.config_hash:
+                    log.warning("ignoring %s: saved for another training config", sidecar)
+                    continue
+                progress = _Progress(**saved)
+                # Create the Adam slots now so the restore fills them at once.
+                self.encoder_optimizer.build(self.encoder_variables)
+                self.decoder_optimizer.build(self.decoder_variables)
+                status = self._state_checkpoint().read(str(sidecar.with_suffix("")))
+                status.assert_existing_objects_matched()
+            except (
+                OSError,
+                ValueError,
+                TypeError,
+                KeyError,
+                IndexError,
+                tf.errors.OpError,
+            ) as error:
+                log.warning("skipping damaged resume state %s: %s", sidecar, error)
+                continue
+            log.info(
+                "resuming from %s (epoch %d, batch %d)",
+                sidecar,
+                progress.epoch,
+                progress.next_batch,
             )
+            return progress
+        return None
 
     def run(self) -> dict[str, Any]:
         """Trains for all epochs; writes ``history.csv`` and the best checkpoint.
+
+        The state is saved after every epoch and, within long epochs, every
+        ``checkpoint_interval_s`` seconds; a rerun resumes from the newest valid state and
+        gives the same numbers as an uninterrupted run.
 
         Returns:
             The training summary also written to ``checkpoint/best.json``.
 
         Raises:
-            NonFiniteLossError: If a loss is NaN or infinite (names the run and step).
+            NonFiniteLossError: If a loss is NaN or infinite (names the run and step); a
+                snapshot of the model is written to ``nonfinite/`` in the run folder.
         """
         started = time.perf_counter()
         order_seed = derive_seed(self.seed, "data_order")
         valid_seed = derive_seed(self.seed, "valid_sampling")
         aggressive_rng = np.random.default_rng(derive_seed(self.seed, "aggressive_batches"))
-        aggressive = self.method.encoder_inner_loop
-        aggressive_ended: int | None = None
-        previous_mi: float | None = None
+        progress = self._restore_state() or _Progress(aggressive=self.method.encoder_inner_loop)
+        if progress.aggressive_rng_state is not None:
+            aggressive_rng.bit_generator.state = progress.aggressive_rng_state
+        elapsed_before = progress.elapsed_s
+        last_save = time.perf_counter()
         n_train = len(self.data.train)
-        history: list[dict[str, float]] = []
-        best = {"epoch": 0, "valid_elbo": -math.inf}
-        for epoch in range(1, self.epochs + 1):
+        n_batches = math.ceil(n_train / self.batch_size)
+
+        def save() -> None:
+            progress.aggressive_rng_state = aggressive_rng.bit_generator.state
+            progress.elapsed_s = elapsed_before + time.perf_counter() - started
+            self._save_state(progress)
+
+        while progress.epoch <= self.epochs:
+            epoch = progress.epoch
             order = np.random.default_rng([order_seed, epoch]).permutation(n_train)
-            sums = dict.fromkeys(("loss", "rec", "kl", "kl_weight"), 0.0)
-            inner_steps = 0
-            for start in range(0, n_train, self.batch_size):
+            for index in range(progress.next_batch, n_batches):
+                start = index * self.batch_size
                 batch = self.train_rows(order[start : start + self.batch_size])
-                if aggressive:
-                    inner_steps += self.encoder_inner_loop(aggressive_rng)
+                if progress.aggressive:
+                    progress.inner_steps += self.encoder_inner_loop(aggressive_rng)
                     stats = self.decoder_step(tf.constant(batch))
                 else:
                     stats = self.joint_step(tf.constant(batch))
                 stats = {k: float(v) for k, v in stats.items()}
                 self._check_finite(stats["loss"], epoch)
-                for key in sums:
-                    sums[key] += stats[key] * len(batch)
+                for key in progress.sums:
+                    progress.sums[key] += stats[key] * len(batch)
+                progress.next_batch = index + 1
+                if (
+                    index + 1 < n_batches
+                    and time.perf_counter() - last_save > self.checkpoint_interval_s
+                ):
+                    save()
+                    last_save = time.perf_counter()
             row = {"epoch": epoch, "step": int(self.step.numpy())}
-            row.update({key: value / n_train for key, value in sums.items()})
+            row.update({key: value / n_train for key, value in progress.sums.items()})
             row["elbo"] = row["rec"] - row["kl"]
             row.update(
                 _validation_scores(
                     self.model, self.data.valid, VALID_BATCH_SIZE, valid_seed, VALID_AU_THRESHOLD
                 )
             )
-            row["aggressive"] = int(aggressive)
-            row["encoder_inner_steps"] = inner_steps
-            row["wall_time_s"] = time.perf_counter() - started
-            history.append(row)
-            if aggressive and not aggressive_continues(previous_mi, row["valid_mi"]):
-                aggressive, aggressive_ended = False, epoch
+            row["aggressive"] = int(progress.aggressive)
+            row["encoder_inner_steps"] = progress.inner_steps
+            row["wall_time_s"] = elapsed_before + time.perf_counter() - started
+            progress.history.append(row)
+            if progress.aggressive and not aggressive_continues(
+                progress.previous_mi, row["valid_mi"]
+            ):
+                progress.aggressive, progress.aggressive_ended = False, epoch
                 log.info("aggressive mode ends after epoch %d (validation MI fell)", epoch)
-            previous_mi = row["valid_mi"]
+            progress.previous_mi = row["valid_mi"]
             selectable = epoch >= self.method.first_selectable_epoch
-            if selectable and row["valid_elbo"] > best["valid_elbo"]:
-                best = {"epoch": epoch, "valid_elbo": row["valid_elbo"]}
+            if selectable and row["valid_elbo"] > progress.best["valid_elbo"]:
+                progress.best = {"epoch": epoch, "valid_elbo": row["valid_elbo"]}
                 self.checkpoint.write(str(checkpoint_path(self.run_dir)))
             if epoch in self.method.decoder_reset_epochs:
                 reset_seed = derive_seed(self.seed, "decoder_reset")
@@ -351,21 +490,27 @@ class Trainer:
                 row["valid_mi"],
                 row["valid_au"],
             )
+            progress.epoch, progress.next_batch, progress.inner_steps = epoch + 1, 0, 0
+            progress.sums = dict.fromkeys(progress.sums, 0.0)
+            save()
+            last_save = time.perf_counter()
 
+        history = progress.history
         frame = pd.DataFrame(history, columns=list(HISTORY_COLUMNS))
         atomic_write(self.run_dir / "history.csv", lambda s: frame.to_csv(s, index=False))
         summary = {
-            "best_epoch": best["epoch"],
-            "best_valid_elbo": best["valid_elbo"],
+            "best_epoch": progress.best["epoch"],
+            "best_valid_elbo": progress.best["valid_elbo"],
             "selection_rule": SELECTION_RULE,
             "first_selectable_epoch": self.method.first_selectable_epoch,
             "epochs": self.epochs,
             "steps": int(self.step.numpy()),
             "encoder_inner_steps": int(sum(r["encoder_inner_steps"] for r in history)),
-            "aggressive_ended_after_epoch": aggressive_ended,
-            "wall_time_s": time.perf_counter() - started,
+            "aggressive_ended_after_epoch": progress.aggressive_ended,
+            "wall_time_s": elapsed_before + time.perf_counter() - started,
         }
         write_json(checkpoint_path(self.run_dir).with_suffix(".json"), summary)
+        shutil.rmtree(self.resume_dir, ignore_errors=True)
         return summary
 
 

@@ -61,6 +61,14 @@ def dataset_options_json(wildcards):
     return json.dumps(dataset_options(config, wildcards.dataset), sort_keys=True)
 
 
+# The download cache of real datasets (config key data_cache; VAE_TFP_DATA_CACHE overrides
+# it inside the job, see docs/datasets.md). Not a param: where verified files are read
+# from does not change the prepared data, so moving the cache re-runs nothing.
+DATA_CACHE_ARG = (
+    f" --data-cache {shlex.quote(str(config['data_cache']))}" if config.get("data_cache") else ""
+)
+
+
 def run_config_json(wildcards):
     """The resolved config of the run without its evaluation settings, as JSON: all that
     `vae_tfp train` needs (so changing an evaluation setting never retrains)."""

@@ -1,4 +1,5 @@
 # Stage 1: build a dataset once per experiment (synthetic data and splits fixed by data_seed).
+# Real datasets are read from the download cache (fetched once, verified at every use).
 
 
 rule prepare:
@@ -17,4 +18,4 @@ rule prepare:
         runtime=30,
     shell:
         "{VAE_TFP} prepare --dataset {wildcards.dataset:q} --options-json {params.options:q}"
-        " --output {output.data:q} 2> {log:q}"
+        " --output {output.data:q}{DATA_CACHE_ARG} 2> {log:q}"

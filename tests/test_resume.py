@@ -1,0 +1,150 @@
+"""Nothing lost: a killed training job resumes and gives the numbers of an uninterrupted run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from vae_tfp.config import RunKey, resolve_run_config, training_config
+from vae_tfp.data import prepare_dataset, save_prepared
+
+DEFAULT_CONFIG = yaml.safe_load(open("config/config.yaml"))
+EVALUATION = {
+    "iw_samples": 4,
+    "iw_chunk": 4,
+    "batch_size": 500,
+    "au_threshold": 0.01,
+    "mi_samples": 2,
+    "mi_minibatch_size": 64,
+}
+
+
+def _cli(*args, **kwargs):
+    return subprocess.Popen(
+        [sys.executable, "-m", "vae_tfp", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def _train_and_evaluate(run_dir, data_path, run_config, kill_after_first_state=False):
+    args = [
+        "train",
+        "--run-config-json",
+        json.dumps(run_config),
+        "--data",
+        str(data_path),
+        "--run-dir",
+        str(run_dir),
+    ]
+    if kill_after_first_state:
+        process = _cli(*args)
+        deadline = time.monotonic() + 240
+        while not list((run_dir / "resume").glob("state-*.json")):
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "no resume state appeared"
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert not (run_dir / "history.csv").exists()
+    done = _cli(*args)
+    assert done.wait() == 0, done.stderr.read()
+    log = done.stderr.read()
+    evaluate = _cli(
+        "evaluate",
+        "--run-dir",
+        str(run_dir),
+        "--data",
+        str(data_path),
+        "--evaluation-json",
+        json.dumps(EVALUATION),
+    )
+    assert evaluate.wait() == 0, evaluate.stderr.read()
+    return json.loads((run_dir / "metrics.json").read_text()), log
+
+
+@pytest.mark.slow
+def test_sigkilled_training_resumes_to_identical_metrics(tmp_path):
+    key = RunKey("digits", "mlp", "fb_0.5", 0)
+    run_config = training_config(resolve_run_config(DEFAULT_CONFIG, key))
+    run_config["training"]["epochs"] = 4
+    data_path = tmp_path / "digits.npz"
+    save_prepared(prepare_dataset("digits", run_config["dataset_options"]), data_path)
+    straight, _ = _train_and_evaluate(tmp_path / "straight", data_path, run_config)
+    resumed, log = _train_and_evaluate(tmp_path / "killed", data_path, run_config, True)
+    assert "resuming from" in log
+    assert resumed["metrics"] == straight["metrics"]
+    assert not (tmp_path / "killed" / "resume").exists()  # cleaned up after success
+    history = [
+        (tmp_path / d / "history.csv").read_text().splitlines() for d in ("straight", "killed")
+    ]
+    strip_time = [[",".join(line.split(",")[:-1]) for line in h] for h in history]
+    assert strip_time[0] == strip_time[1]
+
+
+def test_mid_epoch_resume_falls_back_from_a_damaged_state(tmp_path, caplog):
+    """A job interrupted mid-epoch whose newest state is truncated: the state is skipped
+    with a warning, the previous (mid-epoch) one is used, and the run ends exactly as an
+    uninterrupted one."""
+    import logging
+
+    import pandas as pd
+
+    from vae_tfp.training.loop import Trainer
+
+    key = RunKey("digits", "mlp", "vanilla", 1)
+    run_config = training_config(resolve_run_config(DEFAULT_CONFIG, key))
+    run_config["training"].update({"epochs": 2, "checkpoint_interval_s": 0.0})
+    data = prepare_dataset("digits", run_config["dataset_options"])
+    reference = Trainer(run_config, data, tmp_path / "reference").run()
+
+    run_dir = tmp_path / "cut"
+    trainer = Trainer(run_config, data, run_dir)
+    calls, step = {"n": 0}, trainer.joint_step
+
+    def interrupted(x):  # 20 batches per epoch: call 27 is batch 6 of epoch 2
+        calls["n"] += 1
+        if calls["n"] == 27:
+            raise KeyboardInterrupt
+        return step(x)
+
+    trainer.joint_step = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        trainer.run()
+    states = sorted((run_dir / "resume").glob("state-*.json"))
+    assert [s.name for s in states] == ["state-e00002-b000005.json", "state-e00002-b000006.json"]
+    newest_data = next((run_dir / "resume").glob(states[-1].stem + ".data-*"))
+    newest_data.write_bytes(newest_data.read_bytes()[:50])
+    with caplog.at_level(logging.INFO, logger="vae_tfp.training.loop"):
+        summary = Trainer(run_config, data, run_dir).run()
+    assert "skipping damaged resume state" in caplog.text and "b000006" in caplog.text
+    assert "resuming from" in caplog.text and "b000005" in caplog.text
+    assert summary["best_valid_elbo"] == reference["best_valid_elbo"]
+    columns = lambda d: pd.read_csv(d / "history.csv").drop(columns="wall_time_s")  # noqa: E731
+    pd.testing.assert_frame_equal(columns(run_dir), columns(tmp_path / "reference"))
+
+
+def test_a_state_of_another_config_is_not_resumed(tmp_path, caplog):
+    import logging
+
+    from vae_tfp.training.loop import Trainer
+
+    key = RunKey("digits", "mlp", "vanilla", 0)
+    run_config = training_config(resolve_run_config(DEFAULT_CONFIG, key))
+    run_config["training"]["epochs"] = 1
+    data = prepare_dataset("digits", run_config["dataset_options"])
+    first = Trainer(run_config, data, tmp_path)
+    first._save_state(
+        __import__("vae_tfp.training.loop", fromlist=["_Progress"])._Progress(epoch=2)
+    )
+    run_config["training"]["learning_rate"] = 0.002
+    with caplog.at_level(logging.WARNING, logger="vae_tfp.training.loop"):
+        assert Trainer(run_config, data, tmp_path)._restore_state() is None
+    assert "another training config" in caplog.text

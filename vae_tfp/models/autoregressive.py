@@ -1,0 +1,323 @@
+"""Autoregressive decoders for binary data: MADE and PixelCNN, both conditioned on z.
+
+An autoregressive decoder factorizes the likelihood over the D data dimensions in a fixed
+order (raster order for images),
+
+    log p(x | z) = sum_i log p(x_i | x_<i, z),
+
+and computes every factor in one pass over the observed x (teacher forcing): output i of the
+network may depend on z and on x_j for j < i only (the autoregressive property, checked by
+``tests/test_decoders.py``). Sampling is ancestral, one dimension after the other.
+
+Such a decoder can model the data without z, which is why posterior collapse is most severe
+with it (Bowman et al. 2016; Chen et al. 2017, "Variational Lossy Autoencoder", Sec. 2.2):
+the ELBO is log p(x) - KL(q(z|x) || p(z|x)), and a decoder that ignores z makes p(z|x) = p(z)
+exactly, which q(z|x) = p(z) matches at zero cost.
+
+- ``made``: a masked autoencoder (Germain et al. 2015) from
+  ``tfp.bijectors.AutoregressiveNetwork`` with z as its conditional input, Bernoulli outputs,
+  wrapped in ``tfp.distributions.Autoregressive`` (teacher-forced ``log_prob``, ancestral
+  ``sample``).
+- ``pixelcnn``: ``tfp.distributions.PixelCNN`` (Salimans et al. 2017, PixelCNN++: gated
+  residual blocks over the shifted vertical and horizontal stacks of van den Oord et al.
+  2016) with z as its conditional input (added in every gated block, as in the conditional
+  PixelCNN of van den Oord et al. 2016, eq. 4). It is TFP's own implementation, used with
+  ``tf_keras`` as TFP 0.25 does internally.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+tfb = tfp.bijectors
+
+
+class BoundDistribution(tfd.Distribution):
+    """A distribution over x given by callables already bound to the conditioning input z.
+
+    It lets a decoder keep the interface ``decoder(z) -> tfd.Distribution`` when the TFP
+    likelihood takes z as a call argument (``tfd.PixelCNN.log_prob(x,
+    conditional_input=z)``) or when sampling needs a loop of its own (token sequences). The
+    likelihood itself is always computed by ``tfp.distributions`` objects inside
+    ``log_prob_fn``.
+
+    Args:
+        log_prob_fn: ``f(x) -> log p(x | z)`` with shape ``batch_shape`` (x [*batch, *event]).
+        sample_fn: ``f(n, seed) -> x`` with shape [n, *batch, *event].
+        batch_shape: Static batch shape (the batch shape of z).
+        event_shape: Static event shape (the shape of one example).
+        dtype: Dtype of x.
+        name: Name of the distribution.
+    """
+
+    def __init__(
+        self,
+        log_prob_fn: Callable[[tf.Tensor], tf.Tensor],
+        sample_fn: Callable[[int, object], tf.Tensor],
+        batch_shape: tf.TensorShape,
+        event_shape: Sequence[int],
+        dtype: tf.DType,
+        name: str = "BoundDistribution",
+    ):
+        parameters = dict(locals())
+        self._log_prob_fn = log_prob_fn
+        self._sample_fn = sample_fn
+        self._static_batch_shape = tf.TensorShape(batch_shape)
+        self._static_event_shape = tf.TensorShape(list(event_shape))
+        super().__init__(
+            dtype=dtype,
+            reparameterization_type=tfd.NOT_REPARAMETERIZED,
+            validate_args=False,
+            allow_nan_stats=True,
+            parameters=parameters,
+            name=name,
+        )
+
+    def _batch_shape(self) -> tf.TensorShape:
+        return self._static_batch_shape
+
+    def _event_shape(self) -> tf.TensorShape:
+        return self._static_event_shape
+
+    def _event_shape_tensor(self) -> tf.Tensor:
+        return tf.constant(self._static_event_shape.as_list(), tf.int32)
+
+    def _log_prob(self, value: tf.Tensor) -> tf.Tensor:
+        return self._log_prob_fn(value)
+
+    def _sample_n(self, n: int, seed=None) -> tf.Tensor:
+        return self._sample_fn(n, seed)
+
+
+def stateless_seed(seed: int | tf.Tensor | None) -> tf.Tensor:
+    """A stateless seed (int32 [2]) from an integer (``[seed, 0]``: the same integer gives the
+    same samples), from a seed tensor, or a fresh random one from None."""
+    if seed is None:
+        return tfp.random.sanitize_seed(None)
+    if isinstance(seed, int | np.integer):
+        return tf.constant([int(seed), 0], tf.int32)
+    return tf.cast(seed, tf.int32)
+
+
+def _check_binary(name: str, kind: str) -> None:
+    if kind != "binary":
+        raise ValueError(f"{name} decoder models binary data (Bernoulli), got kind {kind!r}")
+
+
+def image_shape_of(event_shape: Sequence[int]) -> tuple[int, int, int]:
+    """The [height, width, channels] image that an example of ``event_shape`` holds.
+
+    A flat example of D values is a square single-channel image (D = side^2, e.g. the 64
+    pixels of ``digits`` are 8x8); [H, W] is [H, W, 1]; [H, W, C] is itself.
+
+    Raises:
+        ValueError: If a flat example is not a square number of pixels, or the rank is > 3.
+    """
+    dims = tuple(int(d) for d in event_shape)
+    if len(dims) == 1:
+        side = math.isqrt(dims[0])
+        if side * side != dims[0]:
+            raise ValueError(
+                f"a flat example of {dims[0]} values is not a square image; give the data an "
+                "image shape [H, W] or [H, W, C]"
+            )
+        return side, side, 1
+    if len(dims) == 2:
+        return dims[0], dims[1], 1
+    if len(dims) == 3:
+        return dims  # type: ignore[return-value]
+    raise ValueError(f"example shape {dims} is not an image")
+
+
+class MADEDecoder(tf.Module):
+    """Masked autoregressive decoder p(x|z) = prod_i Bernoulli(x_i | logit_i(x_<i, z)).
+
+    MADE (Germain et al. 2015) as ``tfp.bijectors.AutoregressiveNetwork(params=1,
+    conditional=True)``: masked dense layers in the natural (left-to-right, raster) order of
+    the flattened example, z entering unmasked. ``__call__`` returns a
+    ``tfd.Autoregressive`` whose ``log_prob`` evaluates all D conditionals in one pass over x
+    (teacher forcing) and whose ``sample`` draws the D dimensions one after the other.
+
+    Args:
+        latent_dim: Dimension of z.
+        event_shape: Shape of one example (flattened internally).
+        kind: Must be ``"binary"``.
+        hidden_units: Widths of the masked ReLU hidden layers.
+        conditional_input_layers: ``"all_layers"`` (z enters every hidden layer and the
+            output) or ``"first_layer"`` (z enters the first hidden layer only, so the
+            decoder can ignore it more easily); TFP's option of the same name.
+
+    Raises:
+        ValueError: On non-binary data or an unknown ``conditional_input_layers``.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        event_shape: Sequence[int],
+        kind: str,
+        hidden_units: Sequence[int] = (128, 128),
+        conditional_input_layers: str = "all_layers",
+    ):
+        super().__init__(name="made_decoder")
+        _check_binary("made", kind)
+        if conditional_input_layers not in ("all_layers", "first_layer"):
+            raise ValueError(
+                "conditional_input_layers must be 'all_layers' or 'first_layer', got "
+                f"{conditional_input_layers!r}"
+            )
+        self.latent_dim = int(latent_dim)
+        self.event_shape = tuple(int(d) for d in event_shape)
+        self.event_size = int(np.prod(self.event_shape))
+        self.network = tfb.AutoregressiveNetwork(
+            params=1,
+            event_shape=(self.event_size,),
+            conditional=True,
+            conditional_event_shape=(self.latent_dim,),
+            conditional_input_layers=conditional_input_layers,
+            hidden_units=[int(u) for u in hidden_units],
+            activation="relu",
+        )
+        self.logits(tf.zeros((1, *self.event_shape)), tf.zeros((1, self.latent_dim)))
+
+    def logits(self, x: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+        """Bernoulli logits of p(x_i | x_<i, z) for every i, shape [*batch, *event_shape].
+
+        Logit i depends on z and on x_j, j < i, only (flattened order). ``x`` and ``z``
+        broadcast over their leading (batch) dimensions.
+        """
+        x = tf.cast(x, tf.float32)
+        x_batch = tf.shape(x)[: tf.rank(x) - len(self.event_shape)]
+        flat = tf.reshape(x, tf.concat([x_batch, [self.event_size]], 0))
+        batch = tf.broadcast_dynamic_shape(x_batch, tf.shape(z)[:-1])
+        flat = tf.broadcast_to(flat, tf.concat([batch, [self.event_size]], 0))
+        z = tf.broadcast_to(z, tf.concat([batch, [self.latent_dim]], 0))
+        out = self.network(flat, conditional_input=z)[..., 0]
+        return tf.reshape(out, tf.concat([batch, self.event_shape], 0))
+
+    def __call__(self, z: tf.Tensor) -> tfd.Distribution:
+        ndims = len(self.event_shape)
+
+        def distribution_fn(x: tf.Tensor) -> tfd.Distribution:
+            return tfd.Independent(tfd.Bernoulli(logits=self.logits(x, z), dtype=tf.float32), ndims)
+
+        sample0 = tf.zeros(tf.concat([tf.shape(z)[:-1], self.event_shape], 0))
+        return tfd.Autoregressive(distribution_fn, sample0=sample0, num_steps=self.event_size)
+
+    def sample(self, z: tf.Tensor, seed: int | tf.Tensor) -> tf.Tensor:
+        """One ancestral sample x ~ p(x|z) per row of z, shape [*batch, *event_shape]."""
+        return self(z).sample(seed=stateless_seed(seed))
+
+
+class PixelCNNDecoder(tf.Module):
+    """Gated PixelCNN decoder conditioned on z: ``tfp.distributions.PixelCNN``.
+
+    TFP's PixelCNN++ (Salimans et al. 2017) with ``conditional_shape=(latent_dim,)``: z is
+    projected into every gated residual block of both stacks. Pixels take the two values
+    {0, 1} (``low=0``, ``high=1``), so each conditional p(x_i | x_<i, z) is a discretized
+    logistic mixture over two values: a Bernoulli distribution in another parameterization
+    (one mixture component, ``num_logistic_mix=1``, already represents every Bernoulli).
+    Dropout is off and weight normalization uses no data-dependent initialization, so a run
+    is a pure function of its seed.
+
+    ``tfd.PixelCNN`` masks its convolution kernels (what makes it autoregressive) through
+    Keras kernel constraints, which a Keras optimizer applies after every update but
+    nothing applies at initialization; the constructor applies them once, so the decoder is
+    autoregressive, and its likelihood normalized, from the start. Train it with a
+    ``tf_keras`` optimizer (as the training loop does), which keeps the masks. A flat
+    example is reshaped to a square image (:func:`image_shape_of`); ``log_prob`` and samples
+    use the example's own shape.
+
+    Args:
+        latent_dim: Dimension of z.
+        event_shape: Shape of one example (flat square, [H, W] or [H, W, C]).
+        kind: Must be ``"binary"``.
+        num_resnet: Gated residual layers in each block (``tfd.PixelCNN``'s ``num_resnet``).
+        num_hierarchies: Blocks separated by down/up-sampling (1 keeps the full resolution,
+            right for 8x8 images).
+        num_filters: Convolution filters of every layer.
+
+    Raises:
+        ValueError: On non-binary data or an example shape that is not an image.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        event_shape: Sequence[int],
+        kind: str,
+        num_resnet: int = 1,
+        num_hierarchies: int = 1,
+        num_filters: int = 32,
+    ):
+        super().__init__(name="pixelcnn_decoder")
+        _check_binary("pixelcnn", kind)
+        self.latent_dim = int(latent_dim)
+        self.event_shape = tuple(int(d) for d in event_shape)
+        self.image_shape = image_shape_of(self.event_shape)
+        self.pixelcnn = tfd.PixelCNN(
+            image_shape=self.image_shape,
+            conditional_shape=(self.latent_dim,),
+            num_resnet=int(num_resnet),
+            num_hierarchies=int(num_hierarchies),
+            num_filters=int(num_filters),
+            num_logistic_mix=1,
+            dropout_p=0.0,
+            use_weight_norm=True,
+            use_data_init=False,
+            high=1,
+            low=0,
+        )
+        for variable in self.pixelcnn.network.variables:
+            if getattr(variable, "constraint", None) is not None:
+                variable.assign(variable.constraint(variable))
+
+    def _to_images(self, x: tf.Tensor) -> tf.Tensor:
+        x = tf.cast(x, tf.float32)
+        batch = tf.shape(x)[: tf.rank(x) - len(self.event_shape)]
+        return tf.reshape(x, tf.concat([batch, self.image_shape], 0))
+
+    def network_outputs(self, x: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+        """The parameters of p(x_i | x_<i, z) for every pixel i, shape [batch, D, P].
+
+        The network's mixture logits, locations and scales, per pixel in raster order
+        (P values each). Output i depends on z and on pixels j < i only.
+        """
+        images = self._to_images(x) * 2.0 - 1.0  # tfd.PixelCNN's scaling to [-1, 1]
+        outputs = self.pixelcnn.network([images, z], training=False)
+        size = int(np.prod(self.image_shape[:2]))
+        flat = [tf.reshape(o, (tf.shape(images)[0], size, -1)) for o in outputs]
+        return tf.concat(flat, axis=-1)
+
+    def __call__(self, z: tf.Tensor) -> tfd.Distribution:
+        batch_shape = z.shape[:-1]
+
+        def log_prob_fn(x: tf.Tensor) -> tf.Tensor:
+            return self.pixelcnn.log_prob(self._to_images(x), conditional_input=z, training=False)
+
+        def sample_fn(n: int, seed) -> tf.Tensor:
+            flat_z = tf.reshape(z, (-1, self.latent_dim))
+            images = self.pixelcnn.sample(
+                n * tf.shape(flat_z)[0], conditional_input=tf.tile(flat_z, [n, 1]), seed=seed
+            )  # sample k uses row k mod batch of z
+            shape = tf.concat([[n], tf.shape(z)[:-1], self.event_shape], 0)
+            return tf.reshape(images, shape)
+
+        return BoundDistribution(
+            log_prob_fn, sample_fn, batch_shape, self.event_shape, tf.float32, "PixelCNN"
+        )
+
+    def sample(self, z: tf.Tensor, seed: int) -> tf.Tensor:
+        """One ancestral sample x ~ p(x|z) per row of z, shape [batch, *event_shape].
+
+        ``seed`` is an integer op-level seed: ``tfd.PixelCNN`` samples with stateful random
+        ops, so two calls give the same samples only after the same global seed
+        (``tf_keras.utils.set_random_seed``).
+        """
+        return self(z).sample(seed=int(seed))

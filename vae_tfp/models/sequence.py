@@ -1,0 +1,296 @@
+"""Token-sequence models: an LSTM encoder q(z|x) and an LSTM decoder p(x|z).
+
+Sequences follow the token convention of :mod:`vae_tfp.data.store`: int32 rows [T] holding
+the words, one ``EOS`` and ``PAD`` after it; ``BOS`` is only a decoder input. A position
+belongs to the sentence when no ``EOS`` comes before it (:func:`valid_positions`); nothing a
+row holds after its ``EOS`` reaches a log-probability or the encoder's output.
+
+The decoder is the LSTM language model of the text VAE (Bowman et al. 2016, Sec. 3):
+
+    log p(x | z) = sum_{t <= EOS} log Categorical(x_t | softmax(W h_t + b)),
+    h_t = LSTM(h_{t-1}, [embed(x_{t-1}), z]),   x_0 = BOS,   (h_0, c_0) = (tanh(A z), B z),
+
+so z sets the initial state and is concatenated to every input step (as in He et al. 2019's
+text VAE). With ``skip=True`` z also enters the output layer, W h_t + U z (the skip-VAE of
+Dieng et al. 2019, eq. 8, for a one-layer LSTM). The log-likelihood is a
+``tfd.Independent(tfd.Masked(tfd.Categorical))`` over the T positions, the mask removing the
+positions after the first ``EOS``; ``PAD`` and ``BOS`` are never predicted (their logits are
+fixed at -1e9), so p(x|z) is a distribution over words and ``EOS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+from vae_tfp.data.store import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from vae_tfp.models.autoregressive import BoundDistribution, stateless_seed
+from vae_tfp.models.encoder import gaussian_posterior
+
+tfd = tfp.distributions
+
+NEVER_PREDICTED = (PAD_ID, BOS_ID)
+_BLOCKED_LOGIT = -1e9
+# Sequences up to this length run as unrolled LSTMs (the same function; on a CPU a short
+# unrolled loop traces and runs faster than a while loop).
+UNROLL_MAX_LENGTH = 32
+
+
+def valid_positions(tokens: tf.Tensor) -> tf.Tensor:
+    """True at the positions up to and including the first ``EOS`` of each row, [..., T]."""
+    is_eos = tf.cast(tf.equal(tokens, EOS_ID), tf.int32)
+    return tf.equal(tf.cumsum(is_eos, axis=-1, exclusive=True), 0)
+
+
+def token_log_prob(logits: tf.Tensor, tokens: tf.Tensor) -> tf.Tensor:
+    """log p(x) = sum over the sentence's positions of log Categorical(x_t | logits_t).
+
+    ``tfd.Independent(tfd.Masked(tfd.Categorical))``: the positions after the first ``EOS``
+    (:func:`valid_positions`) contribute 0, whatever they hold.
+
+    Args:
+        logits: [B, T, V].
+        tokens: Token ids [B, T].
+
+    Returns:
+        [B] log-probabilities in nats.
+    """
+    tokens = tf.cast(tokens, tf.int32)
+    valid = valid_positions(tokens)
+    likelihood = tfd.Independent(
+        tfd.Masked(tfd.Categorical(logits=logits), validity_mask=valid),
+        reinterpreted_batch_ndims=1,
+    )
+    return likelihood.log_prob(tf.where(valid, tokens, PAD_ID))
+
+
+def blocked_logits(vocab_size: int) -> tf.Tensor:
+    """[V] offsets added to output logits: -1e9 for ``PAD`` and ``BOS``, 0 elsewhere."""
+    return tf.scatter_nd(
+        [[i] for i in NEVER_PREDICTED],
+        tf.fill([len(NEVER_PREDICTED)], _BLOCKED_LOGIT),
+        [int(vocab_size)],
+    )
+
+
+def check_tokens(name: str, event_shape: Sequence[int], kind: str, vocab_size: int | None):
+    if kind != "tokens" or len(event_shape) != 1:
+        raise ValueError(
+            f"{name} models token sequences (kind 'tokens', example shape [T]), got kind "
+            f"{kind!r} with example shape {tuple(event_shape)}"
+        )
+    if vocab_size is None or vocab_size <= max(BOS_ID, EOS_ID, PAD_ID, UNK_ID):
+        raise ValueError(f"{name} needs the vocabulary size of the data, got {vocab_size}")
+
+
+def drop_words(inputs: tf.Tensor, rate: float, seed: tf.Tensor) -> tf.Tensor:
+    """Word dropout (Bowman et al. 2016, Sec. 3.2): each decoder input token except the
+    start token is replaced by ``UNK`` independently with probability ``rate``.
+
+    Args:
+        inputs: Decoder input ids [B, T] (start token, then the words shifted by one).
+        rate: Replacement probability in [0, 1].
+        seed: A stateless seed, int32 [2].
+    """
+    keep = tf.random.stateless_uniform(tf.shape(inputs), seed) >= rate
+    keep = tf.logical_or(keep, tf.equal(inputs, BOS_ID))
+    return tf.where(keep, inputs, UNK_ID)
+
+
+def _flatten_pair(x: tf.Tensor, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Broadcasts the batch dims of x [..., T] and z [..., d]; returns them flattened."""
+    batch = tf.broadcast_dynamic_shape(tf.shape(x)[:-1], tf.shape(z)[:-1])
+    x = tf.reshape(tf.broadcast_to(x, tf.concat([batch, tf.shape(x)[-1:]], 0)), (-1, x.shape[-1]))
+    z = tf.reshape(tf.broadcast_to(z, tf.concat([batch, tf.shape(z)[-1:]], 0)), (-1, z.shape[-1]))
+    return x, z, batch
+
+
+class SequenceEncoder(tf.Module):
+    """LSTM encoder q(z|x) = N(mu(h_x), diag(exp(log_var(h_x)))) for token sequences.
+
+    h_x is the LSTM state after the last valid token (the ``EOS``): the LSTM reads the
+    embedded tokens with a mask, so positions after the ``EOS`` leave the state unchanged.
+    It has the interface of :class:`vae_tfp.models.encoder.GaussianEncoder`.
+
+    Args:
+        event_shape: [T], the padded sequence length.
+        latent_dim: Dimension of z.
+        vocab_size: Number of token ids.
+        embedding_size: Width of the token embeddings.
+        hidden_size: LSTM units.
+    """
+
+    def __init__(
+        self,
+        event_shape: Sequence[int],
+        latent_dim: int,
+        vocab_size: int | None,
+        embedding_size: int = 32,
+        hidden_size: int = 64,
+    ):
+        super().__init__(name="sequence_encoder")
+        check_tokens("the sequence encoder", event_shape, "tokens", vocab_size)
+        self.event_shape = tuple(int(d) for d in event_shape)
+        self.latent_dim = int(latent_dim)
+        self.embedding = tf_keras.layers.Embedding(int(vocab_size), int(embedding_size))
+        self.lstm = tf_keras.layers.LSTM(
+            int(hidden_size), unroll=self.event_shape[0] <= UNROLL_MAX_LENGTH
+        )
+        self.head = tf_keras.layers.Dense(2 * self.latent_dim)
+        self.params(tf.fill((1, *self.event_shape), EOS_ID))  # create the weights now
+
+    def params(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Returns (loc, log_var), each [batch, latent_dim]."""
+        x = tf.cast(x, tf.int32)
+        valid = valid_positions(x)
+        h = self.lstm(self.embedding(tf.where(valid, x, PAD_ID)), mask=valid)
+        loc, log_var = tf.split(self.head(h), 2, axis=-1)
+        return loc, log_var
+
+    def posterior(self, x: tf.Tensor) -> tfd.Distribution:
+        """Returns q(z|x) with batch shape [batch] and event shape [latent_dim]."""
+        return gaussian_posterior(*self.params(x))
+
+
+class LSTMDecoder(tf.Module):
+    """LSTM token decoder p(x|z); z sets the initial state and enters every input step.
+
+    Dropout (on the input embeddings and on the LSTM outputs) and word dropout (decoder
+    inputs other than ``BOS`` replaced by ``UNK``; Bowman et al. 2016, Sec. 3.2) act only in
+    training steps, which pass a ``noise_seed``; they are stateless, so a run stays a pure
+    function of its seed. Evaluation and sampling use no dropout.
+
+    Args:
+        latent_dim: Dimension of z.
+        event_shape: [T], the padded sequence length.
+        kind: Must be ``"tokens"``.
+        vocab_size: Number of token ids (set from the data, not an option).
+        hidden_size: LSTM units.
+        embedding_size: Width of the token embeddings.
+        dropout: Dropout rate on the input embeddings and the LSTM outputs, in [0, 1).
+        word_dropout: Probability of replacing a decoder input word by ``UNK``, in [0, 1].
+        skip: Feed z to the output layer too (Dieng et al. 2019).
+
+    Raises:
+        ValueError: On non-token data, a missing vocabulary size or a rate out of range.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        event_shape: Sequence[int],
+        kind: str,
+        vocab_size: int | None = None,
+        hidden_size: int = 64,
+        embedding_size: int = 32,
+        dropout: float = 0.0,
+        word_dropout: float = 0.0,
+        skip: bool = False,
+    ):
+        super().__init__(name="lstm_decoder")
+        check_tokens("lstm decoder", event_shape, kind, vocab_size)
+        if not 0.0 <= dropout < 1.0 or not 0.0 <= word_dropout <= 1.0:
+            raise ValueError(
+                f"dropout must be in [0, 1) and word_dropout in [0, 1], got {dropout}, "
+                f"{word_dropout}"
+            )
+        self.latent_dim = int(latent_dim)
+        self.event_shape = (int(event_shape[0]),)
+        self.vocab_size = int(vocab_size)
+        self.dropout = float(dropout)
+        self.word_dropout = float(word_dropout)
+        self.skip = bool(skip)
+        self.embedding = tf_keras.layers.Embedding(self.vocab_size, int(embedding_size))
+        self.initial_state = tf_keras.layers.Dense(2 * int(hidden_size))
+        self.lstm = tf_keras.layers.LSTM(
+            int(hidden_size),
+            return_sequences=True,
+            unroll=self.event_shape[0] <= UNROLL_MAX_LENGTH,
+        )
+        self.head = tf_keras.layers.Dense(self.vocab_size)
+        self._blocked = blocked_logits(self.vocab_size)
+        self.logits(tf.fill((1, *self.event_shape), EOS_ID), tf.zeros((1, self.latent_dim)))
+
+    @property
+    def uses_training_noise(self) -> bool:
+        """Whether training steps should pass a ``noise_seed`` (dropout is on)."""
+        return self.dropout > 0.0 or self.word_dropout > 0.0
+
+    def _state0(self, z: tf.Tensor) -> list[tf.Tensor]:
+        h, c = tf.split(self.initial_state(z), 2, axis=-1)
+        return [tf.tanh(h), c]
+
+    def logits(self, x: tf.Tensor, z: tf.Tensor, noise_seed: tf.Tensor | None = None) -> tf.Tensor:
+        """Logits of p(x_t | x_<t, z) at every position (teacher forcing), [B, T, V].
+
+        Args:
+            x: Token ids [B, T].
+            z: Latent codes [B, d].
+            noise_seed: A stateless seed turning dropout and word dropout on, or None.
+        """
+        x = tf.cast(x, tf.int32)
+        valid = valid_positions(x)
+        batch = tf.shape(x)[0]
+        inputs = tf.concat([tf.fill([batch, 1], BOS_ID), x[:, :-1]], axis=1)
+        inputs = tf.where(valid, inputs, PAD_ID)  # inputs after the EOS never matter
+        seeds = (
+            tf.random.experimental.stateless_split(noise_seed, 3)
+            if noise_seed is not None
+            else None
+        )
+        if seeds is not None and self.word_dropout > 0.0:
+            inputs = drop_words(inputs, self.word_dropout, seeds[0])
+        embedded = self.embedding(inputs)
+        if seeds is not None and self.dropout > 0.0:
+            embedded = tf.nn.experimental.stateless_dropout(embedded, self.dropout, seeds[1])
+        steps = tf.shape(x)[1]
+        z_steps = tf.tile(z[:, None, :], tf.stack([1, steps, 1]))
+        out = self.lstm(tf.concat([embedded, z_steps], -1), initial_state=self._state0(z))
+        if seeds is not None and self.dropout > 0.0:
+            out = tf.nn.experimental.stateless_dropout(out, self.dropout, seeds[2])
+        if self.skip:
+            out = tf.concat([out, z_steps], axis=-1)
+        return self.head(out) + self._blocked
+
+    def __call__(self, z: tf.Tensor, noise_seed: tf.Tensor | None = None) -> tfd.Distribution:
+        def log_prob_fn(x: tf.Tensor) -> tf.Tensor:
+            flat_x, flat_z, batch = _flatten_pair(tf.cast(x, tf.int32), z)
+            logits = self.logits(flat_x, flat_z, noise_seed)
+            return tf.reshape(token_log_prob(logits, flat_x), batch)
+
+        def sample_fn(n: int, seed) -> tf.Tensor:
+            return self._ancestral_sample(n, z, seed)
+
+        return BoundDistribution(
+            log_prob_fn, sample_fn, z.shape[:-1], self.event_shape, tf.int32, "LSTMDecoder"
+        )
+
+    def _ancestral_sample(self, n: int, z: tf.Tensor, seed) -> tf.Tensor:
+        flat_z = tf.tile(tf.reshape(z, (-1, self.latent_dim)), [n, 1])
+        state = self._state0(flat_z)
+        token = tf.fill(tf.shape(flat_z)[:1], BOS_ID)
+        done = tf.zeros_like(token, tf.bool)
+        seeds = tf.random.experimental.stateless_split(stateless_seed(seed), self.event_shape[0])
+        tokens = []
+        for t in range(self.event_shape[0]):
+            step_in = tf.concat([self.embedding(token), flat_z], axis=-1)
+            out, state = self.lstm.cell(step_in, state)
+            if self.skip:
+                out = tf.concat([out, flat_z], axis=-1)
+            logits = self.head(out) + self._blocked
+            token = tfd.Categorical(logits=logits, dtype=tf.int32).sample(seed=seeds[t])
+            token = tf.where(done, PAD_ID, token)
+            tokens.append(token)
+            done = tf.logical_or(done, tf.equal(token, EOS_ID))
+        shape = tf.concat([[n], tf.shape(z)[:-1], self.event_shape], 0)
+        return tf.reshape(tf.stack(tokens, axis=-1), shape)
+
+    def sample(self, z: tf.Tensor, seed: int | tf.Tensor) -> tf.Tensor:
+        """One ancestral sample per row of z, [batch, T]: words, ``EOS``, then ``PAD``.
+
+        A sample that reaches T tokens without ``EOS`` is cut there (it has no ``EOS``).
+        """
+        return self(z).sample(seed=stateless_seed(seed))
