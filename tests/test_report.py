@@ -71,3 +71,15 @@ def test_duplicate_and_empty_inputs_are_rejected(tmp_path):
         collect_runs([path, path])
     with pytest.raises(ValueError, match="no metrics.json"):
         collect_runs([])
+
+
+def test_tables_are_readable_by_others_not_owner_only(tmp_path):
+    """Atomic writes go through mkstemp (owner-only 0600); outputs must get the usual mode."""
+    import os
+
+    frame = collect_runs([_fake_run(tmp_path, "vanilla", 0, -20.0)])
+    written = write_tables(frame, tmp_path / "tables")
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in written.values():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -15,6 +15,17 @@ from typing import Any, TextIO
 import numpy as np
 
 
+def default_file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (0o666 less the umask).
+
+    ``tempfile.mkstemp`` creates files readable by their owner only; outputs shared on a
+    cluster must get the usual permissions back before they are renamed into place.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[TextIO], None]) -> None:
     """Calls ``write(stream)`` on a temporary text file, then renames it to ``path``."""
     path = Path(path)
@@ -23,6 +34,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[TextIO], None]) -> No
     try:
         with os.fdopen(handle, "w") as stream:
             write(stream)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vae_tfp.io import default_file_mode
+
 SPLITS = ("train", "valid", "test")
 KINDS = ("binary", "real", "tokens")
 
@@ -172,6 +174,7 @@ def save_prepared(data: PreparedData, path: str | os.PathLike) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             np.savez_compressed(stream, **arrays)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
