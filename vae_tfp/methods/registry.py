@@ -396,7 +396,7 @@ class PretrainFreeBits(Method):
         return tf.where(self._pretraining(step), 0.0, 1.0)
 
     def kl_term(self, kl_per_dim: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
-        free_bits = tf.reduce_sum(tf.maximum(tf.reduce_mean(kl_per_dim, axis=0), self.lambda_))
+        free_bits = FreeBits(self.lambda_).kl_term(kl_per_dim, step)
         return tf.where(self._pretraining(step), 0.0, free_bits)
 
 
