@@ -32,7 +32,8 @@ def _fake_run(root, method, seed, elbo):
         "standard_errors": {"elbo": 0.1, "nll_iw": 0.1, "rec": 0.1, "kl": 0.01},
         "estimators": {"iw_samples": 10},
         "reference": {},
-        "training": {"best_epoch": 4},
+        "training": {"best_epoch": 4, "op_determinism": True},
+        "evaluation_op_determinism": True,
         "wall_time_s": 1.0,
         "config": {
             "method_options": {"method": method.split("_")[0]},

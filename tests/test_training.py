@@ -9,6 +9,7 @@ from vae_tfp.config import RunKey, resolve_run_config
 from vae_tfp.data import prepare_dataset
 from vae_tfp.evaluation import evaluate_run
 from vae_tfp.io import write_json
+from vae_tfp.runtime import configure_tensorflow, deterministic_setting, op_determinism_enabled
 from vae_tfp.training import NonFiniteLossError, train_run
 from vae_tfp.training.loop import HISTORY_COLUMNS
 
@@ -58,6 +59,27 @@ def test_same_seed_gives_identical_metrics_and_other_seed_does_not(tmp_path):
     assert first["metrics"]["nll_iw_bits_per_dim"] == pytest.approx(
         first["metrics"]["nll_iw"] / (64 * np.log(2))
     )
+
+
+def test_determinism_can_be_turned_off_and_the_output_records_it(tmp_path):
+    """``training.deterministic: false`` leaves TensorFlow op determinism off; the training
+    summary and metrics.json record the state in force (the default is on)."""
+    was_on = op_determinism_enabled()
+    tiny = {"training": {"epochs": 1}, "evaluation": {"iw_samples": 2, "iw_chunk": 2}}
+    key = RunKey("linear_gaussian", "linear", "vanilla", 0)
+    try:
+        configure_tensorflow(1, deterministic_setting({"training": {"deterministic": False}}))
+        assert not op_determinism_enabled()
+        _, off = _run(tmp_path / "off", key, **tiny)
+        configure_tensorflow(1, deterministic_setting(resolve_run_config(DEFAULT_CONFIG, key)))
+        assert op_determinism_enabled()
+        _, on = _run(tmp_path / "on", key, **tiny)
+    finally:
+        configure_tensorflow(1, was_on)
+    assert off["training"]["op_determinism"] is False
+    assert off["evaluation_op_determinism"] is False
+    assert on["training"]["op_determinism"] is True
+    assert on["evaluation_op_determinism"] is True
 
 
 def test_kl_anneal_history_logs_the_schedule(tmp_path):

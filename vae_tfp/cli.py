@@ -47,9 +47,9 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from vae_tfp.runtime import configure_tensorflow
+    from vae_tfp.runtime import configure_tensorflow, deterministic_setting
 
-    configure_tensorflow(args.threads)
+    configure_tensorflow(args.threads, deterministic_setting(args.run_config_json))
     from vae_tfp.config import RunKey, check_run_config
     from vae_tfp.data import load_prepared
     from vae_tfp.io import write_json
@@ -73,9 +73,12 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from vae_tfp.runtime import configure_tensorflow
+    from vae_tfp.io import read_json
+    from vae_tfp.runtime import configure_tensorflow, deterministic_setting
 
-    configure_tensorflow(args.threads)
+    run_config_path = Path(args.run_dir) / "run_config.json"
+    stored = read_json(run_config_path) if run_config_path.exists() else {}
+    configure_tensorflow(args.threads, deterministic_setting(stored))
     from vae_tfp.data import load_prepared
     from vae_tfp.evaluation import evaluate_run
 

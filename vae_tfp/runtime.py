@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_framework_config
 
 
 def configure_tensorflow(threads: int, deterministic: bool = True) -> None:
@@ -13,7 +17,10 @@ def configure_tensorflow(threads: int, deterministic: bool = True) -> None:
 
     Args:
         threads: Intra-op threads, >= 1.
-        deterministic: Turn on TensorFlow op determinism (same inputs, same numbers).
+        deterministic: Turn TensorFlow op determinism on (same inputs, same numbers) or off
+            (faster on GPUs, where some kernels are then non-deterministic). Every job is a
+            fresh process, so off means never enabled; both states are recorded in the run's
+            output (:func:`op_determinism_enabled`).
 
     Raises:
         ValueError: If ``threads`` < 1.
@@ -27,3 +34,15 @@ def configure_tensorflow(threads: int, deterministic: bool = True) -> None:
         pass
     if deterministic:
         tf.config.experimental.enable_op_determinism()
+    else:
+        tf_framework_config.disable_op_determinism()
+
+
+def op_determinism_enabled() -> bool:
+    """Whether TensorFlow op determinism is on in this process (recorded with every result)."""
+    return bool(tf_framework_config.is_op_determinism_enabled())
+
+
+def deterministic_setting(run_config: Mapping[str, Any]) -> bool:
+    """The run's ``training.deterministic`` option: op determinism on unless set to false."""
+    return bool(run_config.get("training", {}).get("deterministic", True))

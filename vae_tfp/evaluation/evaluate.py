@@ -40,6 +40,7 @@ from vae_tfp.metrics import (
 )
 from vae_tfp.models import VAE
 from vae_tfp.provenance import provenance
+from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
 from vae_tfp.training import checkpoint_path, model_from_run_config
 
@@ -267,6 +268,7 @@ def evaluate_run(
         "reference": reference,
         "training": training,
         "evaluation_wall_time_s": time.perf_counter() - started,
+        "evaluation_op_determinism": op_determinism_enabled(),
         "wall_time_s": training["wall_time_s"] + (time.perf_counter() - started),
         "config": run_config,
         "provenance": provenance(),

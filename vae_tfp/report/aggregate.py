@@ -53,6 +53,9 @@ def run_row(metrics_path: str | os.PathLike) -> dict:
     row["best_epoch"] = payload["training"]["best_epoch"]
     row["iw_samples"] = payload["estimators"]["iw_samples"]
     row["wall_time_s"] = payload["wall_time_s"]
+    row["op_determinism"] = bool(
+        payload["training"]["op_determinism"] and payload["evaluation_op_determinism"]
+    )
     row["git_commit"] = payload["provenance"]["git"]["commit"]
     row["run_dir"] = str(Path(metrics_path).parent)
     return row

@@ -41,6 +41,7 @@ from vae_tfp.methods import build_method
 from vae_tfp.methods.registry import aggressive_continues, inner_loop_converged
 from vae_tfp.metrics import active_units, mutual_information
 from vae_tfp.models import VAE, build_decoder, build_vae
+from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
 
 log = logging.getLogger(__name__)
@@ -508,6 +509,7 @@ class Trainer:
             "encoder_inner_steps": int(sum(r["encoder_inner_steps"] for r in history)),
             "aggressive_ended_after_epoch": progress.aggressive_ended,
             "wall_time_s": elapsed_before + time.perf_counter() - started,
+            "op_determinism": op_determinism_enabled(),
         }
         write_json(checkpoint_path(self.run_dir).with_suffix(".json"), summary)
         shutil.rmtree(self.resume_dir, ignore_errors=True)
