@@ -1,5 +1,7 @@
 # make run            run the embedded default experiment (snakemake --cores 8)
 # make test           run the test suite (the slow end-to-end Snakemake test included)
+# make test-cluster   bring up a loopback SLURM (root; installs slurm-wlm with apt-get when
+#                     missing) and run a tiny grid through the SLURM profile; skips elsewhere
 # make lint           ruff on the Python code (tests included)
 # make clean-results  delete everything under results/ except its README
 #
@@ -12,7 +14,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-pyproject
 CORES ?= 8
 
-.PHONY: run test lint clean-results venv
+.PHONY: run test test-cluster lint clean-results venv
 
 venv: $(STAMP)
 
@@ -26,6 +28,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+test-cluster: $(STAMP)
+	$(BIN)/python -m pytest -m cluster tests/test_cluster.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -82,6 +82,14 @@ def test_determinism_can_be_turned_off_and_the_output_records_it(tmp_path):
     assert on["evaluation_op_determinism"] is True
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"), [((0,), "threads must be >= 1"), ((1, True, -1), "gpus must be >= 0")]
+)
+def test_bad_job_settings_are_named(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        configure_tensorflow(*arguments)
+
+
 def test_kl_anneal_history_logs_the_schedule(tmp_path):
     key = RunKey("digits", "mlp", "anneal_2k", 0)
     run_dir, _ = _run(

@@ -195,6 +195,7 @@ def test_schema_method_names_and_hyperparameters_equal_registry(schema):
             "lstm decoder on token data",
         ),
         (lambda c: c.update(epocs=3), "epocs"),
+        (lambda c: c.update(resources={"gpu_decoders": ["lstm_big"]}), "lstm_big"),
     ],
     ids=[
         "misspelt-method",
@@ -211,6 +212,7 @@ def test_schema_method_names_and_hyperparameters_equal_registry(schema):
         "decoder-incompatible-with-data",
         "method-inapplicable-to-decoder",
         "unknown-top-level-key",
+        "gpu-decoder-not-defined",
     ],
 )
 def test_bad_config_is_rejected_before_any_job(tmp_path, change, culprit):
@@ -255,6 +257,26 @@ def test_given_configfile_replaces_the_default_and_reaches_train_unchanged(tmp_p
     # Merged with config/config.yaml, digits would train for the default's 60 epochs.
     expected = {key: training_config(resolve_run_config(config, key)) for key in iter_runs(config)}
     assert received == expected
+
+
+def test_jobs_ask_for_the_configured_resources_and_gpus(tmp_path):
+    """Rules declare mem_mb, runtime and gpu from the config's `resources` (what a cluster
+    profile maps to its requests); only gpu_decoders' jobs ask for a GPU, the others are
+    told to hide it (--gpus 0)."""
+    config = tiny_config()
+    config["resources"] = {"train": {"mem_mb": 1234, "runtime": 56}, "gpu_decoders": ["mlp"]}
+    result = snakemake(tmp_path, "-n", "-p", configfile=write_config(tmp_path, config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = [job for job in planned_jobs(result.stdout) if job["rule"] in ("train", "evaluate")]
+    assert len(jobs) == 2 * len(list(iter_runs(config)))
+    for job in jobs:
+        wanted = 1 if job["wildcards"]["decoder"] == "mlp" else 0
+        assert option_value(job["shell"], "--gpus") == str(wanted), job
+    resources = re.findall(r"resources: (.*)", result.stdout)
+    assert sum("mem_mb=1234" in line and "runtime=56" in line for line in resources) == 3
+    assert sum("gpu=1" in line for line in resources) == 4  # train + evaluate of 2 mlp runs
+    # Evaluate jobs keep the defaults.
+    assert sum("mem_mb=4000" in line and "runtime=120" in line for line in resources) == 3
 
 
 # ---- (d) end to end --------------------------------------------------------------------
@@ -311,6 +333,13 @@ def test_tiny_experiment_runs_to_the_tables(tmp_path):
     assert replan.returncode == 0, replan.stderr
     rules = {job["rule"] for job in planned_jobs(replan.stdout)}
     assert "train" not in rules and "evaluate" in rules
+
+    # What jobs ask of the scheduler is no part of the results: changing it re-runs nothing.
+    moved = copy.deepcopy(config)
+    moved["resources"] = {"train": {"mem_mb": 999, "runtime": 7}, "gpu_decoders": ["mlp"]}
+    replan = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, moved))
+    assert replan.returncode == 0, replan.stderr
+    assert "Nothing to be done" in replan.stdout + replan.stderr
 
 
 # ---- (e) a killed pipeline completes on rerun with the same tables ---------------------

@@ -49,7 +49,7 @@ def _prepare(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from vae_tfp.runtime import configure_tensorflow, deterministic_setting
 
-    configure_tensorflow(args.threads, deterministic_setting(args.run_config_json))
+    configure_tensorflow(args.threads, deterministic_setting(args.run_config_json), args.gpus)
     from vae_tfp.config import RunKey, check_run_config
     from vae_tfp.data import load_prepared
     from vae_tfp.io import write_json
@@ -78,7 +78,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
     run_config_path = Path(args.run_dir) / "run_config.json"
     stored = read_json(run_config_path) if run_config_path.exists() else {}
-    configure_tensorflow(args.threads, deterministic_setting(stored))
+    configure_tensorflow(args.threads, deterministic_setting(stored), args.gpus)
     from vae_tfp.data import load_prepared
     from vae_tfp.evaluation import evaluate_run
 
@@ -93,6 +93,9 @@ def _aggregate(args: argparse.Namespace) -> None:
     frame = collect_runs(args.metrics)
     paths = write_tables(frame, args.output_dir)
     logging.info("aggregated %d runs -> %s", len(frame), ", ".join(map(str, paths.values())))
+
+
+GPUS_HELP = "GPUs given to the job; 0 hides every GPU (default: leave the devices as they are)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", required=True, type=Path, help="prepared .npz file")
     train.add_argument("--run-dir", required=True, type=Path, help="the run folder")
     train.add_argument("--threads", type=int, default=1, help="TensorFlow intra-op threads")
+    train.add_argument("--gpus", type=int, default=None, help=GPUS_HELP)
     train.set_defaults(func=_train)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a trained run on the test split")
@@ -135,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluation settings (default: the 'evaluation' section of run_config.json)",
     )
     evaluate.add_argument("--threads", type=int, default=1, help="TensorFlow intra-op threads")
+    evaluate.add_argument("--gpus", type=int, default=None, help=GPUS_HELP)
     evaluate.set_defaults(func=_evaluate)
 
     aggregate = commands.add_parser("aggregate", help="tables from metrics.json files")

@@ -147,6 +147,12 @@ def check_experiment_config(config: Mapping[str, Any]) -> None:
             build_method(spec)
         except (TypeError, ValueError) as error:
             problems.append(f"method variant {name!r}: {error}")
+    for name in config.get("resources", {}).get("gpu_decoders", []):
+        if name not in config["decoders"]:
+            problems.append(
+                f"resources.gpu_decoders names {name!r}, which is not a decoder variant; "
+                f"defined: {sorted(config['decoders'])}"
+            )
     for index, block in enumerate(config["grid"]):
         for section, names in (
             ("datasets", block["datasets"]),

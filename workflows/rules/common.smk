@@ -36,6 +36,25 @@ RUNS = list(iter_runs(config))
 VAE_TFP = f"{shlex.quote(sys.executable)} -m vae_tfp"
 
 
+# ---- Resources ---------------------------------------------------------------------------
+# What train and evaluate jobs ask of the scheduler (config section `resources`); a cluster
+# profile maps mem_mb, runtime (minutes), threads and gpu to its own requests.
+JOB_RESOURCE_DEFAULTS = {
+    "train": {"mem_mb": 4000, "runtime": 240},
+    "evaluate": {"mem_mb": 4000, "runtime": 120},
+}
+JOB_RESOURCES = {
+    stage: {**defaults, **config.get("resources", {}).get(stage, {})}
+    for stage, defaults in JOB_RESOURCE_DEFAULTS.items()
+}
+GPU_DECODERS = frozenset(config.get("resources", {}).get("gpu_decoders", []))
+
+
+def gpus(wildcards):
+    """GPUs a train or evaluate job asks for: 1 for the config's gpu_decoders, else 0."""
+    return int(wildcards.decoder in GPU_DECODERS)
+
+
 # ---- Wildcards ---------------------------------------------------------------------------
 def _one_of(names):
     """A regex matching exactly one of ``names`` (longest first, escaped)."""

@@ -17,8 +17,9 @@ rule evaluate:
         "results/{experiment}/benchmarks/evaluate/{dataset}/{decoder}/{method}/seed{seed}.tsv"
     threads: THREADS
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=JOB_RESOURCES["evaluate"]["mem_mb"],
+        runtime=JOB_RESOURCES["evaluate"]["runtime"],
+        gpu=gpus,
     shell:
         "{VAE_TFP} evaluate --run-dir {params.run_dir:q} --data {input.data:q}"
-        " --evaluation-json {params.evaluation:q} --threads {threads} 2> {log:q}"
+        " --evaluation-json {params.evaluation:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"

@@ -19,8 +19,9 @@ rule train:
         "results/{experiment}/benchmarks/train/{dataset}/{decoder}/{method}/seed{seed}.tsv"
     threads: THREADS
     resources:
-        mem_mb=4000,
-        runtime=240,
+        mem_mb=JOB_RESOURCES["train"]["mem_mb"],
+        runtime=JOB_RESOURCES["train"]["runtime"],
+        gpu=gpus,
     shell:
         "{VAE_TFP} train --run-config-json {params.run_config:q} --data {input.data:q}"
-        " --run-dir {params.run_dir:q} --threads {threads} 2> {log:q}"
+        " --run-dir {params.run_dir:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
