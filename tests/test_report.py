@@ -2,13 +2,14 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from vae_tfp.report import collect_runs, summarize, write_tables
 
 
-def _fake_run(root, method, seed, elbo):
+def _fake_run(root, method, seed, elbo, n_test=1000):
     run_dir = root / "digits" / "mlp" / method / f"seed{seed}"
     run_dir.mkdir(parents=True)
     payload = {
@@ -30,7 +31,7 @@ def _fake_run(root, method, seed, elbo):
             "kl_per_dim": [1.0, 1.0],
         },
         "standard_errors": {"elbo": 0.1, "nll_iw": 0.1, "rec": 0.1, "kl": 0.01},
-        "estimators": {"iw_samples": 10},
+        "estimators": {"iw_samples": 10, "n_test": n_test},
         "reference": {},
         "training": {"best_epoch": 4, "op_determinism": True},
         "evaluation_op_determinism": True,
@@ -64,6 +65,26 @@ def test_tables_have_one_row_per_run_and_mean_std_per_setting(tmp_path):
     )
     tex = written["tex"].read_text()
     assert r"beta\_0.5" in tex and r"$\pm$" in tex and r"\begin{tabular}" in tex
+    assert "†" not in written["md"].read_text()  # mi 1.5 is far below log 1000 = 6.9
+
+
+def test_mi_near_its_log_n_ceiling_is_marked(tmp_path):
+    """The fake runs' mi is 1.5 nats; log 5 = 1.61, so with 5 test examples the estimate is
+    within 1 nat of its ceiling and marked, with 1000 (log 1000 = 6.91) it is not."""
+    paths = [
+        _fake_run(tmp_path / "small", "vanilla", 0, -20.0, n_test=5),
+        _fake_run(tmp_path / "large", "beta_0.5", 0, -20.0, n_test=1000),
+    ]
+    frame = collect_runs(paths)
+    assert frame.set_index("method")["mi_ceiling"].to_dict() == pytest.approx(
+        {"vanilla": np.log(5), "beta_0.5": np.log(1000)}
+    )
+    table = summarize(frame).set_index("method")
+    assert table.loc["vanilla", "mi"] == "1.50 ± 0.00 †"
+    assert table.loc["beta_0.5", "mi"] == "1.50 ± 0.00"
+    written = write_tables(frame, tmp_path / "tables")
+    assert "† mi within 1 nat of its ceiling log N" in written["md"].read_text()
+    assert r"1.50 $\pm$ 0.00 $^\dagger$" in written["tex"].read_text()
 
 
 def test_duplicate_and_empty_inputs_are_rejected(tmp_path):

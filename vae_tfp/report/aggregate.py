@@ -34,6 +34,15 @@ UNITS_NOTE = (
     "All values in nats per example on the test split (au: count of active units), "
     "mean ± std over seeds; n = number of seeds."
 )
+# The whole-test-set MI estimate can never exceed log N (N test examples): each example's
+# own term is one of the N in the mixture q(z). Within this many nats of log N the estimate
+# says more about N than about the information in z, and the tables mark it.
+MI_CEILING_MARGIN = 1.0
+SATURATION_MARK = "†"
+SATURATION_NOTE = (
+    f"{SATURATION_MARK} mi within {MI_CEILING_MARGIN:g} nat of its ceiling log N (N test "
+    "examples): a lower bound limited by the test-set size, not an estimate of I(x; z)."
+)
 
 
 def run_row(metrics_path: str | os.PathLike) -> dict:
@@ -52,6 +61,7 @@ def run_row(metrics_path: str | os.PathLike) -> dict:
     row.update(payload.get("reference", {}))
     row["best_epoch"] = payload["training"]["best_epoch"]
     row["iw_samples"] = payload["estimators"]["iw_samples"]
+    row["mi_ceiling"] = float(np.log(payload["estimators"]["n_test"]))
     row["wall_time_s"] = payload["wall_time_s"]
     row["op_determinism"] = bool(
         payload["training"]["op_determinism"] and payload["evaluation_op_determinism"]
@@ -88,12 +98,24 @@ def summarize(frame: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
             "" if np.isnan(m) else f"{m:.{decimals}f} ± {s:.{decimals}f}"
             for m, s in zip(mean, std, strict=True)
         ]
+    if "mi" in columns:
+        saturated = groups["mi"].mean() > groups["mi_ceiling"].min() - MI_CEILING_MARGIN
+        table["mi"] = [
+            f"{text} {SATURATION_MARK}" if flag else text
+            for text, flag in zip(table["mi"], saturated, strict=True)
+        ]
     return table.reset_index()
+
+
+def table_note(table: pd.DataFrame) -> str:
+    """The note under a summary table: units, and the saturation mark where it is used."""
+    marked = "mi" in table.columns and table["mi"].str.endswith(SATURATION_MARK).any()
+    return f"{UNITS_NOTE} {SATURATION_NOTE}" if marked else UNITS_NOTE
 
 
 def _latex_escape(value: object) -> str:
     """Escapes the characters of names and numbers that LaTeX would misread."""
-    return str(value).replace("_", r"\_").replace("±", r"$\pm$")
+    return str(value).replace("_", r"\_").replace("±", r"$\pm$").replace("†", r"$^\dagger$")
 
 
 def write_tables(frame: pd.DataFrame, output_dir: str | os.PathLike) -> dict[str, Path]:
@@ -106,9 +128,8 @@ def write_tables(frame: pd.DataFrame, output_dir: str | os.PathLike) -> dict[str
     table = summarize(frame)
     paths = {ext: output_dir / f"summary.{ext}" for ext in ("csv", "md", "tex")}
     atomic_write(paths["csv"], lambda s: frame.to_csv(s, index=False))
-    atomic_write(
-        paths["md"], lambda s: s.write(f"{UNITS_NOTE}\n\n{table.to_markdown(index=False)}\n")
-    )
+    note = table_note(table)
+    atomic_write(paths["md"], lambda s: s.write(f"{note}\n\n{table.to_markdown(index=False)}\n"))
     latex = (
         table.map(_latex_escape)
         .rename(columns=_latex_escape)
@@ -116,7 +137,7 @@ def write_tables(frame: pd.DataFrame, output_dir: str | os.PathLike) -> dict[str
             index=False,
             escape=False,
             column_format="l" * 3 + "r" * (len(table.columns) - 3),
-            caption=_latex_escape(UNITS_NOTE),
+            caption=_latex_escape(note),
             label="tab:summary",
         )
     )
