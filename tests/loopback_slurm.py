@@ -2,8 +2,10 @@
 
 Brings up ``munged``, ``slurmctld`` and ``slurmd`` (Debian's ``slurm-wlm`` and ``munge``
 packages, installed with apt-get when missing) with a throw-away ``slurm.conf`` in a
-temporary folder, and stops them again by their process ids. Every SLURM command run by the
-caller must see ``SLURM_CONF`` (:attr:`LoopbackSlurm.env`).
+temporary folder, and stops them again by their process ids. The config is also copied to
+SLURM's compiled-in path ``/etc/slurm/slurm.conf`` for the duration (whatever was there is put
+back): the executor plugin's job step strips every ``SLURM_*`` variable, ``SLURM_CONF``
+included, before its inner ``srun``, which then only finds the default path.
 
 Settings that matter on a plain container (no systemd, no cgroups, no accounting daemon):
 ``ProctrackType=proctrack/linuxproc`` and ``TaskPlugin=task/none`` (no cgroups);
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 
 PACKAGES = ("slurm-wlm", "munge")
+DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
 NODE = "localhost"
 PARTITION = "debug"
 
@@ -108,6 +111,8 @@ class LoopbackSlurm:
         self.conf = self.root / "slurm.conf"
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
         self.processes: dict[str, subprocess.Popen] = {}
+        self._saved_default_conf: bytes | None = None
+        self._installed_default_conf = False
 
     def __enter__(self) -> LoopbackSlurm:
         self.start()
@@ -127,6 +132,7 @@ class LoopbackSlurm:
         for folder in ("state", "spool"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         self.conf.write_text(slurm_conf(self.root, os.cpu_count() or 1, _memory_mb()))
+        self._install_default_conf()
         self._start_munge()
         self._start("slurmctld", ["slurmctld", "-D", "-i"])
         self._start("slurmd", ["slurmd", "-D", "-N", NODE])
@@ -143,6 +149,22 @@ class LoopbackSlurm:
         )
         self.stop()
         raise SlurmUnavailable(f"the SLURM node did not become idle in {timeout_s} s\n{logs}")
+
+    def _install_default_conf(self) -> None:
+        if DEFAULT_CONF.exists():
+            self._saved_default_conf = DEFAULT_CONF.read_bytes()
+        DEFAULT_CONF.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.conf, DEFAULT_CONF)
+        self._installed_default_conf = True
+
+    def _restore_default_conf(self) -> None:
+        if not self._installed_default_conf:
+            return
+        if self._saved_default_conf is None:
+            DEFAULT_CONF.unlink(missing_ok=True)
+        else:
+            DEFAULT_CONF.write_bytes(self._saved_default_conf)
+        self._installed_default_conf = False
 
     def _start_munge(self) -> None:
         run_dir = Path("/run/munge")
@@ -169,7 +191,8 @@ class LoopbackSlurm:
         log.close()
 
     def stop(self) -> None:
-        """Stops every daemon this object started, by process id (TERM, then KILL)."""
+        """Stops every daemon this object started, by process id (TERM, then KILL), and puts
+        back the system's slurm.conf."""
         for process in reversed(list(self.processes.values())):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -179,6 +202,7 @@ class LoopbackSlurm:
                     process.kill()
                     process.wait()
         self.processes.clear()
+        self._restore_default_conf()
 
     def squeue(self, *fields: str) -> list[list[str]]:
         """Rows of ``squeue`` (all jobs, finished ones included), one column per format
