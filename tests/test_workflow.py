@@ -279,6 +279,23 @@ def test_jobs_ask_for_the_configured_resources_and_gpus(tmp_path):
     assert sum("mem_mb=4000" in line and "runtime=120" in line for line in resources) == 3
 
 
+@pytest.mark.parametrize("profile", ["default", "gpu", "slurm"])
+def test_every_profile_plans_the_grid(tmp_path, profile):
+    """Each profile is a valid set of Snakemake options (the SLURM one with its executor
+    plugin installed); a dry run with it plans one train job per run."""
+    config = tiny_config()
+    result = snakemake(
+        tmp_path,
+        "-n",
+        "--profile",
+        str(ROOT / "workflows" / "profiles" / profile),
+        configfile=write_config(tmp_path, config),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    train = [job for job in planned_jobs(result.stdout) if job["rule"] == "train"]
+    assert len(train) == len(list(iter_runs(config)))
+
+
 # ---- (d) end to end --------------------------------------------------------------------
 
 
