@@ -139,7 +139,7 @@ class _CountingServer:
                 self.wfile.write(body)
 
             def log_message(self, *args):
-                pass
+                del args  # no per-request line on stderr during the tests
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -57,60 +57,51 @@ BINARIZED_MNIST_FILES = {
     )
 }
 
-_MNIST_MIRRORS = (
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
-MNIST_FILES = {
-    split: RemoteFile(
-        dataset="mnist",
-        path=f"mnist/{name}",
-        sha256=digest,
-        digest="gunzip",
-        urls=tuple(mirror + name for mirror in _MNIST_MIRRORS),
-        source="MNIST (LeCun et al. 1998), http://yann.lecun.com/exdb/mnist/",
-    )
-    for split, name, digest in (
-        (
-            "train",
-            "train-images-idx3-ubyte.gz",
-            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-        ),
-        (
-            "test",
-            "t10k-images-idx3-ubyte.gz",
-            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        ),
-    )
-}
 
-_FASHION_MIRRORS = (
-    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+def _idx_files(
+    dataset: str, mirrors: tuple[str, ...], source: str, digests: dict[str, str]
+) -> dict[str, RemoteFile]:
+    """The gzipped IDX image files of an MNIST-format dataset, by split; each digest is the
+    SHA-256 of the decompressed file (the form the publishers list)."""
+    names = {"train": "train-images-idx3-ubyte.gz", "test": "t10k-images-idx3-ubyte.gz"}
+    return {
+        split: RemoteFile(
+            dataset=dataset,
+            path=f"{dataset}/{names[split]}",
+            sha256=digest,
+            digest="gunzip",
+            urls=tuple(mirror + names[split] for mirror in mirrors),
+            source=source,
+        )
+        for split, digest in digests.items()
+    }
+
+
+MNIST_FILES = _idx_files(
+    "mnist",
+    (
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ),
+    "MNIST (LeCun et al. 1998), http://yann.lecun.com/exdb/mnist/",
+    {
+        "train": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "test": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    },
 )
-FASHION_MNIST_FILES = {
-    split: RemoteFile(
-        dataset="fashion_mnist",
-        path=f"fashion_mnist/{name}",
-        sha256=digest,
-        digest="gunzip",
-        urls=tuple(mirror + name for mirror in _FASHION_MIRRORS),
-        source="Fashion-MNIST (Xiao et al. 2017), https://github.com/zalandoresearch/fashion-mnist",
-    )
-    for split, name, digest in (
-        (
-            "train",
-            "train-images-idx3-ubyte.gz",
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-        ),
-        (
-            "test",
-            "t10k-images-idx3-ubyte.gz",
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-        ),
-    )
-}
+FASHION_MNIST_FILES = _idx_files(
+    "fashion_mnist",
+    (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+    ),
+    "Fashion-MNIST (Xiao et al. 2017), https://github.com/zalandoresearch/fashion-mnist",
+    {
+        "train": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "test": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    },
+)
 
 OMNIGLOT_FILE = RemoteFile(
     dataset="omniglot",
