@@ -107,25 +107,26 @@ def test_mid_epoch_resume_falls_back_from_a_damaged_state(tmp_path, caplog):
 
     run_dir = tmp_path / "cut"
     trainer = Trainer(run_config, data, run_dir)
-    calls, step = {"n": 0}, trainer.joint_step
+    trainer.batches_per_call = 4  # 20 batches per epoch: 5 calls each
+    calls, span = {"n": 0}, trainer.joint_span
 
-    def interrupted(x):  # 20 batches per epoch: call 27 is batch 6 of epoch 2
+    def interrupted(order, first, last):  # call 8 would train batches 8..11 of epoch 2
         calls["n"] += 1
-        if calls["n"] == 27:
+        if calls["n"] == 8:
             raise KeyboardInterrupt
-        return step(x)
+        return span(order, first, last)
 
-    trainer.joint_step = interrupted
+    trainer.joint_span = interrupted
     with pytest.raises(KeyboardInterrupt):
         trainer.run()
     states = sorted((run_dir / "resume").glob("state-*.json"))
-    assert [s.name for s in states] == ["state-e00002-b000005.json", "state-e00002-b000006.json"]
+    assert [s.name for s in states] == ["state-e00002-b000004.json", "state-e00002-b000008.json"]
     newest_data = next((run_dir / "resume").glob(states[-1].stem + ".data-*"))
     newest_data.write_bytes(newest_data.read_bytes()[:50])
     with caplog.at_level(logging.INFO, logger="vae_tfp.training.loop"):
         summary = Trainer(run_config, data, run_dir).run()
-    assert "skipping damaged resume state" in caplog.text and "b000006" in caplog.text
-    assert "resuming from" in caplog.text and "b000005" in caplog.text
+    assert "skipping damaged resume state" in caplog.text and "b000008" in caplog.text
+    assert "resuming from" in caplog.text and "b000004" in caplog.text
     assert summary["best_valid_elbo"] == reference["best_valid_elbo"]
     columns = lambda d: pd.read_csv(d / "history.csv").drop(columns="wall_time_s")  # noqa: E731
     pd.testing.assert_frame_equal(columns(run_dir), columns(tmp_path / "reference"))

@@ -34,7 +34,6 @@ import tensorflow as tf
 import tf_keras
 
 from vae_tfp.config import training_config
-from vae_tfp.data.binarize import binarize
 from vae_tfp.data.store import PreparedData
 from vae_tfp.io import atomic_write, read_json, write_json
 from vae_tfp.methods import build_method
@@ -168,6 +167,10 @@ def _validation_scores(
 
 
 SUM_KEYS = ("loss", "rec", "kl", "kl_weight")
+# Batches trained per call into the compiled loop (a resume state can be saved between
+# calls). Large enough that the Python round trip is negligible, small enough that
+# ``checkpoint_interval_s`` is kept within a few seconds.
+BATCHES_PER_CALL = 100
 
 
 @dataclasses.dataclass
@@ -225,16 +228,23 @@ class Trainer:
         self.decoder_variables = list(self.model.decoder.trainable_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.sampler = tf.random.Generator.from_seed(derive_seed(self.seed, "train_sampling"))
+        # The training split lives on the TensorFlow side: a batch is a gather by row index
+        # inside the compiled loop, never a NumPy copy handed over per step.
+        self.train_data = tf.constant(data.train)
         # Dynamically binarized data (MNIST, Omniglot): a fresh x ~ Bernoulli(intensity) for
-        # every training batch, from its own seeded stream (vae_tfp.data.binarize).
-        self.binarize_rng = (
-            np.random.default_rng(derive_seed(self.seed, "binarization"))
-            if data.dynamic_binarization
-            else None
-        )
+        # every training batch, drawn in the graph from its own seeded stream (part of the
+        # resumable state, so a resumed run draws what an uninterrupted one would).
+        self.dynamic_binarization = bool(data.dynamic_binarization)
+        self.binarizer = tf.random.Generator.from_seed(derive_seed(self.seed, "binarization"))
+        # Example-weighted sums of the batch statistics of the epoch in progress (SUM_KEYS),
+        # kept on the device in float64 and read once per span of batches.
+        self.epoch_sums = tf.Variable(tf.zeros(len(SUM_KEYS), tf.float64), trainable=False)
+        self.last_loss = tf.Variable(0.0, trainable=False)
+        self.batches_per_call = BATCHES_PER_CALL
         self.checkpoint = tf.train.Checkpoint(model=self.model)
         self.resume_dir = self.run_dir / "resume"
         self.checkpoint_interval_s = float(training.get("checkpoint_interval_s", 600.0))
+        self.jit_compile = bool(training.get("jit_compile", True))
         self.config_hash = hashlib.sha256(
             json.dumps(training_config(run_config), sort_keys=True).encode()
         ).hexdigest()
@@ -244,11 +254,23 @@ class Trainer:
         """Fresh Adam optimizers and the train steps that use them."""
         self.encoder_optimizer = tf_keras.optimizers.Adam(learning_rate=self.learning_rate)
         self.decoder_optimizer = tf_keras.optimizers.Adam(learning_rate=self.learning_rate)
-        self.joint_step = tf.function(self._make_step(True, True), reduce_retracing=True)
-        self.decoder_step = tf.function(self._make_step(False, True), reduce_retracing=True)
-        encoder_step = self._make_step(True, False)
+        # Slots now, not inside the compiled loops (no variable may be created there).
+        self.encoder_optimizer.build(self.encoder_variables)
+        self.decoder_optimizer.build(self.decoder_variables)
+        joint_step = self._compiled(self._make_step(True, True))
+        self.joint_step = tf.function(joint_step, reduce_retracing=True)
+        self.joint_span = self._make_span(joint_step)
+        self.decoder_span = self._make_span(self._compiled(self._make_step(False, True)))
+        encoder_step = self._compiled(self._make_step(True, False))
         self.encoder_step_graph = lambda x: encoder_step(x)["loss"]
         self.encoder_window = self._make_encoder_window()
+
+    def _compiled(self, step_fn):
+        """``step_fn`` compiled with XLA (``training.jit_compile``, default true), which
+        fuses its elementwise work (Adam, the likelihood); each batch shape compiles once."""
+        if not self.jit_compile:
+            return step_fn
+        return tf.function(step_fn, jit_compile=True, reduce_retracing=True)
 
     def _make_step(self, update_encoder: bool, update_decoder: bool):
         """A step function updating the chosen parts on one batch; returns batch means.
@@ -287,25 +309,64 @@ class Trainer:
 
         return step_fn
 
+    def batch(self, rows: tf.Tensor) -> tf.Tensor:
+        """The training examples at ``rows`` (any index shape), binarized afresh when the
+        data are dynamically binarized (:attr:`PreparedData.dynamic_binarization`): x = 1
+        where u < intensity, u ~ Uniform[0, 1) from the run's binarization stream."""
+        x = tf.gather(self.train_data, rows)
+        if not self.dynamic_binarization:
+            return x
+        return tf.cast(self.binarizer.uniform(tf.shape(x)) < x, tf.float32)
+
+    def train_rows(self, rows: np.ndarray) -> np.ndarray:
+        """:meth:`batch` for NumPy row indices, as a NumPy array (advances the stream)."""
+        return self.batch(tf.constant(rows)).numpy()
+
+    def _make_span(self, step_fn):
+        """A ``tf.function`` that trains on the batches ``first..last-1`` of an epoch.
+
+        ``order`` is the epoch's permutation of the training rows; batch i is
+        ``order[i*B:(i+1)*B]``. The batch statistics are added to :attr:`epoch_sums` on the
+        device (weighted by batch size, in float64, in batch order: the sums the former
+        per-step Python loop made), so nothing crosses to Python until the span ends. A
+        non-finite loss stops the span after its step (:attr:`last_loss` holds it).
+
+        Returns:
+            The index of the next batch not trained on.
+        """
+        size, n_train = self.batch_size, len(self.data.train)
+
+        @tf.function(reduce_retracing=True)
+        def span_fn(order, first, last):
+            done = first
+            for index in tf.range(first, last):
+                rows = order[index * size : tf.minimum((index + 1) * size, n_train)]
+                stats = step_fn(self.batch(rows))
+                weight = tf.cast(tf.shape(rows)[0], tf.float64)
+                self.epoch_sums.assign_add(
+                    tf.stack([tf.cast(stats[key], tf.float64) for key in SUM_KEYS]) * weight
+                )
+                self.last_loss.assign(stats["loss"])
+                done = index + 1
+                if not tf.math.is_finite(stats["loss"]):
+                    break
+            return done
+
+        return span_fn
+
     def _make_encoder_window(self):
-        """A ``tf.function`` doing one encoder-only update per leading slice of ``xs``
-        ([w, batch, ...]) and returning the mean loss of the w updates: one call per
+        """A ``tf.function`` doing one encoder-only update per row of ``rows`` ([w, batch]
+        training-row indices) and returning the mean loss of the w updates: one call per
         convergence window keeps Python overhead out of the inner loop."""
 
         @tf.function(reduce_retracing=True)
-        def window_fn(xs):
+        def window_fn(rows):
             total = tf.constant(0.0)
-            for i in tf.range(tf.shape(xs)[0]):
-                total += self.encoder_step_graph(xs[i])
-            return total / tf.cast(tf.shape(xs)[0], tf.float32)
+            for i in tf.range(tf.shape(rows)[0]):
+                total += self.encoder_step_graph(self.batch(rows[i]))
+            return total / tf.cast(tf.shape(rows)[0], tf.float32)
 
         return window_fn
-
-    def train_rows(self, rows: np.ndarray) -> np.ndarray:
-        """The training examples at ``rows`` (any index shape), binarized afresh when the
-        data are dynamically binarized (:attr:`PreparedData.dynamic_binarization`)."""
-        x = self.data.train[rows]
-        return x if self.binarize_rng is None else binarize(x, self.binarize_rng)
 
     def encoder_inner_loop(self, rng: np.random.Generator) -> int:
         """He et al. 2019's inner loop: encoder-only updates on fresh random minibatches
@@ -320,7 +381,7 @@ class Trainer:
         while done < self.method.max_inner_steps:
             width = min(self.method.check_every, self.method.max_inner_steps - done)
             rows = np.stack([rng.choice(n_train, size=size, replace=False) for _ in range(width)])
-            mean = float(self.encoder_window(tf.constant(self.train_rows(rows))))
+            mean = float(self.encoder_window(tf.constant(rows)))
             self._check_finite(mean, epoch=None)
             done += width
             if inner_loop_converged(previous, mean):
@@ -340,6 +401,10 @@ class Trainer:
             f"{where}; model snapshot written to {snapshot}"
         )
 
+    def _read_epoch_sums(self) -> dict[str, float]:
+        """The device-side sums of the epoch in progress, as Python floats."""
+        return dict(zip(SUM_KEYS, self.epoch_sums.numpy().tolist(), strict=True))
+
     # ---- Resumable state ----------------------------------------------------------------
     def _state_checkpoint(self) -> tf.train.Checkpoint:
         """Every TensorFlow variable a resumed run needs (optimizers may have been rebuilt)."""
@@ -349,6 +414,7 @@ class Trainer:
             decoder_optimizer=self.decoder_optimizer,
             step=self.step,
             sampler=self.sampler,
+            binarizer=self.binarizer,
         )
 
     def _save_state(self, progress: _Progress) -> None:
@@ -427,6 +493,7 @@ class Trainer:
         n_batches = math.ceil(n_train / self.batch_size)
 
         def save() -> None:
+            progress.sums = self._read_epoch_sums()
             progress.aggressive_rng_state = aggressive_rng.bit_generator.state
             progress.elapsed_s = elapsed_before + time.perf_counter() - started
             self._save_state(progress)
@@ -434,25 +501,25 @@ class Trainer:
         while progress.epoch <= self.epochs:
             epoch = progress.epoch
             order = np.random.default_rng([order_seed, epoch]).permutation(n_train)
-            for index in range(progress.next_batch, n_batches):
-                start = index * self.batch_size
-                batch = self.train_rows(order[start : start + self.batch_size])
-                if progress.aggressive:
+            order = tf.constant(order, tf.int32)
+            self.epoch_sums.assign([progress.sums[key] for key in SUM_KEYS])
+            index = progress.next_batch
+            while index < n_batches:
+                if progress.aggressive:  # encoder inner loop, then one decoder update
                     progress.inner_steps += self.encoder_inner_loop(aggressive_rng)
-                    stats = self.decoder_step(tf.constant(batch))
+                    span, stop = self.decoder_span, index + 1
                 else:
-                    stats = self.joint_step(tf.constant(batch))
-                stats = {k: float(v) for k, v in stats.items()}
-                self._check_finite(stats["loss"], epoch)
-                for key in progress.sums:
-                    progress.sums[key] += stats[key] * len(batch)
-                progress.next_batch = index + 1
+                    span, stop = self.joint_span, min(n_batches, index + self.batches_per_call)
+                index = int(span(order, tf.constant(index), tf.constant(stop)))
+                self._check_finite(float(self.last_loss.numpy()), epoch)
+                progress.next_batch = index
                 if (
-                    index + 1 < n_batches
+                    index < n_batches
                     and time.perf_counter() - last_save > self.checkpoint_interval_s
                 ):
                     save()
                     last_save = time.perf_counter()
+            progress.sums = self._read_epoch_sums()
             row = {"epoch": epoch, "step": int(self.step.numpy())}
             row.update({key: value / n_train for key, value in progress.sums.items()})
             row["elbo"] = row["rec"] - row["kl"]
@@ -493,6 +560,7 @@ class Trainer:
             )
             progress.epoch, progress.next_batch, progress.inner_steps = epoch + 1, 0, 0
             progress.sums = dict.fromkeys(progress.sums, 0.0)
+            self.epoch_sums.assign(tf.zeros_like(self.epoch_sums))
             save()
             last_save = time.perf_counter()
 
