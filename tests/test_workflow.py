@@ -23,7 +23,8 @@ import yaml
 from vae_tfp.config import RunKey, iter_runs, resolve_run_config, training_config
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.methods.registry import METHODS, method_fields
-from vae_tfp.models.decoders import DECODERS, STRUCTURAL_ARGS
+from vae_tfp.models.decoder_types import DECODER_TYPES, decoder_class
+from vae_tfp.models.decoders import STRUCTURAL_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflows" / "schemas" / "config.schema.yaml"
@@ -149,12 +150,13 @@ def test_schema_dataset_options_equal_builder_arguments(schema):
 
 def test_schema_decoder_types_and_options_equal_registry(schema):
     variant = schema["$defs"]["decoder_variant"]
-    assert sorted(variant["properties"]["type"]["enum"]) == sorted(DECODERS)
+    assert sorted(variant["properties"]["type"]["enum"]) == sorted(DECODER_TYPES)
     by_type = {
         rule["if"]["properties"]["type"]["const"]: set(rule["then"]["properties"]) - {"type"}
         for rule in variant["allOf"]
     }
-    for name, cls in DECODERS.items():
+    for name in DECODER_TYPES:
+        cls = decoder_class(name)
         accepted = set(inspect.signature(cls.__init__).parameters) - set(STRUCTURAL_ARGS)
         assert by_type[name] == accepted, name
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.methods.registry import METHODS, build_method
-from vae_tfp.models.decoders import DECODERS
+from vae_tfp.models.decoder_types import DECODER_TYPES
 
 
 class RunKey(NamedTuple):
@@ -131,10 +131,10 @@ def check_experiment_config(config: Mapping[str, Any]) -> None:
         if name not in DATASETS:
             problems.append(f"unknown dataset {name!r}; allowed: {sorted(DATASETS)}")
     for name, spec in config["decoders"].items():
-        if spec.get("type") not in DECODERS:
+        if spec.get("type") not in DECODER_TYPES:
             problems.append(
                 f"decoder variant {name!r} has unknown type {spec.get('type')!r}; "
-                f"allowed: {sorted(DECODERS)}"
+                f"allowed: {sorted(DECODER_TYPES)}"
             )
     for name, spec in config["methods"].items():
         if spec.get("method") not in METHODS:

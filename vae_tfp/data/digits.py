@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 from vae_tfp.data.splits import split_indices
 from vae_tfp.data.store import PreparedData
@@ -29,6 +28,8 @@ def build_digits(
     Raises:
         ValueError: If ``threshold`` is outside 0..16.
     """
+    from sklearn.datasets import load_digits  # ~1 s to import: only when building
+
     if not 0 <= threshold <= 16:
         raise ValueError(f"digits threshold must be in 0..16 (pixel range), got {threshold}")
     images = load_digits().data

@@ -22,11 +22,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import tensorflow_probability as tfp
 
 from vae_tfp.data.store import PreparedData
+from vae_tfp.lazy import lazy_import
 
-tfd = tfp.distributions
+tfp = lazy_import("tensorflow_probability")  # only the exact-answer methods need it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,9 +49,9 @@ class LinearGaussianModel:
         data_dim = self.weight.shape[0]
         return self.weight @ self.weight.T + self.noise_std**2 * np.eye(data_dim)
 
-    def marginal(self) -> tfd.Distribution:
+    def marginal(self) -> tfp.distributions.Distribution:
         """Returns p(x) = N(b, C) as a float64 ``tfd.MultivariateNormalTriL``."""
-        return tfd.MultivariateNormalTriL(
+        return tfp.distributions.MultivariateNormalTriL(
             loc=self.bias.astype(np.float64),
             scale_tril=np.linalg.cholesky(self.covariance).astype(np.float64),
         )

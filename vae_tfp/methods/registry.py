@@ -22,10 +22,12 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import tensorflow as tf
-
-from vae_tfp.methods.posterior import BatchNormMeans, CommittedRate, committed_variance
+from vae_tfp.lazy import lazy_import
+from vae_tfp.methods.bounds import committed_variance
 from vae_tfp.methods.schedules import cyclical, linear_warmup
+
+# Imported on first use: validating a config (the Snakefile's parse) needs no TensorFlow.
+tf = lazy_import("tensorflow")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,6 +317,8 @@ class BNVAE(Method):
             raise ValueError(f"gamma must be > 0, got {self.gamma}")
 
     def posterior_transform(self, latent_dim: int) -> tf.Module:
+        from vae_tfp.methods.posterior import BatchNormMeans
+
         return BatchNormMeans(latent_dim, self.gamma)
 
 
@@ -344,6 +348,8 @@ class DeltaVAE(Method):
 
     def posterior_transform(self, latent_dim: int) -> tf.Module:
         del latent_dim
+        from vae_tfp.methods.posterior import CommittedRate
+
         return CommittedRate(self.delta, self.min_variance)
 
 

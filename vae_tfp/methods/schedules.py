@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import tensorflow as tf
+from vae_tfp.lazy import lazy_import
+
+tf = lazy_import("tensorflow")
 
 
 def linear_warmup(step: tf.Tensor | int, beta0: float, warmup_steps: int) -> tf.Tensor:

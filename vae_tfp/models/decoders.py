@@ -24,9 +24,9 @@ import tensorflow_probability as tfp
 import tf_keras
 
 from vae_tfp.data.store import PAD_ID
-from vae_tfp.models.autoregressive import BoundDistribution, MADEDecoder, PixelCNNDecoder
+from vae_tfp.models.autoregressive import BoundDistribution
+from vae_tfp.models.decoder_types import decoder_class
 from vae_tfp.models.sequence import (
-    LSTMDecoder,
     blocked_logits,
     check_tokens,
     token_log_prob,
@@ -155,15 +155,6 @@ class LinearDecoder(tf.Module):
         return tfd.Independent(tfd.Normal(loc=loc, scale=tf.exp(self.log_scale)), 1)
 
 
-DECODERS: dict[str, type[tf.Module]] = {
-    "mlp": MLPDecoder,
-    "linear": LinearDecoder,
-    "made": MADEDecoder,
-    "pixelcnn": PixelCNNDecoder,
-    "lstm": LSTMDecoder,
-}
-
-
 def build_decoder(
     options: Mapping[str, Any],
     latent_dim: int,
@@ -185,9 +176,7 @@ def build_decoder(
         TypeError: On an unknown option.
     """
     name = options.get("type")
-    if name not in DECODERS:
-        raise KeyError(f"unknown decoder type {name!r}; registered: {sorted(DECODERS)}")
-    cls = DECODERS[name]
+    cls = decoder_class(name)
     given = _check_options(name, cls, options)
     if "vocab_size" in inspect.signature(cls.__init__).parameters:
         given["vocab_size"] = vocab_size
