@@ -29,6 +29,9 @@ tfd = tfp_np.distributions
 # ([rows, N] float64 or [rows, d, N] float32: 64 MB at most).
 _MI_BLOCK_ELEMENTS = 2**23
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+# Below shift - 80 nats the float32 sum of the marginal kernel may have underflowed (exp
+# underflows at -87): such values are recomputed in float64.
+_MARGINAL_UNDERFLOW = 80.0
 
 
 def mean_and_standard_error(values: np.ndarray) -> tuple[float, float]:
@@ -102,8 +105,10 @@ def _mixture_kernels():
     """The two TensorFlow kernels of :func:`_log_aggregate_posterior`, compiled once per
     process (imported lazily: the estimators stay importable without building a graph).
 
-    Each returns, for every point (and dimension), the index of the mixture component with
-    the highest log density and the sum over components of exp(log density - that peak).
+    ``joint`` returns, for every point, the index of the mixture component with the highest
+    log density and the sum over components of exp(log density - that peak); ``marginals``
+    returns, for every point and dimension, the sum of exp(log density - a per-dimension
+    shift).
     """
     import tensorflow as tf
 
@@ -121,9 +126,11 @@ def _mixture_kernels():
         return peak_and_mass(-0.5 * (squared + offset[None, :]), axis=1)
 
     @tf.function(jit_compile=True, reduce_retracing=True)
-    def marginals(z, loc_t, inverse_scale_t, log_norm_t):
+    def marginals(z, loc_t, inverse_scale_t, shifted_log_norm_t):
+        # One fused pass, no max: every log density is at most its component's log
+        # normalizer, so shifting by the largest one per dimension keeps every term <= 0.
         u = (z[:, :, None] - loc_t[None]) * inverse_scale_t[None]  # [c, d, N], fused by XLA
-        return peak_and_mass(log_norm_t[None] - 0.5 * u * u, axis=2)
+        return tf.reduce_sum(tf.exp(shifted_log_norm_t[None] - 0.5 * u * u), axis=2)
 
     return joint, marginals
 
@@ -154,11 +161,14 @@ def _log_aggregate_posterior(
     joint density the squared Mahalanobis distances to all N components come from two matrix
     products (float64, BLAS) instead of an [M, N, d] array of elementwise densities; the
     one-dimensional marginals, which have no such shortcut (M N d densities), are computed
-    in float32 by one XLA-fused kernel. The peak term log q(z|x_m*) is recomputed in float64
-    with the same function as the per-example densities, so an encoder that ignores x gives
-    exactly log q(z) = log q(z|x) and an MI of exactly 0; otherwise the float32 sum of the
-    marginals has a relative error of about 1e-6, and the joint agrees with the elementwise
-    float64 computation to about 1e-12 (tests/test_metrics.py checks both).
+    in float32 by one XLA-fused kernel, each shifted by the largest log normalizer of its
+    dimension (pairs whose float32 sum underflows are recomputed in float64). The peak term
+    log q(z|x_m*) of the joint is recomputed in float64 with the same function as the
+    per-example densities, and so is every marginal of a dimension whose posterior does not
+    depend on x, so an encoder that ignores x gives exactly log q(z) = log q(z|x) and an MI
+    of exactly 0; otherwise the float32 marginals have an absolute error of about 1e-6, and
+    the joint agrees with the elementwise float64 computation to about 1e-12
+    (tests/test_metrics.py checks both).
 
     Args:
         z: Points [M, d].
@@ -184,18 +194,29 @@ def _log_aggregate_posterior(
         log_qz[start:stop] = peak_density.sum(-1) + np.log(mass) - np.log(n)
     if not per_dim:
         return log_qz, None
-    log_qz_i = np.empty(z.shape)
+    log_norm = -np.log(scale) - _HALF_LOG_2PI  # [N, d]
+    shift = log_norm.max(axis=0)  # [d]
     loc_t, inverse_scale_t = loc.T.astype(np.float32), (1.0 / scale).T.astype(np.float32)
-    log_norm_t = (-np.log(scale) - _HALF_LOG_2PI).T.astype(np.float32)
+    shifted_log_norm_t = (log_norm - shift).T.astype(np.float32)
+    log_qz_i = np.empty(z.shape)
     rows = max(1, min(len(z), _MI_BLOCK_ELEMENTS // (n * d)))
     for start, stop, block in _padded_blocks(z, rows):
-        peak, mass = marginal_kernel(block.astype(np.float32), loc_t, inverse_scale_t, log_norm_t)
-        peak, mass = peak.numpy()[: stop - start], mass.numpy()[: stop - start]
-        dims = np.arange(d)[None, :]
-        peak_density = _gaussian_log_density(
-            block[: stop - start], loc[peak, dims], scale[peak, dims]
+        mass = marginal_kernel(block.astype(np.float32), loc_t, inverse_scale_t, shifted_log_norm_t)
+        with np.errstate(divide="ignore"):
+            log_qz_i[start:stop] = shift + np.log(mass.numpy()[: stop - start].astype(np.float64))
+    log_qz_i -= np.log(n)
+    # A point far out in every component's tail underflows the float32 sum: those few
+    # (point, dimension) pairs are recomputed by log-sum-exp in float64.
+    for point, dim in zip(*np.nonzero(log_qz_i < shift - _MARGINAL_UNDERFLOW), strict=True):
+        log_density = _gaussian_log_density(z[point, dim], loc[:, dim], scale[:, dim])
+        log_qz_i[point, dim] = logsumexp(log_density) - np.log(n)
+    # A dimension whose posterior does not depend on x has q(z_i) = q(z_i|x) exactly: the
+    # same float64 function as log q(z_i|x), so its MI is exactly 0, not float32 noise.
+    constant = np.all(loc == loc[0], axis=0) & np.all(scale == scale[0], axis=0)
+    if np.any(constant):
+        log_qz_i[:, constant] = _gaussian_log_density(
+            z[:, constant], loc[:1, constant], scale[:1, constant]
         )
-        log_qz_i[start:stop] = peak_density + np.log(mass.astype(np.float64)) - np.log(n)
     return log_qz, log_qz_i
 
 

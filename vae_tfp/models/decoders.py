@@ -26,6 +26,7 @@ import tf_keras
 from vae_tfp.data.store import PAD_ID
 from vae_tfp.models.autoregressive import BoundDistribution
 from vae_tfp.models.decoder_types import decoder_class
+from vae_tfp.models.encoder import check_activation
 from vae_tfp.models.sequence import (
     blocked_logits,
     check_tokens,
@@ -64,7 +65,8 @@ class MLPDecoder(tf.Module):
         event_shape: Shape of one example.
         kind: ``"binary"``, ``"real"`` or ``"tokens"``.
         vocab_size: Number of token ids (token data only; set from the data).
-        hidden_units: Widths of the ReLU hidden layers.
+        hidden_units: Widths of the hidden layers.
+        activation: Their activation, a Keras name (``"tanh"`` as Burda et al. 2016).
         skip: Feed z to every layer after the first too, h_l = relu(W_l h_{l-1} + U_l z)
             and the output W h_L + U z (skip-VAE, Dieng et al. 2019, eq. 8).
     """
@@ -77,8 +79,10 @@ class MLPDecoder(tf.Module):
         vocab_size: int | None = None,
         hidden_units: Sequence[int] = (64, 64),
         skip: bool = False,
+        activation: str = "relu",
     ):
         super().__init__(name="mlp_decoder")
+        check_activation(activation)
         if kind not in ("binary", "real", "tokens"):
             raise ValueError(
                 f"mlp decoder supports kinds 'binary', 'real' and 'tokens', got {kind!r}"
@@ -90,7 +94,7 @@ class MLPDecoder(tf.Module):
         self.kind = kind
         self.skip = bool(skip)
         self.event_shape = tuple(int(d) for d in event_shape)
-        self.hidden = [tf_keras.layers.Dense(int(u), activation="relu") for u in hidden_units]
+        self.hidden = [tf_keras.layers.Dense(int(u), activation=activation) for u in hidden_units]
         outputs = int(np.prod(self.event_shape)) * (self.vocab_size if kind == "tokens" else 1)
         self.head = tf_keras.layers.Dense(outputs)
         if kind == "real":

@@ -12,6 +12,16 @@ import tf_keras
 tfd = tfp.distributions
 
 
+# Hidden-layer activations the MLPs accept (Keras names); the config schema lists the same.
+ACTIVATIONS = ("relu", "tanh", "elu", "softplus", "sigmoid")
+
+
+def check_activation(name: str) -> None:
+    """Raises ValueError naming ``name`` and the allowed activations unless it is one."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; allowed: {list(ACTIVATIONS)}")
+
+
 def gaussian_posterior(loc: tf.Tensor, log_var: tf.Tensor) -> tfd.Distribution:
     """Returns N(loc, diag(exp(log_var))) as ``tfd.Independent(tfd.Normal)`` over the last axis."""
     return tfd.Independent(tfd.Normal(loc=loc, scale=tf.exp(0.5 * log_var)), 1)
@@ -23,16 +33,23 @@ class GaussianEncoder(tf.Module):
     Args:
         event_shape: Shape of one example.
         latent_dim: Dimension of z.
-        hidden_units: Widths of the ReLU hidden layers.
+        hidden_units: Widths of the hidden layers.
+        activation: Their activation, a Keras name (:data:`ACTIVATIONS`; ``"tanh"`` as
+            Burda et al. 2016, Sec. 5.1).
     """
 
     def __init__(
-        self, event_shape: Sequence[int], latent_dim: int, hidden_units: Sequence[int] = (64, 64)
+        self,
+        event_shape: Sequence[int],
+        latent_dim: int,
+        hidden_units: Sequence[int] = (64, 64),
+        activation: str = "relu",
     ):
+        check_activation(activation)
         super().__init__(name="encoder")
         self.event_shape = tuple(int(d) for d in event_shape)
         self.latent_dim = int(latent_dim)
-        self.hidden = [tf_keras.layers.Dense(int(u), activation="relu") for u in hidden_units]
+        self.hidden = [tf_keras.layers.Dense(int(u), activation=activation) for u in hidden_units]
         self.head = tf_keras.layers.Dense(2 * self.latent_dim)
         self.params(tf.zeros((1, *self.event_shape)))  # create the weights now
 

@@ -129,7 +129,8 @@ def build_vae(
     otherwise.
 
     Args:
-        model_options: ``latent_dim`` and ``encoder_hidden_units`` (MLP encoder);
+        model_options: ``latent_dim``, ``encoder_hidden_units`` and ``encoder_activation``
+            (MLP encoder);
             ``encoder_embedding_size`` and ``encoder_hidden_size`` (LSTM encoder).
         decoder_options: ``type`` plus that decoder's options.
         event_shape: Shape of one example.
@@ -147,7 +148,10 @@ def build_vae(
         )
     else:
         encoder = GaussianEncoder(
-            event_shape, latent_dim, model_options.get("encoder_hidden_units", (64, 64))
+            event_shape,
+            latent_dim,
+            model_options.get("encoder_hidden_units", (64, 64)),
+            activation=model_options.get("encoder_activation", "relu"),
         )
     decoder = build_decoder(decoder_options, latent_dim, event_shape, kind, vocab_size)
     return VAE(encoder, decoder, latent_dim)

@@ -4,10 +4,10 @@ from vae_tfp.training.loop import (
     SELECTION_RULE,
     NonFiniteLossError,
     checkpoint_path,
-    encode_dataset,
     model_from_run_config,
     train_run,
 )
+from vae_tfp.training.validation import encode_dataset
 
 __all__ = [
     "SELECTION_RULE",

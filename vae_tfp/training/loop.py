@@ -23,7 +23,6 @@ import logging
 import math
 import shutil
 import time
-import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,10 +37,22 @@ from vae_tfp.data.store import PreparedData
 from vae_tfp.io import atomic_write, read_json, write_json
 from vae_tfp.methods import build_method
 from vae_tfp.methods.registry import aggressive_continues, inner_loop_converged
-from vae_tfp.metrics import active_units, mutual_information
 from vae_tfp.models import VAE, build_decoder, build_vae
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
+from vae_tfp.training.optimizers import (
+    PlateauState,
+    build_optimizer,
+    optimizer_settings,
+    plateau_step,
+    schedule_settings,
+    scheduled_learning_rate,
+)
+from vae_tfp.training.validation import (
+    VALID_AU_THRESHOLD,
+    VALID_BATCH_SIZE,
+    validation_scores,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +61,6 @@ SELECTION_RULE = (
     "example, the same noise every epoch); ties go to the earliest epoch"
 )
 CHECKPOINT_PREFIX = "best"
-# Validation diagnostics in history.csv (valid_au with Burda et al.'s threshold; the test
-# metrics use the evaluation settings). The batch size only bounds memory.
-VALID_AU_THRESHOLD = 0.01
-VALID_BATCH_SIZE = 1000
 HISTORY_COLUMNS = (
     "epoch",
     "step",
@@ -67,6 +74,7 @@ HISTORY_COLUMNS = (
     "valid_kl",
     "valid_mi",
     "valid_au",
+    "learning_rate",
     "aggressive",
     "encoder_inner_steps",
     "wall_time_s",
@@ -123,49 +131,6 @@ def checkpoint_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / "checkpoint" / CHECKPOINT_PREFIX
 
 
-_ENCODE_PASSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def encode_dataset(model: VAE, x: np.ndarray, batch_size: int, seed: int) -> dict[str, np.ndarray]:
-    """Single-sample rec, analytic kl_per_dim and posterior parameters for every row of x.
-
-    The noise of batch b is the stateless seed (seed, b), so calls with the same arguments
-    give the same numbers. The compiled pass is kept per model (tracing an LSTM or PixelCNN
-    every epoch would cost more than the validation itself).
-    """
-    batch_pass = _ENCODE_PASSES.get(model)
-    if batch_pass is None:
-
-        @tf.function(reduce_retracing=True)
-        def batch_pass(xb, stateless_seed):
-            out = model.forward(xb, stateless_seed)
-            return out.rec, out.kl_per_dim, out.loc, out.log_var
-
-        _ENCODE_PASSES[model] = batch_pass
-    parts = []
-    for index, start in enumerate(range(0, len(x), batch_size)):
-        xb = tf.constant(x[start : start + batch_size])
-        parts.append([t.numpy() for t in batch_pass(xb, tf.constant([seed, index], tf.int32))])
-    rec, kl_per_dim, loc, log_var = (np.concatenate(p, axis=0) for p in zip(*parts, strict=True))
-    return {"rec": rec, "kl_per_dim": kl_per_dim, "loc": loc, "log_var": log_var}
-
-
-def _validation_scores(
-    model: VAE, valid: np.ndarray, batch_size: int, seed: int, au_threshold: float
-) -> dict[str, float]:
-    encoded = encode_dataset(model, valid, batch_size, seed)
-    kl = encoded["kl_per_dim"].sum(-1)
-    mi, _ = mutual_information(encoded["loc"], encoded["log_var"], n_samples=1, seed=seed)
-    au, _ = active_units(encoded["loc"], au_threshold)
-    return {
-        "valid_elbo": float(np.mean(encoded["rec"] - kl)),
-        "valid_rec": float(np.mean(encoded["rec"])),
-        "valid_kl": float(np.mean(kl)),
-        "valid_mi": mi,
-        "valid_au": au,
-    }
-
-
 SUM_KEYS = ("loss", "rec", "kl", "kl_weight")
 # Batches trained per call into the compiled loop (a resume state can be saved between
 # calls). Large enough that the Python round trip is negligible, small enough that
@@ -194,6 +159,8 @@ class _Progress:
     previous_mi: float | None = None
     aggressive_rng_state: dict | None = None
     elapsed_s: float = 0.0
+    plateau: dict[str, float] | None = None
+    stop_reason: str | None = None
 
 
 class Trainer:
@@ -214,6 +181,10 @@ class Trainer:
         self.epochs = int(training["epochs"])
         self.batch_size = int(training["batch_size"])
         self.learning_rate = float(training["learning_rate"])
+        self.training = dict(training)
+        self.schedule = schedule_settings(training)
+        self.clip_norm = optimizer_settings(training)["clip_norm"]
+        self.early_stopping_patience = training.get("early_stopping_patience")
         self.steps_per_epoch = math.ceil(len(data.train) / self.batch_size)
 
         tf_keras.utils.set_random_seed(derive_seed(self.seed, "init"))
@@ -230,7 +201,7 @@ class Trainer:
         self.sampler = tf.random.Generator.from_seed(derive_seed(self.seed, "train_sampling"))
         # The training split lives on the TensorFlow side: a batch is a gather by row index
         # inside the compiled loop, never a NumPy copy handed over per step.
-        self.train_data = tf.constant(data.train)
+        self.train_data = tf.Variable(data.train, trainable=False)  # not an XLA constant
         # Dynamically binarized data (MNIST, Omniglot): a fresh x ~ Bernoulli(intensity) for
         # every training batch, drawn in the graph from its own seeded stream (part of the
         # resumable state, so a resumed run draws what an uninterrupted one would).
@@ -251,9 +222,10 @@ class Trainer:
         self._build_optimizers()
 
     def _build_optimizers(self) -> None:
-        """Fresh Adam optimizers and the train steps that use them."""
-        self.encoder_optimizer = tf_keras.optimizers.Adam(learning_rate=self.learning_rate)
-        self.decoder_optimizer = tf_keras.optimizers.Adam(learning_rate=self.learning_rate)
+        """Fresh optimizers (``training.optimizer``, default Adam) and the train steps that
+        use them."""
+        self.encoder_optimizer = build_optimizer(self.training)
+        self.decoder_optimizer = build_optimizer(self.training)
         # Slots now, not inside the compiled loops (no variable may be created there).
         self.encoder_optimizer.build(self.encoder_variables)
         self.decoder_optimizer.build(self.decoder_variables)
@@ -290,6 +262,8 @@ class Trainer:
                 out = model.forward(x, seed, training=True)
                 loss = method.loss(out.rec, out.kl_per_dim, step)
             grads = tape.gradient(loss, variables)
+            if self.clip_norm is not None:  # one global norm over the updated variables
+                grads, _ = tf.clip_by_global_norm(grads, self.clip_norm)
             n_encoder = len(self.encoder_variables) if update_encoder else 0
             if update_encoder:
                 self.encoder_optimizer.apply_gradients(
@@ -323,36 +297,55 @@ class Trainer:
         return self.batch(tf.constant(rows)).numpy()
 
     def _make_span(self, step_fn):
-        """A ``tf.function`` that trains on the batches ``first..last-1`` of an epoch.
+        """A function training on the batches ``first..last-1`` of an epoch.
 
-        ``order`` is the epoch's permutation of the training rows; batch i is
-        ``order[i*B:(i+1)*B]``. The batch statistics are added to :attr:`epoch_sums` on the
-        device (weighted by batch size, in float64, in batch order: the sums the former
-        per-step Python loop made), so nothing crosses to Python until the span ends. A
-        non-finite loss stops the span after its step (:attr:`last_loss` holds it).
+        ``order`` is the epoch's permutation of the training rows (int32); batch i is
+        ``order[i*B:(i+1)*B]``. The loop over batches runs inside one compiled function
+        (XLA with ``training.jit_compile``): the batch statistics are added to
+        :attr:`epoch_sums` on the device (weighted by batch size, in float64, in batch
+        order: the sums the former per-step Python loop made), so nothing crosses to Python
+        until the span ends. XLA needs static shapes, so the full batches and a smaller last
+        batch run in two compiled loops. A non-finite loss stops the span after its step
+        (:attr:`last_loss` holds it).
 
         Returns:
-            The index of the next batch not trained on.
+            ``span(order, first, last) -> int``, the index of the next batch not trained on.
         """
         size, n_train = self.batch_size, len(self.data.train)
+        n_full = n_train // size
+        full = self._compiled_span(step_fn, size)
+        tail = self._compiled_span(step_fn, n_train - n_full * size) if n_train % size else None
 
-        @tf.function(reduce_retracing=True)
+        def span(order: tf.Tensor, first: int | tf.Tensor, last: int | tf.Tensor) -> int:
+            done, last = int(first), int(last)
+            if done < min(last, n_full):
+                done = int(full(order, tf.constant(done), tf.constant(min(last, n_full))))
+            if tail is not None and done == n_full < last:
+                done = int(tail(order, tf.constant(done), tf.constant(done + 1)))
+            return done
+
+        return span
+
+    def _compiled_span(self, step_fn, rows_per_batch: int):
+        """The compiled loop of :meth:`_make_span` for batches of ``rows_per_batch`` rows."""
+        size, weight = self.batch_size, float(rows_per_batch)
+
         def span_fn(order, first, last):
-            done = first
-            for index in tf.range(first, last):
-                rows = order[index * size : tf.minimum((index + 1) * size, n_train)]
+            def body(index, finite):
+                rows = tf.slice(order, [index * size], [rows_per_batch])
                 stats = step_fn(self.batch(rows))
-                weight = tf.cast(tf.shape(rows)[0], tf.float64)
                 self.epoch_sums.assign_add(
                     tf.stack([tf.cast(stats[key], tf.float64) for key in SUM_KEYS]) * weight
                 )
                 self.last_loss.assign(stats["loss"])
-                done = index + 1
-                if not tf.math.is_finite(stats["loss"]):
-                    break
+                return index + 1, tf.math.is_finite(stats["loss"])
+
+            done, _ = tf.while_loop(
+                lambda index, finite: (index < last) & finite, body, (first, tf.constant(True))
+            )
             return done
 
-        return span_fn
+        return tf.function(span_fn, jit_compile=self.jit_compile, reduce_retracing=True)
 
     def _make_encoder_window(self):
         """A ``tf.function`` doing one encoder-only update per row of ``rows`` ([w, batch]
@@ -404,6 +397,39 @@ class Trainer:
     def _read_epoch_sums(self) -> dict[str, float]:
         """The device-side sums of the epoch in progress, as Python floats."""
         return dict(zip(SUM_KEYS, self.epoch_sums.numpy().tolist(), strict=True))
+
+    def _end_of_epoch_schedule(self, progress: _Progress, epoch: int, row: dict) -> None:
+        """The validation-driven parts of the protocol, after the epoch's checkpointing.
+
+        Halve-on-plateau (He et al. 2019): on a decay, training goes back to the best
+        checkpoint with fresh optimizer state, and stops after ``max_decays`` decays. Early
+        stopping (``training.early_stopping_patience``): stop once the validation ELBO has
+        not improved for that many epochs.
+        """
+        if self.schedule["type"] == "plateau":
+            state = PlateauState(**(progress.plateau or {"learning_rate": self.learning_rate}))
+            state, decayed = plateau_step(state, -row["valid_elbo"], epoch, self.schedule)
+            progress.plateau = dataclasses.asdict(state)
+            if decayed and progress.best["epoch"] > 0:
+                best = self.checkpoint.read(str(checkpoint_path(self.run_dir)))
+                best.assert_existing_objects_matched()
+                self._build_optimizers()
+                log.info(
+                    "epoch %d: learning rate %.4g from the best checkpoint (epoch %d)",
+                    epoch,
+                    state.learning_rate,
+                    progress.best["epoch"],
+                )
+            if state.decays >= self.schedule["max_decays"]:
+                progress.stop_reason = (
+                    f"learning rate decayed {state.decays} times (plateau schedule)"
+                )
+        patience = self.early_stopping_patience
+        selected = progress.best["epoch"]
+        if patience is not None and selected > 0 and epoch - selected >= patience:
+            progress.stop_reason = f"validation ELBO not improved for {patience} epochs"
+        if progress.stop_reason:
+            log.info("training stops after epoch %d: %s", epoch, progress.stop_reason)
 
     # ---- Resumable state ----------------------------------------------------------------
     def _state_checkpoint(self) -> tf.train.Checkpoint:
@@ -498,8 +524,13 @@ class Trainer:
             progress.elapsed_s = elapsed_before + time.perf_counter() - started
             self._save_state(progress)
 
-        while progress.epoch <= self.epochs:
+        while progress.epoch <= self.epochs and progress.stop_reason is None:
             epoch = progress.epoch
+            learning_rate = scheduled_learning_rate(
+                self.schedule, self.learning_rate, epoch, progress.plateau
+            )
+            self.encoder_optimizer.learning_rate = learning_rate
+            self.decoder_optimizer.learning_rate = learning_rate
             order = np.random.default_rng([order_seed, epoch]).permutation(n_train)
             order = tf.constant(order, tf.int32)
             self.epoch_sums.assign([progress.sums[key] for key in SUM_KEYS])
@@ -524,10 +555,11 @@ class Trainer:
             row.update({key: value / n_train for key, value in progress.sums.items()})
             row["elbo"] = row["rec"] - row["kl"]
             row.update(
-                _validation_scores(
+                validation_scores(
                     self.model, self.data.valid, VALID_BATCH_SIZE, valid_seed, VALID_AU_THRESHOLD
                 )
             )
+            row["learning_rate"] = learning_rate
             row["aggressive"] = int(progress.aggressive)
             row["encoder_inner_steps"] = progress.inner_steps
             row["wall_time_s"] = elapsed_before + time.perf_counter() - started
@@ -547,6 +579,7 @@ class Trainer:
                 reinitialize_decoder(self.model, self.run_config, self.data, reset_seed)
                 self._build_optimizers()
                 log.info("decoder re-initialized after epoch %d", epoch)
+            self._end_of_epoch_schedule(progress, epoch, row)
             log.info(
                 "epoch %d/%d loss %.3f elbo %.3f kl %.3f | valid elbo %.3f mi %.3f au %d",
                 epoch,
@@ -573,6 +606,8 @@ class Trainer:
             "selection_rule": SELECTION_RULE,
             "first_selectable_epoch": self.method.first_selectable_epoch,
             "epochs": self.epochs,
+            "epochs_trained": len(history),
+            "stop_reason": progress.stop_reason,
             "steps": int(self.step.numpy()),
             "encoder_inner_steps": int(sum(r["encoder_inner_steps"] for r in history)),
             "aggressive_ended_after_epoch": progress.aggressive_ended,

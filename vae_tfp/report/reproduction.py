@@ -1,0 +1,189 @@
+"""The reproduction table: the suite's numbers beside the published ones they reproduce.
+
+An experiment names, under ``reproduce:``, rows of a published-values file
+(``config/published.yaml``) and the runs (dataset, decoder variant, method variant) that
+reproduce each. For each row the table gives the dataset version, the metric and K, ours
+(mean ± std over seeds, n), the published value (± its std when the paper gives one), the
+source, the difference ours − published and whether it is within the row's tolerance
+(the row's own, else the published std, else 1 nat), in the manner of pythae's
+reproducibility table but computed from the run folders.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from vae_tfp.io import atomic_write
+
+DEFAULT_TOLERANCE = 1.0  # nats, when a row states none and the paper gives no std
+ROW_FIELDS = ("dataset", "dataset_version", "metric", "estimator", "value", "std", "source")
+
+
+def load_published(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """The rows of a published-values file, checked for the fields the table needs.
+
+    Raises:
+        ValueError: If a row lacks a field or its value is not a finite number, naming the
+            row and what is missing.
+    """
+    rows = yaml.safe_load(Path(path).read_text())["rows"]
+    for name, row in rows.items():
+        missing = [field for field in ROW_FIELDS if field not in row]
+        if missing:
+            raise ValueError(f"published row {name!r} in {path} lacks {missing}")
+        if not isinstance(row["value"], int | float) or not math.isfinite(row["value"]):
+            raise ValueError(f"published row {name!r}: value must be a finite number")
+    return rows
+
+
+def row_tolerance(row: Mapping[str, Any]) -> float:
+    """The tolerance of a published row: its own, else the published std, else 1 nat."""
+    for candidate in (row.get("tolerance"), row.get("std")):
+        if candidate is not None:
+            return float(candidate)
+    return DEFAULT_TOLERANCE
+
+
+def reproduction_table(
+    summary: pd.DataFrame,
+    published: Mapping[str, Mapping[str, Any]],
+    reproduce: Sequence[Mapping[str, Any]],
+) -> pd.DataFrame:
+    """One row per reproduced published value, from the per-run summary.
+
+    Args:
+        summary: One row per run (:func:`vae_tfp.report.collect_runs`).
+        published: The rows of the published-values file (:func:`load_published`).
+        reproduce: The experiment's ``reproduce`` entries: ``row``, ``dataset``, ``decoder``,
+            ``method``.
+
+    Returns:
+        Columns ``row``, ``dataset_version``, ``metric``, ``K``, ``ours_mean``, ``ours_std``,
+        ``n``, ``published``, ``published_std``, ``difference``, ``tolerance``, ``within``
+        (None when no run has finished), ``source``, ``runs`` (the run folders).
+
+    Raises:
+        KeyError: If an entry names a row the file does not hold.
+    """
+    records = []
+    for entry in reproduce:
+        if entry["row"] not in published:
+            raise KeyError(
+                f"reproduce names published row {entry['row']!r}; the file holds "
+                f"{sorted(published)}"
+            )
+        row = published[entry["row"]]
+        runs = summary[
+            (summary["dataset"] == entry["dataset"])
+            & (summary["decoder"] == entry["decoder"])
+            & (summary["method"] == entry["method"])
+        ]
+        values = runs[row["metric"]].astype(float) if row["metric"] in runs else pd.Series([])
+        n = int(values.notna().sum())
+        mean = float(values.mean()) if n else math.nan
+        std = float(values.std(ddof=1)) if n > 1 else math.nan
+        difference = mean - float(row["value"])
+        tolerance = row_tolerance(row)
+        iw_samples = sorted(set(runs["iw_samples"])) if "iw_samples" in runs else []
+        records.append(
+            {
+                "row": entry["row"],
+                "dataset_version": " ".join(str(row["dataset_version"]).split()),
+                "metric": row["metric"],
+                "K": ", ".join(str(k) for k in iw_samples) if row["metric"] == "nll_iw" else "",
+                "ours_mean": mean,
+                "ours_std": std,
+                "n": n,
+                "published": float(row["value"]),
+                "published_std": row["std"],
+                "difference": difference,
+                "tolerance": tolerance,
+                "within": bool(abs(difference) <= tolerance) if n else None,
+                "source": " ".join(
+                    f"{row['source']['citation']}, {row['source']['location']}".split()
+                ),
+                "runs": ";".join(runs["run_dir"]) if "run_dir" in runs else "",
+            }
+        )
+    return pd.DataFrame.from_records(records)
+
+
+def _display(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as strings for Markdown and LaTeX."""
+
+    def ours(r):
+        if not r["n"]:
+            return "not reached (no finished run)"
+        spread = f" ± {r['ours_std']:.2f}" if r["n"] > 1 else ""
+        return f"{r['ours_mean']:.2f}{spread} (n={r['n']})"
+
+    def published(r):
+        return f"{r['published']:.2f}" + (
+            f" ± {r['published_std']:.2f}" if r["published_std"] is not None else ""
+        )
+
+    def within(r):
+        if r["within"] is None:
+            return "–"
+        return ("yes" if r["within"] else "no") + f" (±{r['tolerance']:g})"
+
+    return pd.DataFrame(
+        {
+            "row": table["row"],
+            "metric": [
+                f"{m} (K={k})" if k else m for m, k in zip(table["metric"], table["K"], strict=True)
+            ],
+            "ours": table.apply(ours, axis=1),
+            "published": table.apply(published, axis=1),
+            "difference": table["difference"].map(lambda d: "" if math.isnan(d) else f"{d:+.2f}"),
+            "within tolerance": table.apply(within, axis=1),
+            "source": table["source"],
+        }
+    )
+
+
+REPRODUCTION_NOTE = (
+    "ours: mean ± std over seeds (n seeds) on the test split, nats per example (au: units); "
+    "difference = ours − published; within tolerance: |difference| ≤ the row's tolerance "
+    "(its own, else the published std, else 1 nat). Dataset versions and protocols: "
+    "config/published.yaml and the experiment config."
+)
+
+
+def write_reproduction_tables(
+    table: pd.DataFrame, output_dir: str | os.PathLike
+) -> dict[str, Path]:
+    """Writes ``reproduction.csv``, ``.md`` and ``.tex`` atomically into ``output_dir``."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    shown = _display(table)
+    paths = {
+        "csv": output_dir / "reproduction.csv",
+        "md": output_dir / "reproduction.md",
+        "tex": output_dir / "reproduction.tex",
+    }
+    atomic_write(paths["csv"], lambda s: table.to_csv(s, index=False))
+    atomic_write(
+        paths["md"],
+        lambda s: s.write(
+            shown.to_markdown(index=False, disable_numparse=True) + f"\n\n{REPRODUCTION_NOTE}\n"
+        ),
+    )
+    latex = shown.map(lambda v: str(v).replace("±", r"$\pm$").replace("−", "-"))
+    latex = latex.map(lambda v: v.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%"))
+    latex.columns = [c.replace("_", r"\_") for c in latex.columns]
+    atomic_write(
+        paths["tex"],
+        lambda s: s.write(
+            latex.to_latex(index=False, escape=False, column_format="lllllll")
+            + f"% {REPRODUCTION_NOTE}\n"
+        ),
+    )
+    return paths
