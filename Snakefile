@@ -35,3 +35,4 @@ rule all:
     default_target: True
     input:
         expand(rules.aggregate.output, experiment=EXPERIMENT),
+        expand(rules.reproduction.output, experiment=EXPERIMENT) if "reproduce" in config else [],

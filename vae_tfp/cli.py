@@ -5,6 +5,8 @@
     python -m vae_tfp train    --run-config-json JSON --data FILE.npz --run-dir DIR
     python -m vae_tfp evaluate --run-dir DIR --data FILE.npz [--evaluation-json JSON]
     python -m vae_tfp aggregate --output-dir DIR METRICS.json [METRICS.json ...]
+    python -m vae_tfp reproduction --summary CSV --published YAML --reproduce-json JSON
+                                   --output-dir DIR
 
 Heavy imports (TensorFlow) happen inside the commands, after the thread limits are set.
 """
@@ -95,6 +97,29 @@ def _aggregate(args: argparse.Namespace) -> None:
     logging.info("aggregated %d runs -> %s", len(frame), ", ".join(map(str, paths.values())))
 
 
+def _reproduction(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from vae_tfp.report.reproduction import (
+        load_published,
+        reproduction_table,
+        write_reproduction_tables,
+    )
+
+    table = reproduction_table(
+        pd.read_csv(args.summary), load_published(args.published), args.reproduce_json
+    )
+    paths = write_reproduction_tables(table, args.output_dir)
+    logging.info("reproduction table of %d rows -> %s", len(table), paths["md"])
+
+
+def _json_list(text: str) -> list:
+    value = json.loads(text)
+    if not isinstance(value, list):
+        raise argparse.ArgumentTypeError(f"expected a JSON list, got {type(value).__name__}")
+    return value
+
+
 GPUS_HELP = "GPUs given to the job; 0 hides every GPU (default: leave the devices as they are)"
 
 
@@ -146,6 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
     aggregate.add_argument("--output-dir", required=True, type=Path, help="the tables folder")
     aggregate.add_argument("metrics", nargs="+", type=Path, help="metrics.json files")
     aggregate.set_defaults(func=_aggregate)
+
+    reproduction = commands.add_parser(
+        "reproduction", help="the reproduction table: summary.csv beside published values"
+    )
+    reproduction.add_argument("--summary", required=True, type=Path, help="summary.csv")
+    reproduction.add_argument(
+        "--published", required=True, type=Path, help="published values (config/published.yaml)"
+    )
+    reproduction.add_argument(
+        "--reproduce-json", required=True, type=_json_list, help="the config's reproduce list"
+    )
+    reproduction.add_argument("--output-dir", required=True, type=Path, help="the tables folder")
+    reproduction.set_defaults(func=_reproduction)
     return parser
 
 

@@ -16,7 +16,10 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
+
+import yaml
 
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.methods.registry import METHODS, build_method
@@ -165,6 +168,7 @@ def check_experiment_config(config: Mapping[str, Any]) -> None:
                         f"grid block {index} names {section[:-1]} {name!r}, which is not "
                         f"defined under '{section}'; defined: {sorted(config[section])}"
                     )
+    problems += _reproduce_problems(config)
     if not problems:
         for block in config["grid"]:
             for dataset, decoder in itertools.product(block["datasets"], block["decoders"]):
@@ -186,6 +190,33 @@ def check_experiment_config(config: Mapping[str, Any]) -> None:
                         )
     if problems:
         raise ConfigError("invalid experiment config:\n  - " + "\n  - ".join(problems))
+
+
+def _reproduce_problems(config: Mapping[str, Any]) -> list[str]:
+    """What is wrong with the experiment's ``reproduce`` entries: a missing ``published``
+    file, a row the file does not hold, or runs the grid does not make."""
+    if "reproduce" not in config:
+        return []
+    if "published" not in config:
+        return ["'reproduce' needs 'published', the file of published values"]
+    path = Path(config["published"])
+    if not path.is_file():
+        return [f"published values file {str(path)!r} does not exist"]
+    rows = yaml.safe_load(path.read_text()).get("rows", {})
+    grid = {(key.dataset, key.decoder, key.method) for key in iter_runs(config)}
+    problems = []
+    for index, entry in enumerate(config["reproduce"]):
+        if entry["row"] not in rows:
+            problems.append(
+                f"reproduce entry {index} names row {entry['row']!r}, which {path} does not "
+                f"hold; its rows: {sorted(rows)}"
+            )
+        if (entry["dataset"], entry["decoder"], entry["method"]) not in grid:
+            problems.append(
+                f"reproduce entry {index} ({entry['dataset']}, {entry['decoder']}, "
+                f"{entry['method']}) is not a run of the grid"
+            )
+    return problems
 
 
 def check_run_config(run_config: Mapping[str, Any]) -> None:

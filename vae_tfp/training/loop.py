@@ -56,6 +56,7 @@ from vae_tfp.training.validation import (
 
 log = logging.getLogger(__name__)
 
+LAST_EPOCH_RULE = "checkpoint of the last epoch trained (training.checkpoint_selection: last_epoch)"
 SELECTION_RULE = (
     "checkpoint of the epoch with the highest validation ELBO (one posterior sample per "
     "example, the same noise every epoch); ties go to the earliest epoch"
@@ -185,6 +186,9 @@ class Trainer:
         self.schedule = schedule_settings(training)
         self.clip_norm = optimizer_settings(training)["clip_norm"]
         self.early_stopping_patience = training.get("early_stopping_patience")
+        # "best_valid_elbo" (the suite's rule) or "last_epoch" (protocols that evaluate the
+        # final weights, e.g. Burda et al. 2016).
+        self.keep_last_epoch = training.get("checkpoint_selection") == "last_epoch"
         self.steps_per_epoch = math.ceil(len(data.train) / self.batch_size)
 
         tf_keras.utils.set_random_seed(derive_seed(self.seed, "init"))
@@ -571,7 +575,9 @@ class Trainer:
                 log.info("aggressive mode ends after epoch %d (validation MI fell)", epoch)
             progress.previous_mi = row["valid_mi"]
             selectable = epoch >= self.method.first_selectable_epoch
-            if selectable and row["valid_elbo"] > progress.best["valid_elbo"]:
+            if selectable and (
+                self.keep_last_epoch or row["valid_elbo"] > progress.best["valid_elbo"]
+            ):
                 progress.best = {"epoch": epoch, "valid_elbo": row["valid_elbo"]}
                 self.checkpoint.write(str(checkpoint_path(self.run_dir)))
             if epoch in self.method.decoder_reset_epochs:
@@ -603,7 +609,7 @@ class Trainer:
         summary = {
             "best_epoch": progress.best["epoch"],
             "best_valid_elbo": progress.best["valid_elbo"],
-            "selection_rule": SELECTION_RULE,
+            "selection_rule": LAST_EPOCH_RULE if self.keep_last_epoch else SELECTION_RULE,
             "first_selectable_epoch": self.method.first_selectable_epoch,
             "epochs": self.epochs,
             "epochs_trained": len(history),

@@ -21,3 +21,29 @@ rule aggregate:
         runtime=30,
     shell:
         "{VAE_TFP} aggregate --output-dir {params.output_dir:q} {input.metrics:q} 2> {log:q}"
+
+
+# The reproduction table, when the experiment names published rows (`reproduce`): the
+# suite's numbers from summary.csv beside the published ones, with sources and tolerances.
+rule reproduction:
+    input:
+        summary=rules.aggregate.output.csv,
+        published=config.get("published", []),
+    output:
+        csv="results/{experiment}/tables/reproduction.csv",
+        md="results/{experiment}/tables/reproduction.md",
+        tex="results/{experiment}/tables/reproduction.tex",
+    params:
+        output_dir=parent_of_output("csv"),
+        reproduce=json.dumps(config.get("reproduce", [])),
+    log:
+        "results/{experiment}/logs/reproduction.log",
+    benchmark:
+        "results/{experiment}/benchmarks/reproduction.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "{VAE_TFP} reproduction --summary {input.summary:q} --published {input.published:q}"
+        " --reproduce-json {params.reproduce:q} --output-dir {params.output_dir:q} 2> {log:q}"
