@@ -102,3 +102,10 @@ def test_a_row_without_a_field_is_rejected(tmp_path):
     )
     with pytest.raises(ValueError, match=r"published row 'bad' .* lacks \['source'\]"):
         load_published(path)
+
+
+def test_no_verdict_when_k_differs_from_the_published_one(tmp_path):
+    table = reproduction_table(_summary([88.7, 88.8], k=50), {"r": ROW}, [ENTRY])
+    assert table.iloc[0]["within"] is None and table.iloc[0]["K"] == "50"
+    markdown = write_reproduction_tables(table, tmp_path)["md"].read_text()
+    assert "– (published K = 5000)" in markdown

@@ -67,7 +67,8 @@ def reproduction_table(
     Returns:
         Columns ``row``, ``dataset_version``, ``metric``, ``K``, ``ours_mean``, ``ours_std``,
         ``n``, ``published``, ``published_std``, ``difference``, ``tolerance``, ``within``
-        (None when no run has finished), ``source``, ``runs`` (the run folders).
+        (None when no run has finished, or when our nll_iw used another K than the
+        published one), ``published_K``, ``source``, ``runs`` (the run folders).
 
     Raises:
         KeyError: If an entry names a row the file does not hold.
@@ -92,6 +93,10 @@ def reproduction_table(
         difference = mean - float(row["value"])
         tolerance = row_tolerance(row)
         iw_samples = sorted(set(runs["iw_samples"])) if "iw_samples" in runs else []
+        published_k = (row.get("estimator") or {}).get("iw_samples")
+        # An nll_iw estimated with another K is a different quantity: no verdict.
+        comparable = row["metric"] != "nll_iw" or published_k in (None, *iw_samples[:1])
+        comparable = comparable and len(iw_samples) <= 1
         records.append(
             {
                 "row": entry["row"],
@@ -105,7 +110,8 @@ def reproduction_table(
                 "published_std": row["std"],
                 "difference": difference,
                 "tolerance": tolerance,
-                "within": bool(abs(difference) <= tolerance) if n else None,
+                "within": bool(abs(difference) <= tolerance) if n and comparable else None,
+                "published_K": published_k if row["metric"] == "nll_iw" else None,
                 "source": " ".join(
                     f"{row['source']['citation']}, {row['source']['location']}".split()
                 ),
@@ -130,6 +136,8 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
         )
 
     def within(r):
+        if r["n"] and r["within"] is None:
+            return f"– (published K = {r['published_K']})"
         if r["within"] is None:
             return "–"
         return ("yes" if r["within"] else "no") + f" (±{r['tolerance']:g})"
