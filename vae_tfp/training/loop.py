@@ -38,6 +38,7 @@ from vae_tfp.io import atomic_write, read_json, write_json
 from vae_tfp.methods import build_method
 from vae_tfp.methods.registry import aggressive_continues, inner_loop_converged
 from vae_tfp.models import VAE, build_decoder, build_vae
+from vae_tfp.models.decoder_types import XLA_TRAIN_STEPS
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
 from vae_tfp.training.optimizers import (
@@ -219,7 +220,9 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(model=self.model)
         self.resume_dir = self.run_dir / "resume"
         self.checkpoint_interval_s = float(training.get("checkpoint_interval_s", 600.0))
-        self.jit_compile = bool(training.get("jit_compile", True))
+        self.jit_compile = bool(
+            training.get("jit_compile", run_config["decoder_options"]["type"] in XLA_TRAIN_STEPS)
+        )
         self.config_hash = hashlib.sha256(
             json.dumps(training_config(run_config), sort_keys=True).encode()
         ).hexdigest()
@@ -242,8 +245,9 @@ class Trainer:
         self.encoder_window = self._make_encoder_window()
 
     def _compiled(self, step_fn):
-        """``step_fn`` compiled with XLA (``training.jit_compile``, default true), which
-        fuses its elementwise work (Adam, the likelihood); each batch shape compiles once."""
+        """``step_fn`` compiled with XLA (``training.jit_compile``; by default for the decoder
+        types in :data:`XLA_TRAIN_STEPS`), which fuses its elementwise work (Adam, the
+        likelihood); each batch shape compiles once."""
         if not self.jit_compile:
             return step_fn
         return tf.function(step_fn, jit_compile=True, reduce_retracing=True)
