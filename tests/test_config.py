@@ -73,3 +73,23 @@ def test_inconsistent_configs_are_rejected_with_the_name(config, mutate, message
     mutate(bad)
     with pytest.raises(ConfigError, match=message):
         check_experiment_config(bad)
+
+
+def test_config_checks_import_no_tensorflow():
+    """The Snakefile parse (schema + check_experiment_config) must not pay for TensorFlow:
+    the registries import it lazily (benchmarks/speed.py: snakemake -n 6.3 s -> 1.7 s)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, yaml\n"
+        "from vae_tfp.config import check_experiment_config\n"
+        "for name in ('config/config.yaml', 'config/full.yaml', 'config/reproduce.yaml'):\n"
+        "    check_experiment_config(yaml.safe_load(open(name)))\n"
+        "loaded = [m for m in ('tensorflow', 'tensorflow_probability', 'tf_keras', 'sklearn')\n"
+        "          if m in sys.modules and type(sys.modules[m]).__name__ != '_LazyModule']\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
