@@ -123,7 +123,7 @@ def test_mid_epoch_resume_falls_back_from_a_damaged_state(tmp_path, caplog):
     assert [s.name for s in states] == ["state-e00002-b000004.json", "state-e00002-b000008.json"]
     newest_data = next((run_dir / "resume").glob(states[-1].stem + ".data-*"))
     newest_data.write_bytes(newest_data.read_bytes()[:50])
-    with caplog.at_level(logging.INFO, logger="vae_tfp.training.loop"):
+    with caplog.at_level(logging.INFO, logger="vae_tfp.training"):
         summary = Trainer(run_config, data, run_dir).run()
     assert "skipping damaged resume state" in caplog.text and "b000008" in caplog.text
     assert "resuming from" in caplog.text and "b000004" in caplog.text
@@ -143,9 +143,9 @@ def test_a_state_of_another_config_is_not_resumed(tmp_path, caplog):
     data = prepare_dataset("digits", run_config["dataset_options"])
     first = Trainer(run_config, data, tmp_path)
     first._save_state(
-        __import__("vae_tfp.training.loop", fromlist=["_Progress"])._Progress(epoch=2)
+        __import__("vae_tfp.training.state", fromlist=["Progress"]).Progress(epoch=2)
     )
     run_config["training"]["learning_rate"] = 0.002
-    with caplog.at_level(logging.WARNING, logger="vae_tfp.training.loop"):
+    with caplog.at_level(logging.WARNING, logger="vae_tfp.training"):
         assert Trainer(run_config, data, tmp_path)._restore_state() is None
     assert "another training config" in caplog.text

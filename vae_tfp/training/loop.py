@@ -34,13 +34,17 @@ import tf_keras
 
 from vae_tfp.config import training_config
 from vae_tfp.data.store import PreparedData
-from vae_tfp.io import atomic_write, read_json, write_json
+from vae_tfp.io import atomic_write, write_json
 from vae_tfp.methods import build_method
 from vae_tfp.methods.registry import aggressive_continues, inner_loop_converged
-from vae_tfp.models import VAE, build_decoder, build_vae
 from vae_tfp.models.decoder_types import XLA_TRAIN_STEPS
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
+from vae_tfp.training.build import (
+    checkpoint_path,
+    model_from_run_config,
+    reinitialize_decoder,
+)
 from vae_tfp.training.optimizers import (
     PlateauState,
     build_optimizer,
@@ -49,6 +53,7 @@ from vae_tfp.training.optimizers import (
     schedule_settings,
     scheduled_learning_rate,
 )
+from vae_tfp.training.state import SUM_KEYS, Progress, ResumeStore
 from vae_tfp.training.validation import (
     VALID_AU_THRESHOLD,
     VALID_BATCH_SIZE,
@@ -62,7 +67,6 @@ SELECTION_RULE = (
     "checkpoint of the epoch with the highest validation ELBO (one posterior sample per "
     "example, the same noise every epoch); ties go to the earliest epoch"
 )
-CHECKPOINT_PREFIX = "best"
 HISTORY_COLUMNS = (
     "epoch",
     "step",
@@ -87,82 +91,10 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
-def decoder_options(run_config: Mapping[str, Any]) -> dict[str, Any]:
-    """The decoder variant's options with the method's overrides (skip-VAE) applied."""
-    method = build_method(run_config["method_options"])
-    return {**run_config["decoder_options"], **method.decoder_overrides()}
-
-
-def model_from_run_config(run_config: Mapping[str, Any], data: PreparedData) -> VAE:
-    """Builds the (untrained) VAE a run config describes for ``data``, with the method's
-    posterior transform (BN-VAE, delta-VAE) and decoder overrides in place."""
-    method = build_method(run_config["method_options"])
-    model = build_vae(
-        run_config["model"],
-        decoder_options(run_config),
-        data.event_shape,
-        data.kind,
-        vocab_size=data.vocab_size,
-    )
-    model.posterior_transform = method.posterior_transform(model.latent_dim)
-    return model
-
-
-def reinitialize_decoder(
-    model: VAE, run_config: Mapping[str, Any], data: PreparedData, seed: int
-) -> None:
-    """Replaces every decoder weight by a fresh initialization drawn from ``seed``.
-
-    The encoder (and the posterior transform) is untouched; the decoder object is kept, so
-    optimizers and checkpoints still refer to the same variables.
-    """
-    tf_keras.utils.set_random_seed(seed)
-    fresh = build_decoder(
-        decoder_options(run_config),
-        model.latent_dim,
-        data.event_shape,
-        data.kind,
-        vocab_size=data.vocab_size,
-    )
-    for variable, value in zip(model.decoder.variables, fresh.variables, strict=True):
-        variable.assign(value)
-
-
-def checkpoint_path(run_dir: str | Path) -> Path:
-    """The prefix of the best-validation checkpoint inside a run folder."""
-    return Path(run_dir) / "checkpoint" / CHECKPOINT_PREFIX
-
-
-SUM_KEYS = ("loss", "rec", "kl", "kl_weight")
 # Batches trained per call into the compiled loop (a resume state can be saved between
 # calls). Large enough that the Python round trip is negligible, small enough that
 # ``checkpoint_interval_s`` is kept within a few seconds.
 BATCHES_PER_CALL = 100
-
-
-@dataclasses.dataclass
-class _Progress:
-    """Where a run stands, besides its TensorFlow variables: saved beside each resume state.
-
-    ``epoch`` is the epoch in progress and ``next_batch`` its first batch not yet trained
-    on; ``sums`` are that epoch's example-weighted sums of the batch statistics.
-    """
-
-    epoch: int = 1
-    next_batch: int = 0
-    sums: dict[str, float] = dataclasses.field(default_factory=lambda: dict.fromkeys(SUM_KEYS, 0.0))
-    inner_steps: int = 0
-    history: list[dict[str, float]] = dataclasses.field(default_factory=list)
-    best: dict[str, float] = dataclasses.field(
-        default_factory=lambda: {"epoch": 0, "valid_elbo": -math.inf}
-    )
-    aggressive: bool = False
-    aggressive_ended: int | None = None
-    previous_mi: float | None = None
-    aggressive_rng_state: dict | None = None
-    elapsed_s: float = 0.0
-    plateau: dict[str, float] | None = None
-    stop_reason: str | None = None
 
 
 class Trainer:
@@ -226,6 +158,7 @@ class Trainer:
         self.config_hash = hashlib.sha256(
             json.dumps(training_config(run_config), sort_keys=True).encode()
         ).hexdigest()
+        self.resume = ResumeStore(self.resume_dir, self.config_hash)
         self._build_optimizers()
 
     def _build_optimizers(self) -> None:
@@ -406,7 +339,7 @@ class Trainer:
         """The device-side sums of the epoch in progress, as Python floats."""
         return dict(zip(SUM_KEYS, self.epoch_sums.numpy().tolist(), strict=True))
 
-    def _end_of_epoch_schedule(self, progress: _Progress, epoch: int, row: dict) -> None:
+    def _end_of_epoch_schedule(self, progress: Progress, epoch: int, row: dict) -> None:
         """The validation-driven parts of the protocol, after the epoch's checkpointing.
 
         Halve-on-plateau (He et al. 2019): on a decay, training goes back to the best
@@ -451,54 +384,13 @@ class Trainer:
             binarizer=self.binarizer,
         )
 
-    def _save_state(self, progress: _Progress) -> None:
-        """Writes the TensorFlow state, then its JSON sidecar (which marks it complete),
-        and keeps only the two newest states."""
-        self.resume_dir.mkdir(parents=True, exist_ok=True)
-        name = f"state-e{progress.epoch:05d}-b{progress.next_batch:06d}"
-        self._state_checkpoint().write(str(self.resume_dir / name))
-        sidecar = {"config_hash": self.config_hash, **dataclasses.asdict(progress)}
-        write_json(self.resume_dir / f"{name}.json", sidecar)
-        for old in sorted(self.resume_dir.glob("state-*.json"))[:-2]:
-            for path in self.resume_dir.glob(old.stem + ".*"):
-                path.unlink(missing_ok=True)
+    def _save_state(self, progress: Progress) -> None:
+        """Saves a resume state (:meth:`ResumeStore.save`)."""
+        self.resume.save(self._state_checkpoint(), progress)
 
-    def _restore_state(self) -> _Progress | None:
-        """Restores the newest complete state saved for this exact training config.
-
-        A state whose files are damaged is skipped with a warning, falling back to the
-        previous one; states of another config (the job's parameters changed) are ignored.
-        """
-        for sidecar in sorted(self.resume_dir.glob("state-*.json"), reverse=True):
-            try:
-                saved = read_json(sidecar)
-                if saved.pop("config_hash") != self.config_hash:
-                    log.warning("ignoring %s: saved for another training config", sidecar)
-                    continue
-                progress = _Progress(**saved)
-                # Create the Adam slots now so the restore fills them at once.
-                self.encoder_optimizer.build(self.encoder_variables)
-                self.decoder_optimizer.build(self.decoder_variables)
-                status = self._state_checkpoint().read(str(sidecar.with_suffix("")))
-                status.assert_existing_objects_matched()
-            except (
-                OSError,
-                ValueError,
-                TypeError,
-                KeyError,
-                IndexError,
-                tf.errors.OpError,
-            ) as error:
-                log.warning("skipping damaged resume state %s: %s", sidecar, error)
-                continue
-            log.info(
-                "resuming from %s (epoch %d, batch %d)",
-                sidecar,
-                progress.epoch,
-                progress.next_batch,
-            )
-            return progress
-        return None
+    def _restore_state(self) -> Progress | None:
+        """The newest resume state for this training config, restored (or None)."""
+        return self.resume.restore(self._state_checkpoint())
 
     def run(self) -> dict[str, Any]:
         """Trains for all epochs; writes ``history.csv`` and the best checkpoint.
@@ -518,7 +410,7 @@ class Trainer:
         order_seed = derive_seed(self.seed, "data_order")
         valid_seed = derive_seed(self.seed, "valid_sampling")
         aggressive_rng = np.random.default_rng(derive_seed(self.seed, "aggressive_batches"))
-        progress = self._restore_state() or _Progress(aggressive=self.method.encoder_inner_loop)
+        progress = self._restore_state() or Progress(aggressive=self.method.encoder_inner_loop)
         if progress.aggressive_rng_state is not None:
             aggressive_rng.bit_generator.state = progress.aggressive_rng_state
         elapsed_before = progress.elapsed_s

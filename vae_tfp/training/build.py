@@ -1,0 +1,62 @@
+"""A run's model from its run config: the VAE with the method's hooks, the decoder reset of
+phased methods, and where the checkpoint that evaluation reads lives."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import tf_keras
+
+from vae_tfp.data.store import PreparedData
+from vae_tfp.methods import build_method
+from vae_tfp.models import VAE, build_decoder, build_vae
+
+CHECKPOINT_PREFIX = "best"
+
+
+def decoder_options(run_config: Mapping[str, Any]) -> dict[str, Any]:
+    """The decoder variant's options with the method's overrides (skip-VAE) applied."""
+    method = build_method(run_config["method_options"])
+    return {**run_config["decoder_options"], **method.decoder_overrides()}
+
+
+def model_from_run_config(run_config: Mapping[str, Any], data: PreparedData) -> VAE:
+    """Builds the (untrained) VAE a run config describes for ``data``, with the method's
+    posterior transform (BN-VAE, delta-VAE) and decoder overrides in place."""
+    method = build_method(run_config["method_options"])
+    model = build_vae(
+        run_config["model"],
+        decoder_options(run_config),
+        data.event_shape,
+        data.kind,
+        vocab_size=data.vocab_size,
+    )
+    model.posterior_transform = method.posterior_transform(model.latent_dim)
+    return model
+
+
+def reinitialize_decoder(
+    model: VAE, run_config: Mapping[str, Any], data: PreparedData, seed: int
+) -> None:
+    """Replaces every decoder weight by a fresh initialization drawn from ``seed``.
+
+    The encoder (and the posterior transform) is untouched; the decoder object is kept, so
+    optimizers and checkpoints still refer to the same variables.
+    """
+    tf_keras.utils.set_random_seed(seed)
+    fresh = build_decoder(
+        decoder_options(run_config),
+        model.latent_dim,
+        data.event_shape,
+        data.kind,
+        vocab_size=data.vocab_size,
+    )
+    for variable, value in zip(model.decoder.variables, fresh.variables, strict=True):
+        variable.assign(value)
+
+
+def checkpoint_path(run_dir: str | Path) -> Path:
+    """The prefix of the best-validation checkpoint inside a run folder."""
+    return Path(run_dir) / "checkpoint" / CHECKPOINT_PREFIX

@@ -1,0 +1,102 @@
+"""Resumable training state: where a run stands besides its TensorFlow variables, and the
+``resume/`` folder of states (a TensorFlow checkpoint and a JSON sidecar each)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from pathlib import Path
+
+import tensorflow as tf
+
+from vae_tfp.io import read_json, write_json
+
+log = logging.getLogger(__name__)
+
+SUM_KEYS = ("loss", "rec", "kl", "kl_weight")
+
+
+@dataclasses.dataclass
+class Progress:
+    """Where a run stands, besides its TensorFlow variables: saved beside each resume state.
+
+    ``epoch`` is the epoch in progress and ``next_batch`` its first batch not yet trained
+    on; ``sums`` are that epoch's example-weighted sums of the batch statistics.
+    """
+
+    epoch: int = 1
+    next_batch: int = 0
+    sums: dict[str, float] = dataclasses.field(default_factory=lambda: dict.fromkeys(SUM_KEYS, 0.0))
+    inner_steps: int = 0
+    history: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    best: dict[str, float] = dataclasses.field(
+        default_factory=lambda: {"epoch": 0, "valid_elbo": -math.inf}
+    )
+    aggressive: bool = False
+    aggressive_ended: int | None = None
+    previous_mi: float | None = None
+    aggressive_rng_state: dict | None = None
+    elapsed_s: float = 0.0
+    plateau: dict[str, float] | None = None
+    stop_reason: str | None = None
+
+
+class ResumeStore:
+    """The resume states of one run, for one training config.
+
+    Args:
+        resume_dir: The run's ``resume/`` folder.
+        config_hash: The hash of the training config; states of another are ignored.
+    """
+
+    def __init__(self, resume_dir: str | Path, config_hash: str):
+        self.resume_dir = Path(resume_dir)
+        self.config_hash = config_hash
+
+    def save(self, checkpoint: tf.train.Checkpoint, progress: Progress) -> None:
+        """Writes the TensorFlow state, then its JSON sidecar (which marks it complete),
+        and keeps only the two newest states."""
+        self.resume_dir.mkdir(parents=True, exist_ok=True)
+        name = f"state-e{progress.epoch:05d}-b{progress.next_batch:06d}"
+        checkpoint.write(str(self.resume_dir / name))
+        sidecar = {"config_hash": self.config_hash, **dataclasses.asdict(progress)}
+        write_json(self.resume_dir / f"{name}.json", sidecar)
+        for old in sorted(self.resume_dir.glob("state-*.json"))[:-2]:
+            for path in self.resume_dir.glob(old.stem + ".*"):
+                path.unlink(missing_ok=True)
+
+    def restore(self, checkpoint: tf.train.Checkpoint) -> Progress | None:
+        """Restores the newest complete state saved for this training config into
+        ``checkpoint``'s objects (their optimizer slots already built).
+
+        A state whose files are damaged is skipped with a warning, falling back to the
+        previous one; states of another config (the job's parameters changed) are ignored.
+        """
+        for sidecar in sorted(self.resume_dir.glob("state-*.json"), reverse=True):
+            try:
+                saved = read_json(sidecar)
+                if saved.pop("config_hash") != self.config_hash:
+                    log.warning("ignoring %s: saved for another training config", sidecar)
+                    continue
+                progress = Progress(**saved)
+                status = checkpoint.read(str(sidecar.with_suffix("")))
+                status.assert_existing_objects_matched()
+            except (
+                OSError,
+                ValueError,
+                TypeError,
+                KeyError,
+                IndexError,
+                tf.errors.OpError,
+            ) as error:
+                log.warning("skipping damaged resume state %s: %s", sidecar, error)
+                continue
+            log.info(
+                "resuming from %s (epoch %d, batch %d)",
+                sidecar,
+                progress.epoch,
+                progress.next_batch,
+            )
+            return progress
+        return None
