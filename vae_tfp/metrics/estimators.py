@@ -112,18 +112,16 @@ def _mixture_kernels():
     """
     import tensorflow as tf
 
-    def peak_and_mass(log_density, axis):
-        peak = tf.reduce_max(log_density, axis=axis, keepdims=True)
-        mass = tf.reduce_sum(tf.exp(log_density - peak), axis=axis)
-        return tf.argmax(log_density, axis=axis, output_type=tf.int32), mass
-
     @tf.function(reduce_retracing=True)
     def joint(z, precision, shifted_mean, offset):
         # -2 log N(z; mu_m, diag sigma_m^2) = sum_i z_i^2/s2 - 2 z_i mu/s2 + const_m: BLAS.
         squared = tf.matmul(z * z, precision, transpose_b=True) - 2.0 * tf.matmul(
             z, shifted_mean, transpose_b=True
         )
-        return peak_and_mass(-0.5 * (squared + offset[None, :]), axis=1)
+        log_density = -0.5 * (squared + offset[None, :])
+        peak = tf.reduce_max(log_density, axis=1, keepdims=True)
+        mass = tf.reduce_sum(tf.exp(log_density - peak), axis=1)
+        return tf.argmax(log_density, axis=1, output_type=tf.int32), mass
 
     @tf.function(jit_compile=True, reduce_retracing=True)
     def marginals(z, loc_t, inverse_scale_t, shifted_log_norm_t):

@@ -494,8 +494,7 @@ class Trainer:
                 row["valid_au"],
             )
             progress.epoch, progress.next_batch, progress.inner_steps = epoch + 1, 0, 0
-            progress.sums = dict.fromkeys(progress.sums, 0.0)
-            self.epoch_sums.assign(tf.zeros_like(self.epoch_sums))
+            self.epoch_sums.assign(tf.zeros_like(self.epoch_sums))  # save() reads them
             save()
             last_save = time.perf_counter()
 

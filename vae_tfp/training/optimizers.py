@@ -25,9 +25,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from vae_tfp.lazy import lazy_import
-
-tf_keras = lazy_import("tf_keras")
+import tf_keras
 
 # name -> (tf_keras optimizer class name, settings it accepts with their defaults)
 OPTIMIZERS: dict[str, tuple[str, dict[str, float]]] = {
