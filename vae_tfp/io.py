@@ -26,13 +26,18 @@ def default_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[TextIO], None]) -> None:
-    """Calls ``write(stream)`` on a temporary text file, then renames it to ``path``."""
+def atomic_write(
+    path: str | os.PathLike, write: Callable[[TextIO], None], mode: str = "w"
+) -> None:
+    """Calls ``write(stream)`` on a temporary file, then renames it to ``path``.
+
+    ``mode`` is ``"w"`` for a text stream or ``"wb"`` for a binary one (``np.savez``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w") as stream:
+        with os.fdopen(handle, mode) as stream:
             write(stream)
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)

@@ -18,6 +18,7 @@ STREAMS = (
     "aggressive_batches",
     "decoder_reset",
     "binarization",
+    "report_samples",
 )
 
 

@@ -23,12 +23,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from vae_tfp.io import default_file_mode
+from vae_tfp.io import atomic_write
 
 SPLITS = ("train", "valid", "test")
 KINDS = ("binary", "real", "tokens")
@@ -160,7 +159,6 @@ def save_prepared(data: PreparedData, path: str | os.PathLike) -> None:
     uint16 for token ids), so 70,000 MNIST images take a few megabytes, not 220.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays, encodings = {}, {}
     for split in SPLITS:
         arrays[split], encodings[split] = _compact(data.split(split))
@@ -170,15 +168,7 @@ def save_prepared(data: PreparedData, path: str | os.PathLike) -> None:
     if data.vocabulary:
         meta["vocabulary"] = list(data.vocabulary)
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda stream: np.savez_compressed(stream, **arrays), mode="wb")
 
 
 def load_prepared(path: str | os.PathLike) -> PreparedData:

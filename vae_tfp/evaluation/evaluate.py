@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.data.store import PreparedData, token_counts
+from vae_tfp.evaluation.samples import write_samples
 from vae_tfp.io import read_json, write_json
 from vae_tfp.metrics import (
     active_units,
@@ -219,7 +220,11 @@ def compute_metrics(
 def evaluate_run(
     run_dir: str | Path, data: PreparedData, evaluation: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Evaluates the best checkpoint of ``run_dir`` and writes ``run_dir/metrics.json``.
+    """Evaluates the selected checkpoint of ``run_dir``: ``metrics.json`` and ``samples.npz``.
+
+    ``samples.npz`` holds what the report shows of the model (reconstructions and prior
+    samples, or sentences; :mod:`vae_tfp.evaluation.samples`); it is written first, so a
+    ``metrics.json`` always has its samples beside it.
 
     Args:
         run_dir: A run folder holding ``run_config.json`` and the ``checkpoint`` folder.
@@ -254,6 +259,8 @@ def evaluate_run(
     training = read_json(prefix.with_suffix(".json"))
 
     result = compute_metrics(model, data, run_config["evaluation"], int(run_config["seed"]))
+    samples_seed = derive_seed(int(run_config["seed"]), "report_samples")
+    write_samples(model, data, samples_seed, run_dir / "samples.npz")
     spec = DATASETS[data.name]
     reference = (
         spec.reference_metrics(data, int(run_config["model"]["latent_dim"]))

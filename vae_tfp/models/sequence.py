@@ -268,7 +268,7 @@ class LSTMDecoder(tf.Module):
             log_prob_fn, sample_fn, z.shape[:-1], self.event_shape, tf.int32, "LSTMDecoder"
         )
 
-    def _ancestral_sample(self, n: int, z: tf.Tensor, seed) -> tf.Tensor:
+    def _ancestral_sample(self, n: int, z: tf.Tensor, seed, greedy: bool = False) -> tf.Tensor:
         flat_z = tf.tile(tf.reshape(z, (-1, self.latent_dim)), [n, 1])
         state = self._state0(flat_z)
         token = tf.fill(tf.shape(flat_z)[:1], BOS_ID)
@@ -281,7 +281,10 @@ class LSTMDecoder(tf.Module):
             if self.skip:
                 out = tf.concat([out, flat_z], axis=-1)
             logits = self.head(out) + self._blocked
-            token = tfd.Categorical(logits=logits, dtype=tf.int32).sample(seed=seeds[t])
+            if greedy:
+                token = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            else:
+                token = tfd.Categorical(logits=logits, dtype=tf.int32).sample(seed=seeds[t])
             token = tf.where(done, PAD_ID, token)
             tokens.append(token)
             done = tf.logical_or(done, tf.equal(token, EOS_ID))
@@ -294,3 +297,11 @@ class LSTMDecoder(tf.Module):
         A sample that reaches T tokens without ``EOS`` is cut there (it has no ``EOS``).
         """
         return self(z).sample(seed=stateless_seed(seed))
+
+    def greedy_decode(self, z: tf.Tensor) -> tf.Tensor:
+        """The most probable word at each step given the words before, [batch, T].
+
+        Greedy decoding as in Bowman et al. 2016's homotopies (Sec. 5.3): deterministic,
+        so sentences decoded along a line in z space change only where z does.
+        """
+        return self._ancestral_sample(1, z, seed=0, greedy=True)[0]

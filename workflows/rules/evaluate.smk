@@ -8,6 +8,9 @@ rule evaluate:
         checkpoint=rules.train.output.checkpoint,
     output:
         metrics="results/{experiment}/runs/{dataset}/{decoder}/{method}/seed{seed}/metrics.json",
+        # What the report shows of the model: image reconstructions and prior samples, or
+        # sentences (vae_tfp/evaluation/samples.py).
+        samples="results/{experiment}/runs/{dataset}/{decoder}/{method}/seed{seed}/samples.npz",
     params:
         run_dir=parent_of_output("metrics"),
         evaluation=evaluation_json,
