@@ -96,8 +96,12 @@ def test_greedy_decoding_takes_the_most_probable_word_at_every_step(tmp_path):
     assert [arrays["homotopy_sentences"][0], arrays["homotopy_sentences"][-1]] == ends
 
 
-def test_real_vectors_record_only_their_kind(tmp_path):
+def test_real_vectors_record_their_kind_and_the_test_posterior(tmp_path):
     x = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
     data = PreparedData("linear_gaussian", "real", x, x, x)
     model = _vae({"type": "linear"}, (4,), "real")
-    assert set(write_samples(model, data, seed=0, path=tmp_path / "s.npz")) == {"kind"}
+    arrays = write_samples(model, data, seed=0, path=tmp_path / "s.npz")
+    assert set(arrays) == {"kind", "posterior_loc", "posterior_log_var"}
+    loc, log_var = model.posterior_params(tf.constant(x))
+    np.testing.assert_array_equal(arrays["posterior_loc"], loc.numpy())
+    np.testing.assert_array_equal(arrays["posterior_log_var"], log_var.numpy())

@@ -134,7 +134,8 @@ def compute_metrics(
 
     Returns:
         A dict with ``metrics`` (scalars and per-dimension lists), ``standard_errors``
-        (over test examples) and ``estimators`` (settings and definitions).
+        (over test examples), ``estimators`` (settings and definitions) and ``posterior``
+        (the test examples' ``loc`` and ``log_var`` arrays, which ``samples.npz`` keeps).
     """
     eval_seed = derive_seed(seed, "eval_sampling")
     k, chunk = int(evaluation["iw_samples"]), int(evaluation["iw_chunk"])
@@ -214,7 +215,13 @@ def compute_metrics(
             "for mi, marginal_kl and au, whose terms share the test set"
         ),
     }
-    return {"metrics": metrics, "standard_errors": errors, "estimators": estimators}
+    posterior = {"loc": passed["loc"], "log_var": passed["log_var"]}
+    return {
+        "metrics": metrics,
+        "standard_errors": errors,
+        "estimators": estimators,
+        "posterior": posterior,
+    }
 
 
 def evaluate_run(
@@ -260,7 +267,7 @@ def evaluate_run(
 
     result = compute_metrics(model, data, run_config["evaluation"], int(run_config["seed"]))
     samples_seed = derive_seed(int(run_config["seed"]), "report_samples")
-    write_samples(model, data, samples_seed, run_dir / "samples.npz")
+    write_samples(model, data, samples_seed, run_dir / "samples.npz", result.pop("posterior"))
     spec = DATASETS[data.name]
     reference = (
         spec.reference_metrics(data, int(run_config["model"]["latent_dim"]))

@@ -6,7 +6,9 @@
 - Token data: sentences greedily decoded from z ~ p(z), and a homotopy (Bowman et al. 2016,
   Sec. 5.3): greedy decodings along the line between the posterior means of two test
   sentences. A decoder that ignores z says the same sentence for every z.
-- Real vectors: nothing (``samples.npz`` records only the data kind).
+- Every kind: the test examples' posterior parameters (``posterior_loc``,
+  ``posterior_log_var``), so per-dimension analyses (estimator noise, other AU thresholds)
+  need no model.
 
 The arrays say which of mean or sample they hold (``reconstruction_kind``), so a caption
 can tell a reader what they are looking at.
@@ -129,13 +131,34 @@ def sentence_samples(model: VAE, data: PreparedData, seed: int) -> dict[str, np.
 SAMPLERS = {"binary": image_samples, "tokens": sentence_samples}
 
 
-def write_samples(model: VAE, data: PreparedData, seed: int, path: str | Path) -> dict:
+def write_samples(
+    model: VAE,
+    data: PreparedData,
+    seed: int,
+    path: str | Path,
+    posterior: dict[str, np.ndarray] | None = None,
+) -> dict:
     """Writes the samples of ``data.kind`` (see the module docstring) to ``path`` (.npz).
+
+    Args:
+        model: The trained VAE.
+        data: Its prepared dataset.
+        seed: Seed of every draw.
+        path: The ``.npz`` file to write (atomically).
+        posterior: The test examples' ``loc`` and ``log_var``, when already computed;
+            otherwise they are encoded here.
 
     Returns:
         The arrays written, ``kind`` included.
     """
-    arrays: dict[str, np.ndarray] = {"kind": np.array(data.kind)}
+    if posterior is None:
+        loc, log_var = model.posterior_params(tf.constant(data.test))
+        posterior = {"loc": loc.numpy(), "log_var": log_var.numpy()}
+    arrays: dict[str, np.ndarray] = {
+        "kind": np.array(data.kind),
+        "posterior_loc": np.asarray(posterior["loc"], np.float32),
+        "posterior_log_var": np.asarray(posterior["log_var"], np.float32),
+    }
     if data.kind in SAMPLERS:
         arrays.update(SAMPLERS[data.kind](model, data, seed))
     atomic_write(path, lambda stream: np.savez_compressed(stream, **arrays), mode="wb")
