@@ -7,6 +7,10 @@
     python -m vae_tfp aggregate --output-dir DIR METRICS.json [METRICS.json ...]
     python -m vae_tfp reproduction --summary CSV --published YAML --reproduce-json JSON
                                    --output-dir DIR
+    python -m vae_tfp figures  --summary CSV --dataset D --decoder E --methods M [M ...]
+                               --output-dir DIR [--samples-from-seed K]
+    python -m vae_tfp rate-distortion --summary CSV --dataset D --methods M [M ...]
+                                      --output-dir DIR [--decoders E [E ...]]
 
 Heavy imports (TensorFlow) happen inside the commands, after the thread limits are set.
 """
@@ -113,6 +117,41 @@ def _reproduction(args: argparse.Namespace) -> None:
     logging.info("reproduction table of %d rows -> %s", len(table), paths["md"])
 
 
+def _figures(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from vae_tfp.report.figures import (
+        method_image_grids,
+        per_dimension_heatmaps,
+        training_curves,
+    )
+
+    frame = pd.read_csv(args.summary)
+    where = (frame, args.dataset, args.decoder, args.methods)
+    per_dimension_heatmaps(*where, args.output_dir)
+    training_curves(*where, args.output_dir)
+    grids = method_image_grids(*where, args.samples_from_seed, args.output_dir)
+    logging.info(
+        "figures of %s x %s -> %s (image grids: %s)",
+        args.dataset,
+        args.decoder,
+        args.output_dir,
+        ", ".join(grids) or "none, no image samples",
+    )
+
+
+def _rate_distortion(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from vae_tfp.report.figures import rate_distortion
+
+    frame = pd.read_csv(args.summary)
+    data = rate_distortion(frame, args.dataset, args.methods, args.output_dir, args.decoders)
+    logging.info(
+        "rate-distortion plane of %s: %d runs -> %s", args.dataset, len(data), args.output_dir
+    )
+
+
 def _json_list(text: str) -> list:
     value = json.loads(text)
     if not isinstance(value, list):
@@ -120,6 +159,15 @@ def _json_list(text: str) -> list:
     return value
 
 
+# The file names, as in vae_tfp.report.figures (not imported here: matplotlib is slow).
+FIGURES_HELP = (
+    "Writes kl_per_dim, mi_per_dim, curve_kl, curve_valid_mi and curve_valid_au (each as "
+    ".png and .pdf) into --output-dir and, when the runs' samples.npz hold images, "
+    "{method}_reconstructions and {method}_prior_samples of each method's run with seed "
+    "--samples-from-seed. Relative run_dir values in the summary are relative to the "
+    "working directory."
+)
+RATE_DISTORTION_HELP = "Writes rate_distortion.png and rate_distortion.pdf into --output-dir."
 GPUS_HELP = "GPUs given to the job; 0 hides every GPU (default: leave the devices as they are)"
 
 
@@ -184,6 +232,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduction.add_argument("--output-dir", required=True, type=Path, help="the tables folder")
     reproduction.set_defaults(func=_reproduction)
+
+    figures = commands.add_parser(
+        "figures",
+        help="figures of one dataset x decoder from summary.csv and the run folders",
+        description=FIGURES_HELP,
+    )
+    figures.add_argument("--summary", required=True, type=Path, help="summary.csv")
+    figures.add_argument("--dataset", required=True, help="the dataset")
+    figures.add_argument("--decoder", required=True, help="the decoder variant")
+    figures.add_argument(
+        "--methods",
+        required=True,
+        nargs="+",
+        help="method variants in the config's order, baseline first (no runs: skipped)",
+    )
+    figures.add_argument("--output-dir", required=True, type=Path, help="the figures folder")
+    figures.add_argument(
+        "--samples-from-seed", type=int, default=0, help="seed of the runs shown as images"
+    )
+    figures.set_defaults(func=_figures)
+
+    plane = commands.add_parser(
+        "rate-distortion",
+        help="the rate-distortion plane of one dataset (every decoder, every run)",
+        description=RATE_DISTORTION_HELP,
+    )
+    plane.add_argument("--summary", required=True, type=Path, help="summary.csv")
+    plane.add_argument("--dataset", required=True, help="the dataset")
+    plane.add_argument(
+        "--methods", required=True, nargs="+", help="method variants, baseline first"
+    )
+    plane.add_argument(
+        "--decoders", nargs="+", default=None, help="decoder variants (default: all, by name)"
+    )
+    plane.add_argument("--output-dir", required=True, type=Path, help="the figures folder")
+    plane.set_defaults(func=_rate_distortion)
     return parser
 
 
