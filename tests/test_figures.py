@@ -8,6 +8,8 @@ returns is checked against a value computed here from the inputs.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -210,6 +212,13 @@ def test_rate_distortion_points_are_the_runs(in_root):
     assert len(levels) >= 2 and len(set(np.round(np.diff(levels), 9))) == 1
     only_mlp = rate_distortion(frame, "digits", METHODS, "plane_mlp", decoders=["mlp"])
     assert set(only_mlp["decoder"]) == {"mlp"} and len(only_mlp) == 4
+    # Same inputs, same bytes (the PDF carries no creation date).
+    rate_distortion(frame, "digits", METHODS, "plane_again", decoders=["mlp"])
+    for ext in FORMATS:
+        name = f"rate_distortion.{ext}"
+        assert (root / "plane_mlp" / name).read_bytes() == (
+            root / "plane_again" / name
+        ).read_bytes()
 
 
 def test_image_grids_draw_the_stored_images(tmp_path):
@@ -257,3 +266,12 @@ def test_cli_help_names_every_file():
         assert stem in FIGURES_HELP
     for stem in DATASET_FIGURES:
         assert f"{stem}.png" in RATE_DISTORTION_HELP
+
+
+def test_file_names_and_cli_parser_cost_no_matplotlib_import():
+    """The Snakefile reads the stems and every job builds the parser: neither loads pyplot."""
+    code = (
+        "import sys; import vae_tfp.report.figures as f; from vae_tfp.cli import build_parser; "
+        "build_parser(); f.DATASET_DECODER_FIGURES; assert 'matplotlib' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

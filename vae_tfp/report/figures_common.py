@@ -9,6 +9,7 @@ figure of a dataset and the figures stay readable in grey-scale.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -26,6 +27,9 @@ from vae_tfp.io import default_file_mode, read_json  # noqa: E402
 from vae_tfp.report.figures import FORMATS  # noqa: E402
 
 PNG_DPI = 200
+# Embedding TrueType fonts in PDFs (below) runs fontTools' subsetter, which logs hundreds
+# of INFO lines per figure into the job logs.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 # Okabe & Ito's colour-blind-safe palette without its yellow (too light on white); black
 # goes to the first method, the baseline. Markers and dashes tell methods apart without
