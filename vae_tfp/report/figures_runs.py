@@ -67,6 +67,10 @@ def per_dimension_heatmaps(
 ) -> dict[str, pd.DataFrame]:
     """Heatmaps of the per-dimension KL and MI: ``kl_per_dim`` and ``mi_per_dim``.
 
+    Rows are methods (labelled with their number of seeds n), columns latent dimensions;
+    both maps share one ``cividis`` colour scale, and cells carry their values up to
+    ``ANNOTATE_MAX_DIMS`` dimensions.
+
     Args:
         frame: One row per run with ``dataset``, ``decoder``, ``method``, ``seed``,
             ``run_dir``.
