@@ -29,10 +29,16 @@ include: "workflows/rules/prepare.smk"
 include: "workflows/rules/train.smk"
 include: "workflows/rules/evaluate.smk"
 include: "workflows/rules/aggregate.smk"
+include: "workflows/rules/report.smk"
+
+
+# The landing page of the HTML report (`make report`): what the metrics mean.
+report: "workflows/report/workflow.rst"
 
 
 rule all:
     default_target: True
     input:
         expand(rules.aggregate.output, experiment=EXPERIMENT),
+        report_targets(EXPERIMENT),
         expand(rules.reproduction.output, experiment=EXPERIMENT) if "reproduce" in config else [],

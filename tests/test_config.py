@@ -66,6 +66,7 @@ def test_dataset_sections_override_experiment_defaults(config):
             ),
             "'wd' does not apply to decoder variant 'mlp'.*lstm decoder on token data",
         ),
+        (lambda c: c.update({"report": {"baseline": "vanila"}}), "report.baseline.*'vanila'"),
     ],
 )
 def test_inconsistent_configs_are_rejected_with_the_name(config, mutate, message):

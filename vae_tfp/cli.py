@@ -4,11 +4,16 @@
                                [--data-cache DIR]
     python -m vae_tfp train    --run-config-json JSON --data FILE.npz --run-dir DIR
     python -m vae_tfp evaluate --run-dir DIR --data FILE.npz [--evaluation-json JSON]
-    python -m vae_tfp aggregate --output-dir DIR METRICS.json [METRICS.json ...]
+    python -m vae_tfp aggregate --output-dir DIR [--order-json JSON] [--baseline METHOD]
+                                [--informative-mi NATS] METRICS.json [METRICS.json ...]
+    python -m vae_tfp dataset-table --summary CSV --dataset D --output-dir DIR
+    python -m vae_tfp statistics --summary CSV [--baseline METHOD] --output-dir DIR
     python -m vae_tfp reproduction --summary CSV --published YAML --reproduce-json JSON
                                    --output-dir DIR
     python -m vae_tfp figures  --summary CSV --dataset D --decoder E --methods M [M ...]
-                               --output-dir DIR [--samples-from-seed K]
+                               --output-dir DIR [--samples-from-seed K] [--no-images]
+    python -m vae_tfp samples  --samples FILE.npz --title TEXT --output-dir DIR
+                               [--stem-prefix PREFIX]
     python -m vae_tfp rate-distortion --summary CSV --dataset D --methods M [M ...]
                                       --output-dir DIR [--decoders E [E ...]]
 
@@ -94,11 +99,32 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _aggregate(args: argparse.Namespace) -> None:
-    from vae_tfp.report import collect_runs, write_tables
+    from vae_tfp.report.aggregate import write_all_tables
+    from vae_tfp.report.collapse import DEFAULT_INFORMATIVE_MI
 
-    frame = collect_runs(args.metrics)
-    paths = write_tables(frame, args.output_dir)
-    logging.info("aggregated %d runs -> %s", len(frame), ", ".join(map(str, paths.values())))
+    informative_mi = DEFAULT_INFORMATIVE_MI if args.informative_mi is None else args.informative_mi
+    paths = write_all_tables(
+        args.metrics, args.output_dir, args.order_json, args.baseline, informative_mi
+    )
+    logging.info("aggregated %d runs -> %s", len(args.metrics), ", ".join(map(str, paths)))
+
+
+def _dataset_table(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from vae_tfp.report.tables import write_dataset_table
+
+    paths = write_dataset_table(pd.read_csv(args.summary), args.dataset, args.output_dir)
+    logging.info("table of %s -> %s", args.dataset, ", ".join(map(str, paths)))
+
+
+def _statistics(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from vae_tfp.report.tables import write_statistics
+
+    paths = write_statistics(pd.read_csv(args.summary), args.output_dir, args.baseline)
+    logging.info("statistics -> %s", ", ".join(map(str, paths.values())))
 
 
 def _reproduction(args: argparse.Namespace) -> None:
@@ -130,7 +156,9 @@ def _figures(args: argparse.Namespace) -> None:
     where = (frame, args.dataset, args.decoder, args.methods)
     per_dimension_heatmaps(*where, args.output_dir)
     training_curves(*where, args.output_dir)
-    grids = method_image_grids(*where, args.samples_from_seed, args.output_dir)
+    grids = (
+        method_image_grids(*where, args.samples_from_seed, args.output_dir) if args.images else {}
+    )
     logging.info(
         "figures of %s x %s -> %s (image grids: %s)",
         args.dataset,
@@ -138,6 +166,26 @@ def _figures(args: argparse.Namespace) -> None:
         args.output_dir,
         ", ".join(grids) or "none, no image samples",
     )
+
+
+def _samples(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    with np.load(args.samples) as stored:
+        kind = str(stored["kind"])
+    if kind == "binary":
+        from vae_tfp.report.figures import image_grids
+
+        image_grids(args.samples, args.output_dir, args.title, args.stem_prefix)
+    elif kind == "tokens":
+        from vae_tfp.report.sentences import write_sentences
+
+        write_sentences(
+            args.samples, args.output_dir / f"{args.stem_prefix}sentences.txt", args.title
+        )
+    else:
+        raise SystemExit(f"{args.samples} holds {kind!r} data: no images or sentences to show")
+    logging.info("%s samples of %s -> %s", kind, args.samples, args.output_dir)
 
 
 def _rate_distortion(args: argparse.Namespace) -> None:
@@ -166,6 +214,10 @@ FIGURES_HELP = (
     "{method}_reconstructions and {method}_prior_samples of each method's run with seed "
     "--samples-from-seed. Relative run_dir values in the summary are relative to the "
     "working directory."
+)
+SAMPLES_HELP = (
+    "Image runs: writes {prefix}reconstructions and {prefix}prior_samples (.png, .pdf); "
+    "token runs: {prefix}sentences.txt (greedy decodings from the prior and a homotopy)."
 )
 RATE_DISTORTION_HELP = "Writes rate_distortion.png and rate_distortion.pdf into --output-dir."
 GPUS_HELP = "GPUs given to the job; 0 hides every GPU (default: leave the devices as they are)"
@@ -217,8 +269,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     aggregate = commands.add_parser("aggregate", help="tables from metrics.json files")
     aggregate.add_argument("--output-dir", required=True, type=Path, help="the tables folder")
+    aggregate.add_argument(
+        "--order-json",
+        type=_json_object,
+        default={},
+        help='row order: {"dataset": [...], "decoder": [...], "method": [...]}',
+    )
+    aggregate.add_argument(
+        "--baseline", default="vanilla", help="method variant listed first and compared against"
+    )
+    aggregate.add_argument(
+        "--informative-mi",
+        type=float,
+        default=None,
+        help="nats of I(x; z_i) above which a dimension is informative (collapse verdict)",
+    )
     aggregate.add_argument("metrics", nargs="+", type=Path, help="metrics.json files")
     aggregate.set_defaults(func=_aggregate)
+
+    table = commands.add_parser(
+        "dataset-table", help="one dataset's table (md, tex, html, csv) from summary.csv"
+    )
+    table.add_argument("--summary", required=True, type=Path, help="summary.csv (ordered)")
+    table.add_argument("--dataset", required=True, help="the dataset")
+    table.add_argument("--output-dir", required=True, type=Path, help="where <dataset>.* go")
+    table.set_defaults(func=_dataset_table)
+
+    statistics = commands.add_parser(
+        "statistics", help="95%% intervals over seeds and paired comparisons with the baseline"
+    )
+    statistics.add_argument("--summary", required=True, type=Path, help="summary.csv (ordered)")
+    statistics.add_argument("--baseline", default="vanilla", help="the method compared against")
+    statistics.add_argument("--output-dir", required=True, type=Path, help="the tables folder")
+    statistics.set_defaults(func=_statistics)
 
     reproduction = commands.add_parser(
         "reproduction", help="the reproduction table: summary.csv beside published values"
@@ -251,7 +334,24 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument(
         "--samples-from-seed", type=int, default=0, help="seed of the runs shown as images"
     )
+    figures.add_argument(
+        "--images",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="draw the image grids (--no-images: the Snakefile draws them per method)",
+    )
     figures.set_defaults(func=_figures)
+
+    samples = commands.add_parser(
+        "samples",
+        help="one run's samples.npz as figures or text",
+        description=SAMPLES_HELP,
+    )
+    samples.add_argument("--samples", required=True, type=Path, help="the run's samples.npz")
+    samples.add_argument("--title", required=True, help="names dataset x decoder x method, seed")
+    samples.add_argument("--stem-prefix", default="", help="prepended to the file names")
+    samples.add_argument("--output-dir", required=True, type=Path, help="the figures folder")
+    samples.set_defaults(func=_samples)
 
     plane = commands.add_parser(
         "rate-distortion",

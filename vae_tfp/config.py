@@ -156,6 +156,12 @@ def check_experiment_config(config: Mapping[str, Any]) -> None:
                 f"resources.gpu_decoders names {name!r}, which is not a decoder variant; "
                 f"defined: {sorted(config['decoders'])}"
             )
+    baseline = config.get("report", {}).get("baseline")
+    if baseline is not None and baseline not in config["methods"]:
+        problems.append(
+            f"report.baseline names {baseline!r}, which is not a method variant; "
+            f"defined: {sorted(config['methods'])}"
+        )
     for index, block in enumerate(config["grid"]):
         for section, names in (
             ("datasets", block["datasets"]),

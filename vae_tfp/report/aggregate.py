@@ -4,6 +4,8 @@
 its standard error over test examples, the exact reference values where the dataset has
 them, and the run folder, so every number in a table can be traced to its run.
 ``summary.md`` and ``summary.tex`` show mean +- standard deviation over seeds, with n.
+``units.csv`` has one row per run x latent dimension (KL, MI, AU variance, collapse verdict);
+:func:`write_all_tables` writes them all, and ``runs_long.csv`` (:mod:`vae_tfp.report.tables`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vae_tfp.data.registry import DATASETS
 from vae_tfp.io import atomic_write, read_json
+from vae_tfp.report.collapse import DEFAULT_INFORMATIVE_MI, unit_verdicts, verdict_counts
+from vae_tfp.report.tables import long_table, ordered
 
 KEYS = ["dataset", "decoder", "method", "seed"]
 # Columns of the mean +- std tables, in order; absent ones are skipped.
@@ -28,6 +33,7 @@ TABLE_METRICS = [
     "mi",
     "marginal_kl",
     "au",
+    "informative_units",
     "exact_active_units",
 ]
 UNITS_NOTE = (
@@ -45,8 +51,29 @@ SATURATION_NOTE = (
 )
 
 
-def run_row(metrics_path: str | os.PathLike) -> dict:
-    """Flattens one ``metrics.json`` into a table row."""
+def _has_unit_metrics(payload: dict) -> bool:
+    """Whether a metrics.json has what the collapse verdict reads (every evaluate job
+    writes it; hand-made or older files may not)."""
+    return {"mi_per_dim", "au_variances"} <= set(payload["metrics"]) and (
+        "au_threshold" in payload["estimators"]
+    )
+
+
+def _verdicts(payload: dict, informative_mi: float) -> list[str]:
+    metrics = payload["metrics"]
+    return unit_verdicts(
+        metrics["mi_per_dim"],
+        metrics["au_variances"],
+        payload["estimators"]["au_threshold"],
+        informative_mi,
+    )
+
+
+def run_row(
+    metrics_path: str | os.PathLike, informative_mi: float = DEFAULT_INFORMATIVE_MI
+) -> dict:
+    """Flattens one ``metrics.json`` into a table row, with the run's collapse verdict
+    (:mod:`vae_tfp.report.collapse`, dimensions informative above ``informative_mi`` nats)."""
     payload = read_json(metrics_path)
     config = payload["config"]
     row = {key: payload["run"][key] for key in ("experiment", *KEYS)}
@@ -61,6 +88,13 @@ def run_row(metrics_path: str | os.PathLike) -> dict:
     row.update(payload.get("reference", {}))
     row["best_epoch"] = payload["training"]["best_epoch"]
     row["iw_samples"] = payload["estimators"]["iw_samples"]
+    row["mi_samples"] = payload["estimators"].get("mi_samples")
+    row["n_test"] = payload["estimators"]["n_test"]
+    spec = DATASETS.get(row["dataset"])
+    row["dataset_description"] = spec.description if spec else row["dataset"]
+    if _has_unit_metrics(payload):
+        row.update(verdict_counts(_verdicts(payload, informative_mi)))
+        row["informative_mi"] = informative_mi
     row["mi_ceiling"] = float(np.log(payload["estimators"]["n_test"]))
     row["wall_time_s"] = payload["wall_time_s"]
     row["op_determinism"] = bool(
@@ -71,13 +105,15 @@ def run_row(metrics_path: str | os.PathLike) -> dict:
     return row
 
 
-def collect_runs(metrics_paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+def collect_runs(
+    metrics_paths: Iterable[str | os.PathLike], informative_mi: float = DEFAULT_INFORMATIVE_MI
+) -> pd.DataFrame:
     """One row per run, sorted by dataset, decoder, method, seed.
 
     Raises:
         ValueError: If no path is given or two files describe the same run.
     """
-    rows = [run_row(path) for path in metrics_paths]
+    rows = [run_row(path, informative_mi) for path in metrics_paths]
     if not rows:
         raise ValueError("no metrics.json files to aggregate")
     frame = pd.DataFrame(rows).sort_values(KEYS, kind="stable").reset_index(drop=True)
@@ -85,6 +121,31 @@ def collect_runs(metrics_paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     if duplicated.any():
         raise ValueError(f"duplicate runs: {frame.loc[duplicated, KEYS].to_dict('records')}")
     return frame
+
+
+def unit_rows(
+    metrics_paths: Iterable[str | os.PathLike], informative_mi: float = DEFAULT_INFORMATIVE_MI
+) -> pd.DataFrame:
+    """One row per run x latent dimension: ``kl``, ``mi``, ``au_variance`` and ``verdict``."""
+    rows = []
+    for path in metrics_paths:
+        payload = read_json(path)
+        if not _has_unit_metrics(payload):
+            continue
+        metrics, run = payload["metrics"], payload["run"]
+        verdicts = _verdicts(payload, informative_mi)
+        for dim, verdict in enumerate(verdicts):
+            rows.append(
+                {
+                    **{key: run[key] for key in KEYS},
+                    "dim": dim,
+                    "kl": metrics["kl_per_dim"][dim],
+                    "mi": metrics["mi_per_dim"][dim],
+                    "au_variance": metrics["au_variances"][dim],
+                    "verdict": verdict,
+                }
+            )
+    return pd.DataFrame(rows, columns=[*KEYS, "dim", "kl", "mi", "au_variance", "verdict"])
 
 
 def summarize(frame: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
@@ -143,3 +204,38 @@ def write_tables(frame: pd.DataFrame, output_dir: str | os.PathLike) -> dict[str
     )
     atomic_write(paths["tex"], lambda s: s.write(latex))
     return paths
+
+
+def write_all_tables(
+    metrics_paths: Iterable[str | os.PathLike],
+    output_dir: str | os.PathLike,
+    order: dict[str, list[str]] | None = None,
+    baseline: str = "vanilla",
+    informative_mi: float = DEFAULT_INFORMATIVE_MI,
+) -> list[Path]:
+    """Every table of an experiment from its ``metrics.json`` files.
+
+    Writes ``summary.{csv,md,tex}``, ``units.csv`` and ``runs_long.csv`` under
+    ``output_dir``, rows in the config's order (``summary.csv`` is what the per-dataset,
+    statistics and figure steps read).
+
+    Args:
+        metrics_paths: One ``metrics.json`` per run.
+        output_dir: The experiment's ``tables`` folder.
+        order: The config's order of datasets, decoders and methods
+            (:func:`vae_tfp.report.tables.ordered`); default alphabetical.
+        baseline: The method variant listed first and compared against.
+        informative_mi: Threshold of the collapse verdict, nats.
+
+    Returns:
+        The paths written.
+    """
+    metrics_paths = list(metrics_paths)
+    output_dir = Path(output_dir)
+    frame = ordered(collect_runs(metrics_paths, informative_mi), order or {}, baseline)
+    written = list(write_tables(frame, output_dir).values())
+    units = ordered(unit_rows(metrics_paths, informative_mi), order or {}, baseline)
+    for name, table in {"units.csv": units, "runs_long.csv": long_table(frame)}.items():
+        atomic_write(output_dir / name, lambda s, t=table: t.to_csv(s, index=False))
+        written.append(output_dir / name)
+    return written

@@ -1,4 +1,8 @@
-# Stage 4: one table of all runs of the experiment (one row per run, mean +- std over seeds).
+# Stage 4: the tables of the experiment from its run folders (vae_tfp/report/). `aggregate`
+# reads every metrics.json: one row per run in the config's order, baseline first
+# (summary.csv), one row per run x latent dimension with its collapse verdict (units.csv),
+# and one row per run x metric (runs_long.csv). The per-dataset tables and the statistics
+# over seeds are drawn from summary.csv.
 
 
 rule aggregate:
@@ -8,8 +12,18 @@ rule aggregate:
         csv="results/{experiment}/tables/summary.csv",
         md="results/{experiment}/tables/summary.md",
         tex="results/{experiment}/tables/summary.tex",
+        units="results/{experiment}/tables/units.csv",
+        long=report(
+            "results/{experiment}/tables/runs_long.csv",
+            caption="../report/runs_long.rst",
+            category="All datasets",
+            subcategory="Tables",
+            labels={"table": "every run x metric (long CSV)"},
+        ),
     params:
         output_dir=parent_of_output("csv"),
+        order=ORDER_JSON,
+        baseline=BASELINE,
     log:
         "results/{experiment}/logs/aggregate.log",
     benchmark:
@@ -20,7 +34,63 @@ rule aggregate:
         mem_mb=2000,
         runtime=30,
     shell:
-        "{VAE_TFP} aggregate --output-dir {params.output_dir:q} {input.metrics:q} 2> {log:q}"
+        "{VAE_TFP} aggregate --output-dir {params.output_dir:q} --order-json {params.order:q}"
+        " --baseline {params.baseline:q}{INFORMATIVE_MI_ARG} {input.metrics:q} 2> {log:q}"
+
+
+rule dataset_table:
+    input:
+        summary=rules.aggregate.output.csv,
+    output:
+        md="results/{experiment}/tables/datasets/{dataset}.md",
+        tex="results/{experiment}/tables/datasets/{dataset}.tex",
+        csv="results/{experiment}/tables/datasets/{dataset}.csv",
+        html=report(
+            "results/{experiment}/tables/datasets/{dataset}.html",
+            caption="../report/dataset_table.rst",
+            category="{dataset}",
+            subcategory="Tables",
+            labels={"table": "{dataset}: mean ± std over seeds"},
+        ),
+    params:
+        output_dir=parent_of_output("md"),
+    log:
+        "results/{experiment}/logs/dataset_table/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "{VAE_TFP} dataset-table --summary {input.summary:q} --dataset {wildcards.dataset:q}"
+        " --output-dir {params.output_dir:q} 2> {log:q}"
+
+
+rule statistics:
+    input:
+        summary=rules.aggregate.output.csv,
+    output:
+        md="results/{experiment}/tables/statistics.md",
+        tex="results/{experiment}/tables/statistics.tex",
+        csv="results/{experiment}/tables/statistics.csv",
+        html=report(
+            "results/{experiment}/tables/statistics.html",
+            caption="../report/statistics.rst",
+            category="All datasets",
+            subcategory="Tables",
+            labels={"table": "95% intervals and paired comparisons"},
+        ),
+    params:
+        output_dir=parent_of_output("md"),
+        baseline=BASELINE,
+    log:
+        "results/{experiment}/logs/statistics.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "{VAE_TFP} statistics --summary {input.summary:q} --baseline {params.baseline:q}"
+        " --output-dir {params.output_dir:q} 2> {log:q}"
 
 
 # The reproduction table, when the experiment names published rows (`reproduce`): the

@@ -10,6 +10,7 @@ import sys
 
 from snakemake.utils import validate
 
+from vae_tfp.data.registry import DATASETS
 from vae_tfp.config import (
     RunKey,
     check_experiment_config,
@@ -121,3 +122,60 @@ def experiment_metrics(wildcards):
         )
         for key in RUNS
     ]
+
+
+# ---- Report ------------------------------------------------------------------------------
+# The order of rows and lines in tables and figures: the config's sections, with the
+# baseline method (config `report.baseline`, default vanilla) first.
+REPORT = config.get("report", {})
+BASELINE = REPORT.get("baseline", "vanilla")
+INFORMATIVE_MI_ARG = (
+    f" --informative-mi {REPORT['informative_mi']}" if "informative_mi" in REPORT else ""
+)
+METHOD_ORDER = [BASELINE] * (BASELINE in config["methods"]) + [
+    m for m in config["methods"] if m != BASELINE
+]
+ORDER_JSON = json.dumps(
+    {"dataset": list(config["datasets"]), "decoder": list(config["decoders"]), "method": METHOD_ORDER}
+)
+GRID_DATASETS = list(dict.fromkeys(key.dataset for key in RUNS))
+# (dataset, decoder variant) pairs of the grid, and the methods each has, in report order.
+SETTINGS = list(dict.fromkeys((key.dataset, key.decoder) for key in RUNS))
+SETTING_METHODS = {
+    setting: [m for m in METHOD_ORDER if any(k[:3] == (*setting, m) for k in RUNS)]
+    for setting in SETTINGS
+}
+# The runs shown as images or sentences: the first seed of each dataset x decoder x method.
+SAMPLE_SEED = config["seeds"][0]
+
+
+def dataset_kind(dataset):
+    """``binary``, ``real`` or ``tokens``: what a run's samples.npz holds."""
+    return DATASETS[dataset].kind
+
+
+def setting_methods(wildcards):
+    """The method variants of a dataset x decoder, in report order, for the CLI."""
+    return " ".join(SETTING_METHODS[(wildcards.dataset, wildcards.decoder)])
+
+
+def dataset_methods(wildcards):
+    """The method variants run on a dataset (any decoder), in report order."""
+    return " ".join(
+        m for m in METHOD_ORDER if any(k.dataset == wildcards.dataset and k.method == m for k in RUNS)
+    )
+
+
+def dataset_decoders(wildcards):
+    """The decoder variants run on a dataset, in config order."""
+    return " ".join(d for (dataset, d) in SETTINGS if dataset == wildcards.dataset)
+
+
+DATASETS_OF_KIND = {
+    kind: [d for d in config["datasets"] if DATASETS[d].kind == kind]
+    for kind in ("binary", "real", "tokens")
+}
+# The figure file stems of vae_tfp.report.figures (read without importing matplotlib).
+from vae_tfp.report.figures import DATASET_DECODER_FIGURES, IMAGE_FIGURES
+
+FIGURE_STEMS = {"dataset_decoder": DATASET_DECODER_FIGURES, "image": IMAGE_FIGURES}

@@ -1,0 +1,316 @@
+"""Tables for papers, from the per-run frame of :func:`vae_tfp.report.aggregate.collect_runs`.
+
+- ``datasets/<dataset>.{md,tex,csv,html}``: one table per dataset, mean ± std over seeds and n,
+  rows in the config's order with the baseline method first, the best value of each ranked
+  column in bold, and a caption stating units, K, the data version and the MI estimator.
+  The CSV holds the numbers (mean, std, 95% CI half-width, n per metric).
+- ``runs_long.csv``: tidy long format, one row per run x metric with its standard error.
+- ``statistics.{md,tex,csv,html}``: 95% Student-t intervals over seeds, and paired comparisons
+  of each method with the baseline on the same dataset x decoder (seed k with seed k).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vae_tfp.io import atomic_write
+from vae_tfp.report.statistics import (
+    CONFIDENCE,
+    confidence_intervals,
+    paired_differences,
+    t_interval,
+)
+
+CELL = ["dataset", "decoder", "method"]
+DATASET_TABLE_METRICS = [
+    "elbo",
+    "nll_iw",
+    "exact_nll",
+    "rec",
+    "kl",
+    "mi",
+    "marginal_kl",
+    "au",
+    "informative_units",
+    "exact_active_units",
+]
+# Columns with a best value: the direction that is better.
+BEST = {"elbo": max, "nll_iw": min, "mi": max, "informative_units": max}
+STATISTICS_METRICS = ["nll_iw", "kl", "mi", "au", "informative_units"]
+PAIRED_METRICS = ["nll_iw", "mi"]
+# Run-level columns of summary.csv that are settings or bookkeeping, not measurements.
+NOT_METRICS = {
+    "experiment", "dataset", "decoder", "method", "seed", "method_name", "decoder_type",
+    "latent_dim", "best_epoch", "iw_samples", "mi_samples", "n_test", "mi_ceiling",
+    "op_determinism", "git_commit", "run_dir", "collapse_verdict", "dataset_description",
+    "informative_mi",
+}  # fmt: skip
+UNITS = {
+    "au": "count",
+    "exact_active_units": "count",
+    "informative_units": "count",
+    "active_uninformative_units": "count",
+    "collapsed_units": "count",
+    "wall_time_s": "s",
+    "nll_iw_bits_per_dim": "bits/dim",
+    "nll_iw_perplexity": "perplexity",
+}
+
+
+def ordered(frame: pd.DataFrame, order: Mapping[str, Sequence[str]], baseline: str) -> pd.DataFrame:
+    """Rows sorted by the config's order of datasets, decoders and methods, baseline first.
+
+    Args:
+        frame: One row per run.
+        order: ``{"dataset": [...], "decoder": [...], "method": [...]}``, the names in the
+            order of the config's sections; names missing from a list go after it,
+            alphabetically.
+        baseline: The method placed first.
+    """
+    keys = {}
+    for column in CELL:
+        names = list(order.get(column, []))
+        if column == "method" and baseline in names:
+            names.remove(baseline)
+            names.insert(0, baseline)
+        rest = sorted(set(frame[column]) - set(names))
+        rank = {name: i for i, name in enumerate([*names, *rest])}
+        keys[column] = frame[column].map(rank)
+    sort = pd.DataFrame(keys).assign(seed=frame["seed"])
+    return frame.loc[sort.sort_values([*CELL, "seed"], kind="stable").index].reset_index(drop=True)
+
+
+def _format(mean: float, std: float, decimals: int) -> str:
+    """ "mean ± std"; a single seed shows std 0, as the summary table does."""
+    if np.isnan(mean):
+        return ""
+    return f"{mean:.{decimals}f} ± {(0.0 if np.isnan(std) else std):.{decimals}f}"
+
+
+def dataset_table(frame: pd.DataFrame, decimals: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The table of one dataset's runs: display strings and the numbers behind them.
+
+    Args:
+        frame: The ordered runs of one dataset.
+        decimals: Decimals shown.
+
+    Returns:
+        ``(display, numbers)``: ``display`` has decoder, method, n and a "mean ± std" string
+        per metric, the best value of each :data:`BEST` column wrapped as ``**...**``;
+        ``numbers`` has mean, std, ci95 (half-width) and n per metric.
+    """
+    metrics = [m for m in DATASET_TABLE_METRICS if m in frame and frame[m].notna().any()]
+    rows, numbers = [], []
+    for (decoder, method), group in frame.groupby(["decoder", "method"], sort=False):
+        row = {"decoder": decoder, "method": method, "n": len(group)}
+        number = dict(row)
+        for metric in metrics:
+            interval = t_interval(group[metric])
+            row[metric] = _format(interval["mean"], interval["std"], decimals)
+            number.update({f"{metric}_{k}": interval[k] for k in ("mean", "std", "half_width")})
+        rows.append(row)
+        numbers.append(number)
+    display, numbers = pd.DataFrame(rows), pd.DataFrame(numbers)
+    for metric, best in BEST.items():
+        if metric in display:
+            means = numbers[f"{metric}_mean"].round(decimals)
+            winners = means == best(means)
+            display.loc[winners, metric] = "**" + display.loc[winners, metric] + "**"
+    return display, numbers.rename(columns=lambda c: c.replace("half_width", "ci95"))
+
+
+def dataset_caption(frame: pd.DataFrame) -> str:
+    """Units, estimator settings and data version of one dataset's table."""
+    first = frame.iloc[0]
+
+    def values(column):
+        return ", ".join(str(v) for v in sorted(frame[column].dropna().unique()))
+
+    ranked = ", ".join(
+        f"{m} ({'highest' if best is max else 'lowest'})" for m, best in BEST.items()
+    )
+    return (
+        f"{first['dataset']}: {first['dataset_description']}; {values('n_test')} test "
+        "examples. Nats per example (au, informative_units: counts of latent dimensions), "
+        "mean ± std over seeds, n seeds per row. "
+        f"nll_iw: K = {values('iw_samples')} importance samples. mi: I(x; z) with q(z) the "
+        f"mixture over the whole test set, {values('mi_samples')} samples z ~ q(z|x) per "
+        f"example (at most log N). informative_units: dimensions with I(x; z_i) > "
+        f"{values('informative_mi')} nats. Best per column in bold: {ranked}."
+    )
+
+
+def _latex_cell(value: object) -> str:
+    text = str(value).replace("_", r"\_").replace("±", r"$\pm$").replace("†", r"$^\dagger$")
+    if text.startswith("**") and text.endswith("**"):
+        text = r"\textbf{" + text[2:-2] + "}"
+    return text
+
+
+def latex_table(display: pd.DataFrame, caption: str, label: str, text_columns: int) -> str:
+    """Booktabs LaTeX of a display table (``**x**`` becomes bold), caption and label."""
+    return (
+        display.map(_latex_cell)
+        .rename(columns=_latex_cell)
+        .to_latex(
+            index=False,
+            escape=False,
+            column_format="l" * text_columns + "r" * (len(display.columns) - text_columns),
+            caption=_latex_cell(caption).replace("%", r"\%"),
+            label=label,
+            position="htbp",
+        )
+    )
+
+
+def html_table(display: pd.DataFrame, caption: str) -> str:
+    """A standalone HTML page of a display table (``**x**`` becomes bold) for the report."""
+    body = display.map(lambda v: re.sub(r"^\*\*(.*)\*\*$", r"<b>\1</b>", str(v))).to_html(
+        index=False, escape=False, border=0
+    )
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><style>'
+        "body{font-family:sans-serif;font-size:14px}table{border-collapse:collapse}"
+        "th,td{padding:3px 9px;text-align:right}th{border-bottom:1px solid #444}"
+        "td:nth-child(-n+2){text-align:left}</style></head><body>"
+        f"<p>{caption}</p>{body}</body></html>\n"
+    )
+
+
+def write_display(
+    display: pd.DataFrame,
+    caption: str,
+    base: Path,
+    label: str,
+    text_columns: int,
+    heading: str = "",
+) -> list[Path]:
+    """``base`` + ``.md``, ``.tex`` and ``.html`` of one display table."""
+    outputs = {
+        ".md": f"{heading}{caption}\n\n{display.to_markdown(index=False)}\n",
+        ".tex": latex_table(display, caption, label, text_columns),
+        ".html": html_table(display, caption),
+    }
+    for suffix, text in outputs.items():
+        atomic_write(base.with_suffix(suffix), lambda s, t=text: s.write(t))
+    return [base.with_suffix(suffix) for suffix in outputs]
+
+
+def write_dataset_table(
+    frame: pd.DataFrame, dataset: str, output_dir: str | os.PathLike
+) -> list[Path]:
+    """``<dataset>.md``, ``.tex``, ``.html`` and ``.csv`` from the ordered runs.
+
+    Raises:
+        ValueError: If the frame has no run of ``dataset``.
+    """
+    runs = frame[frame["dataset"] == dataset]
+    if runs.empty:
+        raise ValueError(
+            f"no runs of dataset {dataset!r}; datasets: {sorted(set(frame['dataset']))}"
+        )
+    display, numbers = dataset_table(runs)
+    base = Path(output_dir) / dataset
+    written = write_display(display, dataset_caption(runs), base, f"tab:{dataset}", 2)
+    atomic_write(base.with_suffix(".csv"), lambda s: numbers.to_csv(s, index=False))
+    return [*written, base.with_suffix(".csv")]
+
+
+def long_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per run x metric: value, standard error over test examples (where the metric
+    has one), unit and run folder."""
+    metrics = [
+        column
+        for column in frame.columns
+        if column not in NOT_METRICS
+        and not column.endswith("_se")
+        and pd.api.types.is_numeric_dtype(frame[column])
+    ]
+    keys = [*CELL, "seed", "run_dir"]
+    values = frame.melt(id_vars=keys, value_vars=metrics, var_name="metric", value_name="value")
+    errors = [f"{m}_se" for m in metrics if f"{m}_se" in frame]
+    se = frame.melt(id_vars=keys, value_vars=errors, var_name="metric", value_name="standard_error")
+    se["metric"] = se["metric"].str.removesuffix("_se")
+    long = values.merge(se, on=[*keys, "metric"], how="left").dropna(subset=["value"])
+    long["unit"] = long["metric"].map(UNITS).fillna("nats")
+    return long[[*CELL, "seed", "metric", "value", "standard_error", "unit", "run_dir"]]
+
+
+def statistics_tables(frame: pd.DataFrame, baseline: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The 95% intervals of :data:`STATISTICS_METRICS` and the paired differences of
+    :data:`PAIRED_METRICS` against ``baseline`` (long format, numbers)."""
+    return (
+        confidence_intervals(frame, STATISTICS_METRICS),
+        paired_differences(frame, baseline, PAIRED_METRICS),
+    )
+
+
+def _interval_text(row: pd.Series, decimals: int = 2) -> str:
+    n = row["n"] if "n" in row else row["n_pairs"]
+    if n < 2:
+        return f"{row['mean']:.{decimals}f} (n < 2)"
+    return f"{row['mean']:.{decimals}f} [{row['low']:.{decimals}f}, {row['high']:.{decimals}f}]"
+
+
+def write_statistics(
+    frame: pd.DataFrame, output_dir: str | os.PathLike, baseline: str
+) -> dict[str, Path]:
+    """``statistics.csv`` (both tables, long) and ``statistics.md``/``.tex`` (wide)."""
+    output_dir = Path(output_dir)
+    intervals, paired = statistics_tables(frame, baseline)
+    level = f"{CONFIDENCE:.0%}"
+    wide_ci = intervals.assign(text=intervals.apply(_interval_text, axis=1)).pivot_table(
+        index=CELL, columns="metric", values="text", aggfunc="first", sort=False
+    )
+    wide_ci = wide_ci[[m for m in STATISTICS_METRICS if m in wide_ci]].reset_index()
+    ci_caption = (
+        f"Mean over seeds and its {level} Student-t confidence interval "
+        "[mean ± t(n-1) s/√n], nats per example (au, informative_units: counts)."
+    )
+    sections = [("Confidence intervals over seeds", ci_caption, wide_ci, "tab:intervals")]
+    if not paired.empty:
+        paired_text = paired.assign(
+            text=paired.apply(_interval_text, axis=1) + np.where(paired["excludes_zero"], " *", "")
+        )
+        wide_paired = paired_text.pivot_table(
+            index=[*CELL, "n_pairs"], columns="metric", values="text", aggfunc="first", sort=False
+        )
+        wide_paired = wide_paired[[m for m in PAIRED_METRICS if m in wide_paired]]
+        wide_paired = wide_paired.rename(columns=lambda m: f"Δ{m}").reset_index()
+        paired_caption = (
+            f"Paired differences method − {baseline} on the same dataset × decoder: seed k of "
+            f"the method minus seed k of {baseline}, over the n_pairs seeds both have; mean "
+            f"and its {level} Student-t interval (n_pairs − 1 degrees of freedom). * the "
+            "interval excludes 0."
+        )
+        sections.append(
+            (f"Paired comparisons with {baseline}", paired_caption, wide_paired, "tab:paired")
+        )
+    else:
+        sections.append(
+            (f"Paired comparisons with {baseline}",
+             f"No dataset × decoder has runs of the baseline {baseline!r}.", None, None)
+        )  # fmt: skip
+    markdown, latex, html = [], [], []
+    for title, caption, table, label in sections:
+        markdown.append(f"## {title}\n\n{caption}\n")
+        html.append(f"<h2>{title}</h2>")
+        if table is not None:
+            markdown.append(table.to_markdown(index=False) + "\n")
+            latex.append(latex_table(table, caption, label, text_columns=len(CELL)))
+            html.append(html_table(table, caption))
+        else:
+            html.append(f"<p>{caption}</p>")
+    paths = {ext: output_dir / f"statistics.{ext}" for ext in ("md", "tex", "csv", "html")}
+    atomic_write(paths["md"], lambda s: s.write("\n".join(markdown)))
+    atomic_write(paths["tex"], lambda s: s.write("\n".join(latex)))
+    atomic_write(paths["html"], lambda s: s.write("\n".join(html)))
+    both = pd.concat([intervals.assign(kind="interval"), paired.assign(kind="paired")])
+    atomic_write(paths["csv"], lambda s: both.to_csv(s, index=False))
+    return paths
