@@ -24,6 +24,11 @@ if not workflow.overwrite_configfiles:
     configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
+# Jobs get the interpreter's folder first on PATH (workflows/rules/common.smk).
+envvars:
+    "PATH",
+
+
 include: "workflows/rules/common.smk"
 include: "workflows/rules/prepare.smk"
 include: "workflows/rules/train.smk"

@@ -24,6 +24,7 @@ rule aggregate:
         output_dir=parent_of_output("csv"),
         order=ORDER_JSON,
         baseline=BASELINE,
+        informative_mi=INFORMATIVE_MI,
     log:
         "results/{experiment}/logs/aggregate.log",
     benchmark:
@@ -33,9 +34,12 @@ rule aggregate:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        "../../environment.yml"
     shell:
-        "{VAE_TFP} aggregate --output-dir {params.output_dir:q} --order-json {params.order:q}"
-        " --baseline {params.baseline:q}{INFORMATIVE_MI_ARG} {input.metrics:q} 2> {log:q}"
+        "python -m vae_tfp aggregate --output-dir {params.output_dir:q} --order-json {params.order:q}"
+        " --baseline {params.baseline:q} --informative-mi {params.informative_mi}"
+        " {input.metrics:q} 2> {log:q}"
 
 
 rule dataset_table:
@@ -60,8 +64,10 @@ rule dataset_table:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../environment.yml"
     shell:
-        "{VAE_TFP} dataset-table --summary {input.summary:q} --dataset {wildcards.dataset:q}"
+        "python -m vae_tfp dataset-table --summary {input.summary:q} --dataset {wildcards.dataset:q}"
         " --output-dir {params.output_dir:q} 2> {log:q}"
 
 
@@ -88,8 +94,10 @@ rule statistics:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../environment.yml"
     shell:
-        "{VAE_TFP} statistics --summary {input.summary:q} --baseline {params.baseline:q}"
+        "python -m vae_tfp statistics --summary {input.summary:q} --baseline {params.baseline:q}"
         " --output-dir {params.output_dir:q} 2> {log:q}"
 
 
@@ -114,6 +122,8 @@ rule reproduction:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../environment.yml"
     shell:
-        "{VAE_TFP} reproduction --summary {input.summary:q} --published {input.published:q}"
+        "python -m vae_tfp reproduction --summary {input.summary:q} --published {input.published:q}"
         " --reproduce-json {params.reproduce:q} --output-dir {params.output_dir:q} 2> {log:q}"

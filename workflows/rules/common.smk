@@ -5,12 +5,12 @@
 import json
 import os
 import re
-import shlex
 import sys
 
 from snakemake.utils import validate
 
 from vae_tfp.data.registry import DATASETS
+from vae_tfp.report.collapse import DEFAULT_INFORMATIVE_MI
 from vae_tfp.config import (
     RunKey,
     check_experiment_config,
@@ -33,8 +33,10 @@ THREADS = int(config["threads"])
 # Every run of the experiment grid: (dataset, decoder variant, method variant, seed).
 RUNS = list(iter_runs(config))
 
-# The CLI, started with the interpreter that runs Snakemake, so jobs see the same packages.
-VAE_TFP = f"{shlex.quote(sys.executable)} -m vae_tfp"
+# Jobs run `python -m vae_tfp`: the interpreter that runs Snakemake comes first on the PATH
+# that jobs inherit, so they see the same packages (with --sdm conda, the rule's environment
+# comes first instead, and `-m` finds the package in the working directory).
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 
 # ---- Resources ---------------------------------------------------------------------------
@@ -81,12 +83,12 @@ def dataset_options_json(wildcards):
     return json.dumps(dataset_options(config, wildcards.dataset), sort_keys=True)
 
 
-# The download cache of real datasets (config key data_cache; VAE_TFP_DATA_CACHE overrides
-# it inside the job, see docs/datasets.md). Not a param: where verified files are read
-# from does not change the prepared data, so moving the cache re-runs nothing.
-DATA_CACHE_ARG = (
-    f" --data-cache {shlex.quote(str(config['data_cache']))}" if config.get("data_cache") else ""
-)
+# The download cache of real datasets (config key data_cache), handed to the prepare jobs
+# as VAE_TFP_DATA_CACHE unless that is set already (it takes precedence, docs/datasets.md).
+# Not a param: where verified files are read from does not change the prepared data, so
+# moving the cache re-runs nothing.
+if config.get("data_cache"):
+    os.environ.setdefault("VAE_TFP_DATA_CACHE", os.path.abspath(str(config["data_cache"])))
 
 
 def run_config_json(wildcards):
@@ -129,9 +131,7 @@ def experiment_metrics(wildcards):
 # baseline method (config `report.baseline`, default vanilla) first.
 REPORT = config.get("report", {})
 BASELINE = REPORT.get("baseline", "vanilla")
-INFORMATIVE_MI_ARG = (
-    f" --informative-mi {REPORT['informative_mi']}" if "informative_mi" in REPORT else ""
-)
+INFORMATIVE_MI = REPORT.get("informative_mi", DEFAULT_INFORMATIVE_MI)
 METHOD_ORDER = [BASELINE] * (BASELINE in config["methods"]) + [
     m for m in config["methods"] if m != BASELINE
 ]
@@ -179,3 +179,40 @@ DATASETS_OF_KIND = {
 from vae_tfp.report.figures import DATASET_DECODER_FIGURES, IMAGE_FIGURES
 
 FIGURE_STEMS = {"dataset_decoder": DATASET_DECODER_FIGURES, "image": IMAGE_FIGURES}
+
+
+FIGURES = "results/{experiment}/figures/{dataset}"
+
+
+def _figure(stem, kind, label):
+    """A report-registered PNG of one dataset x decoder (its PDF twin is a plain output)."""
+    return report(
+        f"{FIGURES}/{{decoder}}/{stem}.png",
+        caption=f"../report/{stem}.rst",
+        category="{dataset}",
+        subcategory=kind,
+        labels={"decoder": "{decoder}", "figure": label},
+    )
+
+
+def samples_title(wildcards):
+    """The title of a run's samples: dataset x decoder x method and the seed shown."""
+    return f"{wildcards.dataset} × {wildcards.decoder} × {wildcards.method}, seed {SAMPLE_SEED}"
+
+
+def report_targets(experiment):
+    """Every table and figure of the experiment: what `rule all` asks for."""
+    tables = f"results/{experiment}/tables"
+    targets = [f"{tables}/{name}" for name in ("statistics.html", "runs_long.csv")]
+    targets += [f"{tables}/datasets/{dataset}.html" for dataset in GRID_DATASETS]
+    for dataset in GRID_DATASETS:
+        targets.append(f"results/{experiment}/figures/{dataset}/rate_distortion.png")
+    for dataset, decoder in SETTINGS:
+        folder = f"results/{experiment}/figures/{dataset}/{decoder}"
+        targets.append(f"{folder}/kl_per_dim.png")
+        suffix = {"binary": "reconstructions.png", "tokens": "sentences.txt"}.get(
+            dataset_kind(dataset)
+        )
+        if suffix:
+            targets += [f"{folder}/{m}_{suffix}" for m in SETTING_METHODS[(dataset, decoder)]]
+    return targets

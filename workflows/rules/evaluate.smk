@@ -23,6 +23,8 @@ rule evaluate:
         mem_mb=JOB_RESOURCES["evaluate"]["mem_mb"],
         runtime=JOB_RESOURCES["evaluate"]["runtime"],
         gpu=gpus,
+    conda:
+        "../../environment.yml"
     shell:
-        "{VAE_TFP} evaluate --run-dir {params.run_dir:q} --data {input.data:q}"
+        "python -m vae_tfp evaluate --run-dir {params.run_dir:q} --data {input.data:q}"
         " --evaluation-json {params.evaluation:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"

@@ -16,6 +16,8 @@ rule prepare:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        "../../environment.yml"
     shell:
-        "{VAE_TFP} prepare --dataset {wildcards.dataset:q} --options-json {params.options:q}"
-        " --output {output.data:q}{DATA_CACHE_ARG} 2> {log:q}"
+        "python -m vae_tfp prepare --dataset {wildcards.dataset:q} --options-json {params.options:q}"
+        " --output {output.data:q} 2> {log:q}"

@@ -2,19 +2,6 @@
 # registered for the HTML report (`make report`) with a caption from workflows/report/,
 # under its dataset and the kind of figure.
 
-FIGURES = "results/{experiment}/figures/{dataset}"
-
-
-def _figure(stem, kind, label):
-    """A report-registered PNG of one dataset x decoder (its PDF twin is a plain output)."""
-    return report(
-        f"{FIGURES}/{{decoder}}/{stem}.png",
-        caption=f"../report/{stem}.rst",
-        category="{dataset}",
-        subcategory=kind,
-        labels={"decoder": "{decoder}", "figure": label},
-    )
-
 
 rule figures:
     input:
@@ -35,8 +22,10 @@ rule figures:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../../environment.yml"
     shell:
-        "{VAE_TFP} figures --summary {input.summary:q} --dataset {wildcards.dataset:q}"
+        "python -m vae_tfp figures --summary {input.summary:q} --dataset {wildcards.dataset:q}"
         " --decoder {wildcards.decoder:q} --methods {params.methods} --no-images"
         " --output-dir {params.output_dir:q} 2> {log:q}"
 
@@ -63,8 +52,10 @@ rule rate_distortion:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../../environment.yml"
     shell:
-        "{VAE_TFP} rate-distortion --summary {input.summary:q} --dataset {wildcards.dataset:q}"
+        "python -m vae_tfp rate-distortion --summary {input.summary:q} --dataset {wildcards.dataset:q}"
         " --methods {params.methods} --decoders {params.decoders}"
         " --output-dir {params.output_dir:q} 2> {log:q}"
 
@@ -72,11 +63,6 @@ rule rate_distortion:
 # The samples of one run per dataset x decoder x method (the first seed of the config):
 # image grids for binary images, a text file of sentences for token data.
 SAMPLES = f"results/{{experiment}}/runs/{{dataset}}/{{decoder}}/{{method}}/seed{SAMPLE_SEED}/samples.npz"
-
-
-def samples_title(wildcards):
-    """The title of a run's samples: dataset x decoder x method and the seed shown."""
-    return f"{wildcards.dataset} × {wildcards.decoder} × {wildcards.method}, seed {SAMPLE_SEED}"
 
 
 rule image_samples:
@@ -109,8 +95,10 @@ rule image_samples:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../environment.yml"
     shell:
-        "{VAE_TFP} samples --samples {input.samples:q} --title {params.title:q}"
+        "python -m vae_tfp samples --samples {input.samples:q} --title {params.title:q}"
         " --stem-prefix {wildcards.method}_ --output-dir {params.output_dir:q} 2> {log:q}"
 
 
@@ -136,24 +124,8 @@ rule sentence_samples:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../environment.yml"
     shell:
-        "{VAE_TFP} samples --samples {input.samples:q} --title {params.title:q}"
+        "python -m vae_tfp samples --samples {input.samples:q} --title {params.title:q}"
         " --stem-prefix {wildcards.method}_ --output-dir {params.output_dir:q} 2> {log:q}"
-
-
-def report_targets(experiment):
-    """Every table and figure of the experiment: what `rule all` asks for."""
-    tables = f"results/{experiment}/tables"
-    targets = [f"{tables}/{name}" for name in ("statistics.html", "runs_long.csv")]
-    targets += [f"{tables}/datasets/{dataset}.html" for dataset in GRID_DATASETS]
-    for dataset in GRID_DATASETS:
-        targets.append(f"results/{experiment}/figures/{dataset}/rate_distortion.png")
-    for dataset, decoder in SETTINGS:
-        folder = f"results/{experiment}/figures/{dataset}/{decoder}"
-        targets.append(f"{folder}/kl_per_dim.png")
-        suffix = {"binary": "reconstructions.png", "tokens": "sentences.txt"}.get(
-            dataset_kind(dataset)
-        )
-        if suffix:
-            targets += [f"{folder}/{m}_{suffix}" for m in SETTING_METHODS[(dataset, decoder)]]
-    return targets

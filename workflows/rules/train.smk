@@ -22,6 +22,8 @@ rule train:
         mem_mb=JOB_RESOURCES["train"]["mem_mb"],
         runtime=JOB_RESOURCES["train"]["runtime"],
         gpu=gpus,
+    conda:
+        "../../environment.yml"
     shell:
-        "{VAE_TFP} train --run-config-json {params.run_config:q} --data {input.data:q}"
+        "python -m vae_tfp train --run-config-json {params.run_config:q} --data {input.data:q}"
         " --run-dir {params.run_dir:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
