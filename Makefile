@@ -3,6 +3,10 @@
 # make test           run the test suite (the slow end-to-end Snakemake test included)
 # make test-cluster   bring up a loopback SLURM (root; installs slurm-wlm with apt-get when
 #                     missing) and run a tiny grid through the SLURM profile; skips elsewhere
+# make test-checks    compile the LaTeX tables with pdflatex and render a page (root; installs
+#                     texlive-latex-recommended and poppler-utils with apt-get when missing)
+# make report         the HTML report of the last experiment run (EXPERIMENT=embedded;
+#                     CONFIG=path for another config): snakemake --report
 # make lint           ruff on the Python code (tests included)
 # make clean-results  delete everything under results/ except its README
 #
@@ -17,7 +21,7 @@ STAMP := $(VENV)/.installed-from-pyproject
 # 514 s on 2 cores against 596 s for --cores 8 (8 jobs sharing 2 cores): README.
 CORES ?= all
 
-.PHONY: run test test-cluster lint clean-results venv
+.PHONY: run test test-cluster test-checks report lint clean-results venv
 
 venv: $(STAMP)
 
@@ -34,6 +38,15 @@ test: $(STAMP)
 
 test-cluster: $(STAMP)
 	$(BIN)/python -m pytest -m cluster tests/test_cluster.py
+
+test-checks: $(STAMP)
+	$(BIN)/python -m pytest -m checks tests/test_latex.py
+
+# The report of results/$(EXPERIMENT), built from the run folders by snakemake --report.
+EXPERIMENT ?= embedded
+CONFIG ?=
+report: $(STAMP)
+	$(BIN)/snakemake $(if $(CONFIG),--configfile $(CONFIG)) --report results/$(EXPERIMENT)/report.html
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -329,6 +329,7 @@ def test_tiny_experiment_runs_to_the_tables(tmp_path):
     for name in ("summary.md", "summary.tex"):
         assert (tables / name).stat().st_size > 0, name
     assert (results / "benchmarks" / "aggregate.tsv").is_file()
+    _assert_report_files(tmp_path, results, config, configfile)
 
     # A second invocation finds everything up to date: no job re-runs on unchanged config.
     again = snakemake(tmp_path, "-n", configfile=configfile)
@@ -359,6 +360,37 @@ def test_tiny_experiment_runs_to_the_tables(tmp_path):
     replan = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, moved))
     assert replan.returncode == 0, replan.stderr
     assert "Nothing to be done" in replan.stdout + replan.stderr
+
+
+def _assert_report_files(workdir: Path, results: Path, config: dict, configfile: Path) -> None:
+    """The tables and figures of the report layer exist, are non-empty, follow the config's
+    order, and `snakemake --report` builds a report that lists every registered figure."""
+    tables = results / "tables"
+    digits = (tables / "datasets" / "digits.md").read_text()
+    assert digits.index("| vanilla") < digits.index("| fb_0.25")  # baseline first
+    for name in ("statistics.md", "statistics.tex", "runs_long.csv", "units.csv"):
+        assert (tables / name).stat().st_size > 0, name
+    units = list(csv.DictReader(open(tables / "units.csv", newline="")))
+    assert len(units) == sum(2 for _ in iter_runs(config))  # latent_dim 2 everywhere
+    figures = results / "figures"
+    registered = [
+        figures / "digits" / "rate_distortion.png",
+        figures / "linear_gaussian" / "rate_distortion.png",
+        *(figures / "digits" / "mlp" / f"{m}_{kind}.png"
+          for m in ("vanilla", "fb_0.25") for kind in ("reconstructions", "prior_samples")),
+        *(figures / d / dec / f"{stem}.png"
+          for d, dec in (("digits", "mlp"), ("linear_gaussian", "lin"))
+          for stem in ("kl_per_dim", "mi_per_dim", "curve_kl", "curve_valid_mi", "curve_valid_au")),
+    ]  # fmt: skip
+    for path in registered:
+        assert path.stat().st_size > 1000, path
+        assert path.with_suffix(".pdf").stat().st_size > 1000, path.with_suffix(".pdf")
+    report = workdir / "report.html"
+    built = snakemake(workdir, "--report", str(report), configfile=configfile)
+    assert built.returncode == 0, built.stderr[-5000:]
+    html = report.read_text()
+    for path in registered:
+        assert path.name in html, f"{path} not in the report"
 
 
 # ---- (e) a killed pipeline completes on rerun with the same tables ---------------------

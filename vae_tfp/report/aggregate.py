@@ -20,7 +20,7 @@ import pandas as pd
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.io import atomic_write, read_json
 from vae_tfp.report.collapse import DEFAULT_INFORMATIVE_MI, unit_verdicts, verdict_counts
-from vae_tfp.report.tables import long_table, ordered
+from vae_tfp.report.tables import latex_table, long_table, ordered
 
 KEYS = ["dataset", "decoder", "method", "seed"]
 # Columns of the mean +- std tables, in order; absent ones are skipped.
@@ -174,11 +174,6 @@ def table_note(table: pd.DataFrame) -> str:
     return f"{UNITS_NOTE} {SATURATION_NOTE}" if marked else UNITS_NOTE
 
 
-def _latex_escape(value: object) -> str:
-    """Escapes the characters of names and numbers that LaTeX would misread."""
-    return str(value).replace("_", r"\_").replace("±", r"$\pm$").replace("†", r"$^\dagger$")
-
-
 def write_tables(frame: pd.DataFrame, output_dir: str | os.PathLike) -> dict[str, Path]:
     """Writes ``summary.csv``, ``summary.md`` and ``summary.tex`` atomically.
 
@@ -191,17 +186,7 @@ def write_tables(frame: pd.DataFrame, output_dir: str | os.PathLike) -> dict[str
     atomic_write(paths["csv"], lambda s: frame.to_csv(s, index=False))
     note = table_note(table)
     atomic_write(paths["md"], lambda s: s.write(f"{note}\n\n{table.to_markdown(index=False)}\n"))
-    latex = (
-        table.map(_latex_escape)
-        .rename(columns=_latex_escape)
-        .to_latex(
-            index=False,
-            escape=False,
-            column_format="l" * 3 + "r" * (len(table.columns) - 3),
-            caption=_latex_escape(note),
-            label="tab:summary",
-        )
-    )
+    latex = latex_table(table, note, "tab:summary", text_columns=3)
     atomic_write(paths["tex"], lambda s: s.write(latex))
     return paths
 

@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from vae_tfp.io import atomic_write
+from vae_tfp.report.tables import latex_table
 
 DEFAULT_TOLERANCE = 1.0  # nats, when a row states none and the paper gives no std
 ROW_FIELDS = ("dataset", "dataset_version", "metric", "estimator", "value", "std", "source")
@@ -184,14 +185,6 @@ def write_reproduction_tables(
             shown.to_markdown(index=False, disable_numparse=True) + f"\n\n{REPRODUCTION_NOTE}\n"
         ),
     )
-    latex = shown.map(lambda v: str(v).replace("±", r"$\pm$").replace("−", "-"))
-    latex = latex.map(lambda v: v.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%"))
-    latex.columns = [c.replace("_", r"\_") for c in latex.columns]
-    atomic_write(
-        paths["tex"],
-        lambda s: s.write(
-            latex.to_latex(index=False, escape=False, column_format="lllllll")
-            + f"% {REPRODUCTION_NOTE}\n"
-        ),
-    )
+    latex = latex_table(shown, REPRODUCTION_NOTE, "tab:reproduction", len(shown.columns))
+    atomic_write(paths["tex"], lambda s: s.write(latex))
     return paths

@@ -146,8 +146,32 @@ def dataset_caption(frame: pd.DataFrame) -> str:
     )
 
 
+# Characters of names, numbers and captions that pdflatex would misread or not know.
+LATEX_REPLACEMENTS = {
+    "\\": r"\textbackslash{}",
+    "_": r"\_",
+    "%": r"\%",
+    "&": r"\&",
+    "#": r"\#",
+    "±": r"$\pm$",
+    "†": r"$^\dagger$",
+    "×": r"$\times$",
+    "−": r"$-$",
+    "√": r"$\surd$",
+    "Δ": r"$\Delta$",
+    "≤": r"$\le$",
+    "‖": r"$\|$",
+}
+_LATEX_PATTERN = re.compile("|".join(re.escape(k) for k in LATEX_REPLACEMENTS))
+
+
+def latex_escape(value: object) -> str:
+    """``value`` as LaTeX text: special characters escaped, symbols in math mode."""
+    return _LATEX_PATTERN.sub(lambda m: LATEX_REPLACEMENTS[m.group(0)], str(value))
+
+
 def _latex_cell(value: object) -> str:
-    text = str(value).replace("_", r"\_").replace("±", r"$\pm$").replace("†", r"$^\dagger$")
+    text = latex_escape(value)
     if text.startswith("**") and text.endswith("**"):
         text = r"\textbf{" + text[2:-2] + "}"
     return text
@@ -162,7 +186,7 @@ def latex_table(display: pd.DataFrame, caption: str, label: str, text_columns: i
             index=False,
             escape=False,
             column_format="l" * text_columns + "r" * (len(display.columns) - text_columns),
-            caption=_latex_cell(caption).replace("%", r"\%"),
+            caption=latex_escape(caption),
             label=label,
             position="htbp",
         )

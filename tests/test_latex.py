@@ -1,0 +1,71 @@
+"""The LaTeX tables compile with pdflatex and render to a page image (`make test-checks`).
+
+Every table the pipeline writes as .tex (summary, per dataset, statistics, reproduction) goes
+into one booktabs document; pdflatex must finish without an error and pdftoppm must render
+its first page. texlive-latex-recommended and poppler-utils are installed with apt-get when
+missing (root); elsewhere the test skips with the reason.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from system_tools import ToolsUnavailable, ensure_tools
+from test_report import _fake_run
+from test_report_statistics import _table_frame
+from test_reproduction import ENTRY, ROW, _summary
+
+from vae_tfp.report import collect_runs, write_tables
+from vae_tfp.report.reproduction import reproduction_table, write_reproduction_tables
+from vae_tfp.report.tables import ordered, write_dataset_table, write_statistics
+
+pytestmark = pytest.mark.checks
+
+TOOLS = {"pdflatex": "texlive-latex-recommended", "pdftoppm": "poppler-utils"}
+DOCUMENT = r"""\documentclass{article}
+\usepackage[T1]{fontenc}
+\usepackage{booktabs}
+\usepackage[landscape,margin=1cm]{geometry}
+\begin{document}
+%s
+\end{document}
+"""
+
+
+@pytest.fixture(scope="module")
+def tools():
+    try:
+        ensure_tools(TOOLS)
+    except ToolsUnavailable as error:
+        pytest.skip(str(error))
+
+
+def _tables(tmp_path) -> list:
+    frame = ordered(_table_frame(), {}, baseline="vanilla")
+    written = write_dataset_table(frame, "digits", tmp_path)
+    written += list(write_statistics(frame, tmp_path, "vanilla").values())
+    runs = collect_runs([_fake_run(tmp_path / "runs", "vanilla", s, -20.0 - s) for s in (0, 1)])
+    written += list(write_tables(runs, tmp_path).values())
+    table = reproduction_table(_summary([89.0, 89.6]), {"r": ROW}, [ENTRY])
+    written += list(write_reproduction_tables(table, tmp_path).values())
+    return [p for p in written if p.suffix == ".tex"]
+
+
+def test_every_latex_table_compiles_and_renders(tools, tmp_path):
+    tex_files = _tables(tmp_path)
+    assert len(tex_files) == 4
+    body = "\n\\clearpage\n".join(p.read_text() for p in tex_files)
+    (tmp_path / "tables.tex").write_text(DOCUMENT % body)
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "tables.tex"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "Missing character" not in (tmp_path / "tables.log").read_text()
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "tables.pdf", "page"],
+        cwd=tmp_path, check=True, timeout=120,
+    )  # fmt: skip
+    page = next(tmp_path.glob("page*.png"))
+    assert page.stat().st_size > 5000
