@@ -8,6 +8,7 @@
                                 [--informative-mi NATS] METRICS.json [METRICS.json ...]
     python -m vae_tfp dataset-table --summary CSV --dataset D --output-dir DIR
     python -m vae_tfp statistics --summary CSV [--baseline METHOD] --output-dir DIR
+    python -m vae_tfp collapse-page --results DIR --output FILE.md
     python -m vae_tfp reproduction --summary CSV --published YAML --reproduce-json JSON
                                    --output-dir DIR
     python -m vae_tfp figures  --summary CSV --dataset D --decoder E --methods M [M ...]
@@ -125,6 +126,13 @@ def _statistics(args: argparse.Namespace) -> None:
 
     paths = write_statistics(pd.read_csv(args.summary), args.output_dir, args.baseline)
     logging.info("statistics -> %s", ", ".join(map(str, paths.values())))
+
+
+def _collapse_page(args: argparse.Namespace) -> None:
+    from vae_tfp.report.collapse_page import write_page
+
+    write_page(args.results, args.output)
+    logging.info("%s written from %s", args.output, args.results)
 
 
 def _reproduction(args: argparse.Namespace) -> None:
@@ -302,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     statistics.add_argument("--baseline", default="vanilla", help="the method compared against")
     statistics.add_argument("--output-dir", required=True, type=Path, help="the tables folder")
     statistics.set_defaults(func=_statistics)
+
+    page = commands.add_parser(
+        "collapse-page",
+        help="docs/posterior-collapse.md from the embedded default's tables (numbers generated)",
+    )
+    page.add_argument("--results", required=True, type=Path, help="e.g. results/embedded")
+    page.add_argument("--output", required=True, type=Path, help="e.g. docs/posterior-collapse.md")
+    page.set_defaults(func=_collapse_page)
 
     reproduction = commands.add_parser(
         "reproduction", help="the reproduction table: summary.csv beside published values"

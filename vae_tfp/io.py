@@ -26,9 +26,7 @@ def default_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def atomic_write(
-    path: str | os.PathLike, write: Callable[[TextIO], None], mode: str = "w"
-) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[TextIO], None], mode: str = "w") -> None:
     """Calls ``write(stream)`` on a temporary file, then renames it to ``path``.
 
     ``mode`` is ``"w"`` for a text stream or ``"wb"`` for a binary one (``np.savez``).

@@ -282,9 +282,7 @@ def aggregate_posterior_metrics(
     log_qz = log_qz.reshape(n, n_samples)
     log_pz = _gaussian_log_density(z, 0.0, 1.0).sum(-1)  # [N, S]
     contributions = (log_qz_x.sum(-1) - log_qz).mean(1)
-    per_dim_mi = (
-        (log_qz_x - log_qz_i.reshape(n, n_samples, d)).mean((0, 1)) if per_dim else None
-    )
+    per_dim_mi = (log_qz_x - log_qz_i.reshape(n, n_samples, d)).mean((0, 1)) if per_dim else None
     return {
         "mi": float(contributions.mean()),
         "mi_per_dim": per_dim_mi,
