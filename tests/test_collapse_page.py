@@ -24,13 +24,15 @@ def _results(root):
     rows = []
     for (dataset, decoder, method), metrics in CELLS.items():
         for seed, shift in enumerate((-0.01, 0.01)):
-            rows.append({"dataset": dataset, "decoder": decoder, "method": method, "seed": seed,
-                         "informative_mi": 0.05, **{k: v + shift for k, v in metrics.items()}})  # fmt: skip
+            shifted = {key: value + shift for key, value in metrics.items()}
+            cell = {"dataset": dataset, "decoder": decoder, "method": method, "seed": seed}
+            rows.append({**cell, "informative_mi": 0.05, **shifted})
             run = root / "runs" / dataset / decoder / method / f"seed{seed}"
             run.mkdir(parents=True)
             rng = np.random.default_rng(seed)
             loc = rng.standard_normal((30, 2)) * np.array([1.0, 0.0])
-            np.savez(run / "samples.npz", posterior_loc=loc, posterior_log_var=np.zeros_like(loc) - 1)
+            log_var = np.full_like(loc, -1.0)
+            np.savez(run / "samples.npz", posterior_loc=loc, posterior_log_var=log_var)
             kl = 0.05 if method == "vanilla" and decoder != "mlp" else 1.0
             (run / "metrics.json").write_text(
                 json.dumps({"metrics": {"kl": kl, "mi_per_dim": [0.3, 0.002]}})
