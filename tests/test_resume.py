@@ -142,9 +142,7 @@ def test_a_state_of_another_config_is_not_resumed(tmp_path, caplog):
     run_config["training"]["epochs"] = 1
     data = prepare_dataset("digits", run_config["dataset_options"])
     first = Trainer(run_config, data, tmp_path)
-    first._save_state(
-        __import__("vae_tfp.training.state", fromlist=["Progress"]).Progress(epoch=2)
-    )
+    first._save_state(__import__("vae_tfp.training.state", fromlist=["Progress"]).Progress(epoch=2))
     run_config["training"]["learning_rate"] = 0.002
     with caplog.at_level(logging.WARNING, logger="vae_tfp.training"):
         assert Trainer(run_config, data, tmp_path)._restore_state() is None
