@@ -41,7 +41,10 @@ def main() -> None:
     if args.results is not None:
         noise = run_noise(args.results, args.seeds, args.samples)
         print(f"\n2. {noise['runs']} trained runs in {args.results}, {args.seeds} seeds each")
-        print(f"largest Monte Carlo std of a dimension's estimate: {noise['max_mc_std']:.5f} nats")
+        print(
+            f"largest Monte Carlo std of a dimension's estimate: {noise['max_mc_std']:.5f} "
+            f"nats; among dimensions below 0.1 nats: {noise['low_mc_std']:.5f}"
+        )
         print(
             f"runs with kl < 0.1 nats: {noise['collapsed_dims']} dimensions, largest mi_i "
             f"{noise['collapsed_max_mi']:.4f} nats"

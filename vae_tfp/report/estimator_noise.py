@@ -23,6 +23,9 @@ TRUE_MI = (0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.3)
 POSTERIOR_VARIANCE = 0.5
 # A run whose whole rate is below this (nats) is collapsed in every dimension.
 COLLAPSED_RATE = 0.1
+# Dimensions estimated below this (nats) are where an informative threshold acts; the
+# Monte Carlo noise there is what the threshold must clear (larger MI, larger noise).
+LOW_INFORMATION = 0.1
 
 
 def synthetic_noise(
@@ -67,12 +70,13 @@ def run_noise(results: str | os.PathLike, seeds: int = 5, n_samples: int = 10) -
 
     Returns:
         ``runs`` (how many), ``max_mc_std`` (the largest standard deviation of any
-        dimension's estimate over the seeds, nats), ``collapsed_dims`` (how many dimensions
+        dimension's estimate over the seeds, nats), ``low_mc_std`` (the same over the
+        dimensions estimated below :data:`LOW_INFORMATION`), ``collapsed_dims`` (how many dimensions
         belong to runs with a whole rate below :data:`COLLAPSED_RATE`) and
         ``collapsed_max_mi`` (their largest per-dimension estimate, nats; NaN if none).
     """
     results = Path(results)
-    max_std, collapsed, n_runs = 0.0, [], 0
+    max_std, low_std, collapsed, n_runs = 0.0, 0.0, [], 0
     for samples_path in sorted(results.glob("runs/*/*/*/seed*/samples.npz")):
         metrics = json.loads((samples_path.parent / "metrics.json").read_text())["metrics"]
         with np.load(samples_path) as arrays:
@@ -83,13 +87,18 @@ def run_noise(results: str | os.PathLike, seeds: int = 5, n_samples: int = 10) -
                 for s in range(seeds)
             ]
         )
-        max_std = max(max_std, float(estimates.std(0, ddof=1).max()))
+        spread = estimates.std(0, ddof=1)
+        max_std = max(max_std, float(spread.max()))
+        low = estimates.mean(0) < LOW_INFORMATION
+        if low.any():
+            low_std = max(low_std, float(spread[low].max()))
         n_runs += 1
         if metrics["kl"] < COLLAPSED_RATE:
             collapsed.extend(metrics["mi_per_dim"])
     return {
         "runs": n_runs,
         "max_mc_std": max_std,
+        "low_mc_std": low_std,
         "collapsed_dims": len(collapsed),
         "collapsed_max_mi": float(max(collapsed)) if collapsed else float("nan"),
     }
