@@ -225,7 +225,8 @@ FIGURES_HELP = (
 )
 SAMPLES_HELP = (
     "Image runs: writes {prefix}reconstructions and {prefix}prior_samples (.png, .pdf); "
-    "token runs: {prefix}sentences.txt (greedy decodings from the prior and a homotopy)."
+    "token runs: {prefix}sentences.txt and .html (greedy decodings from the prior and a "
+    "homotopy)."
 )
 RATE_DISTORTION_HELP = "Writes rate_distortion.png and rate_distortion.pdf into --output-dir."
 GPUS_HELP = "GPUs given to the job; 0 hides every GPU (default: leave the devices as they are)"

@@ -7,7 +7,9 @@ same sentence for every z and every point of the homotopy.
 
 from __future__ import annotations
 
+import html
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -48,7 +50,18 @@ def sentences_text(samples_path: str | os.PathLike, title: str) -> str:
 def write_sentences(
     samples_path: str | os.PathLike, output_path: str | os.PathLike, title: str
 ) -> str:
-    """Writes :func:`sentences_text` to ``output_path`` atomically and returns it."""
+    """Writes :func:`sentences_text` to ``output_path`` (.txt) and, for the HTML report
+    (which shows HTML, not plain text), the same text in a page beside it (.html).
+
+    Returns:
+        The text written.
+    """
     text = sentences_text(samples_path, title)
+    output_path = Path(output_path)
     atomic_write(output_path, lambda stream: stream.write(text))
+    page = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
+        f'<pre style="font-size:14px">{html.escape(text)}</pre></body></html>\n'
+    )
+    atomic_write(output_path.with_suffix(".html"), lambda stream: stream.write(page))
     return text

@@ -201,7 +201,7 @@ def html_table(display: pd.DataFrame, caption: str) -> str:
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8"><style>'
         "body{font-family:sans-serif;font-size:14px}table{border-collapse:collapse}"
-        "th,td{padding:3px 9px;text-align:right}th{border-bottom:1px solid #444}"
+        "th,td{padding:3px 9px;text-align:right;white-space:nowrap}th{border-bottom:1px solid #444}"
         "td:nth-child(-n+2){text-align:left}</style></head><body>"
         f"<p>{caption}</p>{body}</body></html>\n"
     )

@@ -210,7 +210,7 @@ def report_targets(experiment):
     for dataset, decoder in SETTINGS:
         folder = f"results/{experiment}/figures/{dataset}/{decoder}"
         targets.append(f"{folder}/kl_per_dim.png")
-        suffix = {"binary": "reconstructions.png", "tokens": "sentences.txt"}.get(
+        suffix = {"binary": "reconstructions.png", "tokens": "sentences.html"}.get(
             dataset_kind(dataset)
         )
         if suffix:

@@ -106,8 +106,9 @@ rule sentence_samples:
     input:
         samples=SAMPLES,
     output:
-        sentences=report(
-            f"{FIGURES}/{{decoder}}/{{method}}_sentences.txt",
+        sentences=f"{FIGURES}/{{decoder}}/{{method}}_sentences.txt",
+        page=report(
+            f"{FIGURES}/{{decoder}}/{{method}}_sentences.html",
             caption="../report/sentences.rst",
             category="{dataset}",
             subcategory="Samples",
