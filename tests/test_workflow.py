@@ -281,6 +281,13 @@ def test_jobs_ask_for_the_configured_resources_and_gpus(tmp_path):
     assert sum("mem_mb=4000" in line and "runtime=120" in line for line in resources) == 3
 
 
+def test_lint_reports_nothing(tmp_path):
+    """`snakemake --lint`: every rule has its log, conda environment and parameters."""
+    result = snakemake(tmp_path, "--lint")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "Lints for" not in output, output[-5000:]
+
+
 @pytest.mark.parametrize("profile", ["default", "gpu", "slurm"])
 def test_every_profile_plans_the_grid(tmp_path, profile):
     """Each profile is a valid set of Snakemake options (the SLURM one with its executor
