@@ -33,8 +33,10 @@ def _json_object(text: str) -> dict:
 
 def _prepare(args: argparse.Namespace) -> None:
     from vae_tfp.data import prepare_dataset, save_prepared
+    from vae_tfp.plugins import load_plugins
 
     options = dict(args.options_json)
+    load_plugins(options.pop("plugins", []))
     options.setdefault("data_seed", args.data_seed)
     data = prepare_dataset(args.dataset, options, cache_dir=args.data_cache)
     save_prepared(data, args.output)
@@ -133,7 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     prepare = commands.add_parser("prepare", help="build a dataset into a cached .npz file")
     prepare.add_argument("--dataset", required=True, help="registry name, e.g. digits")
-    prepare.add_argument("--options-json", type=_json_object, default={}, help="builder options")
+    prepare.add_argument(
+        "--options-json",
+        type=_json_object,
+        default={},
+        help="builder options; a 'plugins' list in it names the plugins that register a "
+        "dataset from outside the package (module names or .py paths)",
+    )
     prepare.add_argument("--data-seed", type=int, default=0, help="used if the options have none")
     prepare.add_argument("--output", required=True, type=Path, help="the .npz file to write")
     prepare.add_argument(

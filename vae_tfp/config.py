@@ -6,9 +6,12 @@ fully determines one run (dataset x decoder variant x method variant x seed); it
 training and evaluation commands receive, what ``run_config.json`` stores and what
 ``metrics.json`` echoes, so every number can be traced to the settings that produced it.
 
-The JSON schema (``workflows/schemas/config.schema.yaml``) checks names, types and ranges;
-:func:`check_experiment_config` adds the cross-field checks a schema cannot express
-(references between sections, dataset/decoder/method compatibility, duplicate seeds).
+The JSON schema (``workflows/schemas/config.schema.yaml``) checks the structure, types and
+ranges of the experiment-wide sections; :func:`check_experiment_config` loads the config's
+plugins and adds what the registries know (names of datasets, decoder types and methods,
+each method's declared hyper-parameters, every number finite) and the cross-field checks a
+schema cannot express (references between sections, dataset/decoder/method compatibility,
+duplicate seeds).
 """
 
 from __future__ import annotations
@@ -22,8 +25,14 @@ from typing import Any, NamedTuple
 import yaml
 
 from vae_tfp.data.registry import DATASETS
+from vae_tfp.declarations import non_finite_paths
 from vae_tfp.methods.registry import METHODS, build_method
-from vae_tfp.models.decoder_types import DECODER_TYPES
+from vae_tfp.models.decoder_types import (
+    DECODER_TYPES,
+    PLUGIN_DECODER_KINDS,
+    decoder_option_names,
+)
+from vae_tfp.plugins import PluginError, load_plugins, plugin_spec_of, resolve_plugin_specs
 
 
 class RunKey(NamedTuple):
@@ -44,6 +53,17 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict[
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def load_experiment_config(path: str | Path) -> dict[str, Any]:
+    """Reads an experiment config file, its plugin file paths resolved against its folder
+    (what the Snakefile does with the config it is given)."""
+    path = Path(path)
+    with open(path) as stream:
+        config = yaml.safe_load(stream)
+    if "plugins" in config:
+        config["plugins"] = resolve_plugin_specs(config["plugins"], path.parent)
+    return config
 
 
 def iter_runs(config: Mapping[str, Any]) -> Iterator[RunKey]:
@@ -85,22 +105,36 @@ def resolve_run_config(config: Mapping[str, Any], key: RunKey) -> dict[str, Any]
     Returns:
         A JSON-serializable dict with keys ``experiment``, ``dataset``, ``decoder``,
         ``method``, ``seed``, ``dataset_options``, ``decoder_options``, ``method_options``,
-        ``model``, ``training`` and ``evaluation``.
+        ``model``, ``training`` and ``evaluation``, and ``plugins`` (the plugins the jobs
+        must load) when the run's dataset, decoder type or method comes from a plugin.
     """
     entry = config["datasets"][key.dataset]
-    return {
+    decoder_options = copy.deepcopy(dict(config["decoders"][key.decoder]))
+    method_options = copy.deepcopy(dict(config["methods"][key.method]))
+    run = {
         "experiment": config["experiment"],
         "dataset": key.dataset,
         "decoder": key.decoder,
         "method": key.method,
         "seed": int(key.seed),
         "dataset_options": dataset_options(config, key.dataset),
-        "decoder_options": copy.deepcopy(dict(config["decoders"][key.decoder])),
-        "method_options": copy.deepcopy(dict(config["methods"][key.method])),
+        "decoder_options": decoder_options,
+        "method_options": method_options,
         "model": _merge(config["model"], entry.get("model")),
         "training": _merge(config["training"], entry.get("training")),
         "evaluation": _merge(config["evaluation"], entry.get("evaluation")),
     }
+    # Only runs that use a plugin name it (the runs of built-ins keep their exact config).
+    load_plugins(config.get("plugins", []))
+    provided = (
+        plugin_spec_of("datasets", key.dataset),
+        plugin_spec_of("decoders", decoder_options.get("type")),
+        plugin_spec_of("methods", method_options.get("method")),
+    )
+    plugins = [spec for spec in dict.fromkeys(provided) if spec is not None]
+    if plugins:
+        run["plugins"] = plugins
+    return run
 
 
 def training_config(run_config: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,7 +151,10 @@ class ConfigError(ValueError):
 
 
 def check_experiment_config(config: Mapping[str, Any]) -> None:
-    """Checks what the JSON schema cannot: references, compatibility and duplicates.
+    """Checks what the JSON schema cannot: names, declarations, references, compatibility.
+
+    Loads the config's ``plugins`` first (file paths relative to the working directory, or
+    as :func:`load_experiment_config` resolved them), so their names are known.
 
     Args:
         config: An experiment config that already passed the JSON schema.
@@ -125,20 +162,57 @@ def check_experiment_config(config: Mapping[str, Any]) -> None:
     Raises:
         ConfigError: Naming every problem found, with the allowed values.
     """
+    try:
+        load_plugins(config.get("plugins", []))
+    except PluginError as error:
+        raise ConfigError(f"invalid experiment config:\n  - {error}") from None
+    problems = _non_finite_problems(config) + _name_problems(config)
+    problems += _reproduce_problems(config)
+    if not problems:
+        problems += _compatibility_problems(config)
+    if problems:
+        raise ConfigError("invalid experiment config:\n  - " + "\n  - ".join(problems))
+
+
+def _non_finite_problems(config: Mapping[str, Any]) -> list[str]:
+    """NaN and +-inf anywhere but in method variants (whose declarations decide)."""
+    outside = {key: value for key, value in config.items() if key != "methods"}
+    return [
+        f"{path} is {value}: numbers in a config must be finite (NaN and inf are rejected "
+        "unless a method declares otherwise)"
+        for path, value in non_finite_paths(outside)
+    ]
+
+
+def _name_problems(config: Mapping[str, Any]) -> list[str]:
+    """Unknown registry names, undeclared options and hyper-parameters, broken references."""
     problems: list[str] = []
     seeds = list(config["seeds"])
     duplicates = sorted({s for s in seeds if seeds.count(s) > 1})
     if duplicates:
         problems.append(f"seeds {duplicates} are listed more than once")
-    for name in config["datasets"]:
+    for name, entry in config["datasets"].items():
         if name not in DATASETS:
             problems.append(f"unknown dataset {name!r}; allowed: {sorted(DATASETS)}")
+            continue
+        accepted = DATASETS[name].option_names()
+        unknown = sorted(set((entry or {}).get("options", {})) - set(accepted))
+        if unknown:
+            problems.append(f"dataset {name!r} got unknown options {unknown}; accepted: {accepted}")
     for name, spec in config["decoders"].items():
         if spec.get("type") not in DECODER_TYPES:
             problems.append(
                 f"decoder variant {name!r} has unknown type {spec.get('type')!r}; "
                 f"allowed: {sorted(DECODER_TYPES)}"
             )
+        elif spec["type"] in PLUGIN_DECODER_KINDS:  # built-ins: the JSON schema checks them
+            accepted = decoder_option_names(spec["type"])
+            unknown = sorted(set(spec) - {"type"} - set(accepted))
+            if unknown:
+                problems.append(
+                    f"decoder variant {name!r} (type {spec['type']!r}) got unknown options "
+                    f"{unknown}; accepted: {accepted}"
+                )
     for name, spec in config["methods"].items():
         if spec.get("method") not in METHODS:
             problems.append(
@@ -149,7 +223,7 @@ def check_experiment_config(config: Mapping[str, Any]) -> None:
         try:
             build_method(spec)
         except (TypeError, ValueError) as error:
-            problems.append(f"method variant {name!r}: {error}")
+            problems.append(f"method variant {name!r} (methods.{name}): {error}")
     for name in config.get("resources", {}).get("gpu_decoders", []):
         if name not in config["decoders"]:
             problems.append(
@@ -157,39 +231,46 @@ def check_experiment_config(config: Mapping[str, Any]) -> None:
                 f"defined: {sorted(config['decoders'])}"
             )
     for index, block in enumerate(config["grid"]):
-        for section, names in (
-            ("datasets", block["datasets"]),
-            ("decoders", block["decoders"]),
-            ("methods", block["methods"]),
-        ):
-            for name in names:
+        for section in ("datasets", "decoders", "methods"):
+            for name in block[section]:
                 if name not in config[section]:
                     problems.append(
                         f"grid block {index} names {section[:-1]} {name!r}, which is not "
                         f"defined under '{section}'; defined: {sorted(config[section])}"
                     )
-    problems += _reproduce_problems(config)
-    if not problems:
-        for block in config["grid"]:
-            for dataset, decoder in itertools.product(block["datasets"], block["decoders"]):
-                decoder_type = config["decoders"][decoder]["type"]
-                allowed = DATASETS[dataset].decoders
-                if decoder_type not in allowed:
+    return problems
+
+
+def decoders_for_dataset(dataset: str) -> tuple[str, ...]:
+    """Decoder types that apply to ``dataset``: those its registry entry lists, and the
+    plugin decoders declared for its kind."""
+    spec = DATASETS[dataset]
+    plugins = (name for name, kinds in PLUGIN_DECODER_KINDS.items() if spec.kind in kinds)
+    return tuple(dict.fromkeys((*spec.decoders, *plugins)))
+
+
+def _compatibility_problems(config: Mapping[str, Any]) -> list[str]:
+    """Decoders that do not apply to a dataset, methods that do not apply to a decoder."""
+    problems: list[str] = []
+    for block in config["grid"]:
+        for dataset, decoder in itertools.product(block["datasets"], block["decoders"]):
+            decoder_type = config["decoders"][decoder]["type"]
+            allowed = decoders_for_dataset(dataset)
+            if decoder_type not in allowed:
+                problems.append(
+                    f"decoder variant {decoder!r} (type {decoder_type!r}) does not apply "
+                    f"to dataset {dataset!r}; decoders allowed there: {list(allowed)}"
+                )
+            for method in block["methods"]:
+                reason = build_method(config["methods"][method]).applies_to(
+                    decoder_type, DATASETS[dataset].kind
+                )
+                if reason:
                     problems.append(
-                        f"decoder variant {decoder!r} (type {decoder_type!r}) does not apply "
-                        f"to dataset {dataset!r}; decoders allowed there: {list(allowed)}"
+                        f"method variant {method!r} does not apply to decoder variant "
+                        f"{decoder!r} on dataset {dataset!r}: {reason}"
                     )
-                for method in block["methods"]:
-                    reason = build_method(config["methods"][method]).applies_to(
-                        decoder_type, DATASETS[dataset].kind
-                    )
-                    if reason:
-                        problems.append(
-                            f"method variant {method!r} does not apply to decoder variant "
-                            f"{decoder!r} on dataset {dataset!r}: {reason}"
-                        )
-    if problems:
-        raise ConfigError("invalid experiment config:\n  - " + "\n  - ".join(problems))
+    return problems
 
 
 def _reproduce_problems(config: Mapping[str, Any]) -> list[str]:
@@ -223,8 +304,9 @@ def check_run_config(run_config: Mapping[str, Any]) -> None:
     """Checks a resolved run config before any long work starts.
 
     Raises:
-        ConfigError: On a missing section, an unknown dataset, decoder type or method, bad
-            hyper-parameters, or a decoder that does not apply to the dataset.
+        ConfigError: On a missing section, a plugin that does not load, an unknown dataset,
+            decoder type or method, bad hyper-parameters, or a decoder that does not apply
+            to the dataset.
     """
     required = (
         "experiment",
@@ -241,7 +323,9 @@ def check_run_config(run_config: Mapping[str, Any]) -> None:
     missing = [key for key in required if key not in run_config]
     if missing:
         raise ConfigError(f"run config lacks {missing}; a run config needs {list(required)}")
+    plugins = list(run_config.get("plugins", []))
     experiment = {
+        "plugins": plugins,
         "seeds": [run_config["seed"]],
         "datasets": {run_config["dataset"]: {}},
         "decoders": {run_config["decoder"]: run_config["decoder_options"]},
