@@ -114,9 +114,10 @@ class SVIRefinement:
         Returns:
             lambda_K as (loc, log_var).
         """
-        params = [loc, log_var]
-        velocity = [tf.zeros_like(loc), tf.zeros_like(log_var)]
-        for k in range(self.steps):
+        if self.steps == 0:  # XLA cannot size a loop of at most 0 iterations
+            return loc, log_var
+
+        def step(k, params, velocity):
             step_seed = tf.random.experimental.stateless_fold_in(seed, k)
             with tf.GradientTape() as tape:
                 tape.watch(params)
@@ -127,7 +128,17 @@ class SVIRefinement:
                 self.momentum * v + self._clip(g) for v, g in zip(velocity, gradients, strict=True)
             ]
             params = [p + self.learning_rate * v for p, v in zip(params, velocity, strict=True)]
-        return params[0], params[1]
+            return k + 1, params, velocity
+
+        # A loop op rather than K unrolled copies: the graph (and its second-order gradient)
+        # is built once, whatever K; outer tapes differentiate through it.
+        _, (loc, log_var), _ = tf.while_loop(
+            lambda k, params, velocity: k < self.steps,
+            step,
+            (tf.constant(0), [loc, log_var], [tf.zeros_like(loc), tf.zeros_like(log_var)]),
+            maximum_iterations=self.steps,  # XLA sizes the gradient's loop state with it
+        )
+        return loc, log_var
 
 
 @dataclasses.dataclass(frozen=True)
