@@ -244,6 +244,29 @@ def test_installed_entry_points_load_without_being_listed(tmp_path):
     assert record["registered"] == {"methods": ["half_beta"]}
 
 
+def test_methods_command_lists_declarations_of_builtins_and_plugins():
+    """`python -m vae_tfp methods` prints every method with its declared hyper-parameters
+    (type, range, default, description), plugins included, without TensorFlow."""
+    probe = (
+        "import sys\n"
+        "from vae_tfp.cli import main\n"
+        f"main(['methods', '--plugins', {str(CAPACITY)!r}])\n"
+        "print('tensorflow' in sys.modules and "
+        "type(sys.modules['tensorflow']).__name__ != '_LazyModule')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "False"
+    assert "capacity  [examples/capacity_vae.py:ControlledCapacity]" in lines
+    assert "    - gamma: float > 0, required: weight of the distance between the rate and the " \
+        "target" in lines  # fmt: skip
+    assert "    - svi_steps: int >= 0, default 10: K, SVI steps per example (Kim et al.: 20; " \
+        "He et al.: 10)" in lines  # fmt: skip
+
+
 # ---- end to end --------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@
     python -m vae_tfp aggregate --output-dir DIR METRICS.json [METRICS.json ...]
     python -m vae_tfp reproduction --summary CSV --published YAML --reproduce-json JSON
                                    --output-dir DIR
+    python -m vae_tfp methods [--plugins MODULE_OR_FILE ...]
 
 Heavy imports (TensorFlow) happen inside the commands, after the thread limits are set.
 """
@@ -115,6 +116,26 @@ def _reproduction(args: argparse.Namespace) -> None:
     logging.info("reproduction table of %d rows -> %s", len(table), paths["md"])
 
 
+def _methods(args: argparse.Namespace) -> None:
+    from vae_tfp.methods.registry import METHODS, method_declarations
+    from vae_tfp.plugins import load_plugins, plugin_spec_of, resolve_plugin_specs
+
+    load_plugins(resolve_plugin_specs(args.plugins, Path.cwd()))
+    for name in sorted(METHODS):
+        cls = METHODS[name]
+        plugin = plugin_spec_of("methods", name)
+        origin = f"{plugin}:" if plugin else f"{cls.__module__}."
+        summary = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+        print(f"{name}  [{origin}{cls.__qualname__}]\n    {summary}")
+        for key, declared in method_declarations(name).items():
+            param = declared.param
+            default = "required" if declared.required else f"default {declared.default!r}"
+            allowed = f" {param.range_text()}" if param.range_text() else ""
+            print(
+                f"    - {key}: {param.type.__name__}{allowed}, {default}: {param.description}"
+            )
+
+
 def _json_list(text: str) -> list:
     value = json.loads(text)
     if not isinstance(value, list):
@@ -192,6 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduction.add_argument("--output-dir", required=True, type=Path, help="the tables folder")
     reproduction.set_defaults(func=_reproduction)
+
+    methods = commands.add_parser(
+        "methods", help="list the methods and their declared hyper-parameters"
+    )
+    methods.add_argument(
+        "--plugins",
+        nargs="*",
+        default=[],
+        help="plugins to load first: module names or .py files (relative to here)",
+    )
+    methods.set_defaults(func=_methods)
     return parser
 
 
