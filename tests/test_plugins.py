@@ -331,9 +331,24 @@ def test_plugin_method_decoder_and_dataset_run_to_the_tables(tmp_path):
     changed["methods"]["cap_1"]["gamma"] = 3.0
     replan = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, changed))
     assert replan.returncode == 0, replan.stderr
-    retrain = {
+    assert retrained(replan) == {("digits", "cap_1"), ("prototypes", "cap_1")}
+    # An edit to a plugin file re-runs what uses it: the dataset's preparation and runs.
+    write_config(tmp_path, config)
+    with open(tmp_path / "toy_plugin.py", "a") as plugin:
+        plugin.write("# an edit\n")
+    replan = snakemake(tmp_path, "-n", "-p", configfile=configfile)
+    assert replan.returncode == 0, replan.stderr
+    assert retrained(replan) == {("prototypes", "cap_1")}
+    jobs = planned_jobs(replan.stdout)
+    assert {job["wildcards"]["dataset"] for job in jobs if job["rule"] == "prepare"} == {
+        "prototypes"
+    }
+
+
+def retrained(result) -> set[tuple[str, str]]:
+    """(dataset, method) of the train jobs a dry run plans."""
+    return {
         (job["wildcards"]["dataset"], job["wildcards"]["method"])
-        for job in planned_jobs(replan.stdout)
+        for job in planned_jobs(result.stdout)
         if job["rule"] == "train"
     }
-    assert retrain == {("digits", "cap_1"), ("prototypes", "cap_1")}

@@ -19,7 +19,7 @@ from vae_tfp.config import (
     resolve_run_config,
     training_config,
 )
-from vae_tfp.plugins import plugin_spec_of, resolve_plugin_specs
+from vae_tfp.plugins import is_file_spec, plugin_spec_of, resolve_plugin_specs
 
 
 # ---- Config ------------------------------------------------------------------------------
@@ -132,6 +132,19 @@ def parent_of_output(key):
 
 
 # ---- Inputs ------------------------------------------------------------------------------
+def run_plugin_files(wildcards):
+    """The plugin files a run's train job loads: editing one re-runs the runs that use it
+    (plugin modules, like the package's own code, are not tracked)."""
+    plugins = resolve_run_config(config, run_key(wildcards)).get("plugins", [])
+    return [spec for spec in plugins if is_file_spec(spec)]
+
+
+def dataset_plugin_files(wildcards):
+    """The plugin file that registers the dataset, if it comes from one."""
+    plugin = plugin_spec_of("datasets", wildcards.dataset)
+    return [plugin] if plugin is not None and is_file_spec(plugin) else []
+
+
 def experiment_metrics(wildcards):
     """The metrics.json of every run of the experiment grid, in grid order."""
     return [
