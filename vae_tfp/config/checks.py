@@ -187,9 +187,9 @@ def check_run_config(run_config: Mapping[str, Any]) -> None:
     """Checks a resolved run config before any long work starts.
 
     Raises:
-        ConfigError: On a missing section, a plugin that does not load, an unknown dataset,
-            decoder type or method, bad hyper-parameters, or a decoder that does not apply
-            to the dataset.
+        ConfigError: On a missing section, a number that is not finite, a plugin that does
+            not load, an unknown dataset, decoder type or method, bad hyper-parameters, or a
+            decoder that does not apply to the dataset.
     """
     required = (
         "experiment",
@@ -206,9 +206,12 @@ def check_run_config(run_config: Mapping[str, Any]) -> None:
     missing = [key for key in required if key not in run_config]
     if missing:
         raise ConfigError(f"run config lacks {missing}; a run config needs {list(required)}")
-    plugins = list(run_config.get("plugins", []))
+    # Method hyper-parameters: their declarations decide (below); every other number here.
+    non_finite = _non_finite_problems({**run_config, "method_options": {}})
+    if non_finite:
+        raise ConfigError("invalid run config:\n  - " + "\n  - ".join(non_finite))
     experiment = {
-        "plugins": plugins,
+        "plugins": list(run_config.get("plugins", [])),
         "seeds": [run_config["seed"]],
         "datasets": {run_config["dataset"]: {}},
         "decoders": {run_config["decoder"]: run_config["decoder_options"]},
