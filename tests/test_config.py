@@ -15,7 +15,6 @@ from vae_tfp.config import (
     resolve_run_config,
 )
 
-
 NAN, INF = float("nan"), float("inf")
 
 
