@@ -275,14 +275,14 @@ def test_plugin_method_decoder_and_dataset_run_to_the_tables(tmp_path):
     """A tiny Snakemake grid with a plugin method (on a built-in setting) and a plugin
     dataset with a plugin decoder, all from files next to the config: every job loads what
     it needs, the rows are in the summary table, and metrics.json records each plugin file's
-    SHA-256."""
+    SHA-256. (That built-in runs name no plugin: test_only_runs_that_use_a_plugin_name_it.)"""
     config = plugin_config(tmp_path)
     shutil.copy(TOY, tmp_path / "toy_plugin.py")
     config["plugins"].append("toy_plugin.py")
     config["datasets"]["prototypes"] = {"options": {"flip": 0.1}}
     config["decoders"]["logistic"] = {"type": "logistic", "init_scale": 0.5}
     config["grid"] = [
-        {"datasets": ["digits"], "decoders": ["mlp"], "methods": ["vanilla", "cap_1"]},
+        {"datasets": ["digits"], "decoders": ["mlp"], "methods": ["cap_1"]},
         {"datasets": ["prototypes"], "decoders": ["logistic"], "methods": ["cap_1"]},
     ]
     configfile = write_config(tmp_path, config)
@@ -292,11 +292,7 @@ def test_plugin_method_decoder_and_dataset_run_to_the_tables(tmp_path):
     results = tmp_path / "results" / config["experiment"]
     with open(results / "tables" / "summary.csv", newline="") as f:
         rows = {(r["dataset"], r["decoder"], r["method"]): r for r in csv.DictReader(f)}
-    assert set(rows) == {
-        ("digits", "mlp", "vanilla"),
-        ("digits", "mlp", "cap_1"),
-        ("prototypes", "logistic", "cap_1"),
-    }
+    assert set(rows) == {("digits", "mlp", "cap_1"), ("prototypes", "logistic", "cap_1")}
     assert rows[("prototypes", "logistic", "cap_1")]["method_name"] == "capacity"
     table = (results / "tables" / "summary.md").read_text()
     assert "| prototypes" in table and "| cap_1" in table
@@ -312,10 +308,7 @@ def test_plugin_method_decoder_and_dataset_run_to_the_tables(tmp_path):
         by_file = {Path(p["path"]).name: p for p in loaded if p["source"] == "file"}
         for name, record in by_file.items():
             assert record["sha256"] == digests[name]
-        if key.method == "vanilla":
-            assert "plugins" not in run_config and by_file == {}
-        else:
-            assert "capacity_vae.py" in by_file
+        assert "capacity_vae.py" in run_config["plugins"] and "capacity_vae.py" in by_file
     toy = json.loads(
         (results / "runs/prototypes/logistic/cap_1/seed3/metrics.json").read_text()
     )["provenance"]["plugins"]
