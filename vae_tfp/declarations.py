@@ -86,7 +86,8 @@ class Param:
             raise TypeError(f"{key} must be {wanted}, got {value!r}")
         if math.isnan(value) or (math.isinf(value) and not self.allow_infinite):
             number = "a number (inf allowed)" if self.allow_infinite else "a finite number"
-            raise ValueError(f"{key} must be {number} {self.range_text()}, got {value}")
+            allowed = f"{number} {self.range_text()}".strip()
+            raise ValueError(f"{key} must be {allowed}, got {value}")
         if self.type is int:
             if math.isinf(value) or int(value) != value:
                 raise TypeError(f"{key} must be {wanted}, got {value!r}")

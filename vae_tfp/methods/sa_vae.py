@@ -84,7 +84,7 @@ class SVIRefinement:
         kl_weight: tf.Tensor | float = 1.0,
     ) -> tf.Tensor:
         """Single-sample ELBO of every example, log p(x|z) - kl_weight * KL, [batch]."""
-        from vae_tfp.models.encoder import gaussian_posterior
+        from vae_tfp.models.encoder import gaussian_posterior  # TensorFlow: on use only
 
         z = gaussian_posterior(loc, log_var).sample(seed=seed)
         rec = model.decoder(z).log_prob(x)
