@@ -1,6 +1,7 @@
 """Experiment config: the grid of runs, resolution of one run, cross-field checks."""
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -13,6 +14,8 @@ from vae_tfp.config import (
     iter_runs,
     resolve_run_config,
 )
+
+NAN, INF = float("nan"), float("inf")
 
 
 @pytest.fixture
@@ -74,6 +77,25 @@ def test_inconsistent_configs_are_rejected_with_the_name(config, mutate, message
     mutate(bad)
     with pytest.raises(ConfigError, match=message):
         check_experiment_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda r: r["training"].update(learning_rate=NAN), "training.learning_rate is nan"),
+        (lambda r: r["model"].update(latent_dim=INF), "model.latent_dim is inf"),
+        (
+            lambda r: r["method_options"].update(method="beta", beta=-INF),
+            "beta must be a finite number >= 0, got -inf",
+        ),
+    ],
+)
+def test_run_configs_with_non_finite_numbers_are_rejected_naming_the_key(config, mutate, message):
+    """A run config handed to `vae_tfp train` by hand is held to the same rule."""
+    run = resolve_run_config(config, RunKey("digits", "mlp", "vanilla", 0))
+    mutate(run)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_run_config(run)
 
 
 def test_config_checks_import_no_tensorflow():

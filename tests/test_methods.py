@@ -68,7 +68,7 @@ def test_bad_method_configs_are_named():
     with pytest.raises(ValueError, match="beta must be >= 0"):
         build_method({"method": "beta", "beta": -1.0})
     with pytest.raises(ValueError, match="beta0"):
-        build_method({"method": "kl_anneal", "beta0": 1.5})
+        build_method({"method": "kl_anneal", "beta0": 1.5, "warmup_steps": 10})
 
 
 def test_registry_names():
@@ -86,6 +86,7 @@ def test_registry_names():
         "pretrain_fb",
         "skip_vae",
         "word_dropout",
+        "sa_vae",
     }
 
 
@@ -154,7 +155,7 @@ def test_kl_threshold_floors_the_total_kl():
 
 
 def test_aggressive_switch_off_rule_fires_when_validation_mi_falls():
-    from vae_tfp.methods.registry import aggressive_continues, inner_loop_converged
+    from vae_tfp.methods.phases import aggressive_continues, inner_loop_converged
 
     mi = [0.1, 0.3, 0.5, 0.45, 0.6]
     states, previous = [], None

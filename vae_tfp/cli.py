@@ -17,6 +17,7 @@
                                [--stem-prefix PREFIX]
     python -m vae_tfp rate-distortion --summary CSV --dataset D --methods M [M ...]
                                       --output-dir DIR [--decoders E [E ...]]
+    python -m vae_tfp methods [--plugins MODULE_OR_FILE ...]
 
 Heavy imports (TensorFlow) happen inside the commands, after the thread limits are set.
 """
@@ -43,8 +44,10 @@ def _json_object(text: str) -> dict:
 
 def _prepare(args: argparse.Namespace) -> None:
     from vae_tfp.data import prepare_dataset, save_prepared
+    from vae_tfp.plugins import load_plugins
 
     options = dict(args.options_json)
+    load_plugins(options.pop("plugins", []))
     options.setdefault("data_seed", args.data_seed)
     data = prepare_dataset(args.dataset, options, cache_dir=args.data_cache)
     save_prepared(data, args.output)
@@ -208,6 +211,24 @@ def _rate_distortion(args: argparse.Namespace) -> None:
     )
 
 
+def _methods(args: argparse.Namespace) -> None:
+    from vae_tfp.methods.registry import METHODS, method_declarations
+    from vae_tfp.plugins import load_plugins, plugin_spec_of, resolve_plugin_specs
+
+    load_plugins(resolve_plugin_specs(args.plugins, Path.cwd()))
+    for name in sorted(METHODS):
+        cls = METHODS[name]
+        plugin = plugin_spec_of("methods", name)
+        origin = f"{plugin}:" if plugin else f"{cls.__module__}."
+        summary = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+        print(f"{name}  [{origin}{cls.__qualname__}]\n    {summary}")
+        for key, declared in method_declarations(name).items():
+            param = declared.param
+            default = "required" if declared.required else f"default {declared.default!r}"
+            allowed = f" {param.range_text()}" if param.range_text() else ""
+            print(f"    - {key}: {param.type.__name__}{allowed}, {default}: {param.description}")
+
+
 def _json_list(text: str) -> list:
     value = json.loads(text)
     if not isinstance(value, list):
@@ -242,7 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     prepare = commands.add_parser("prepare", help="build a dataset into a cached .npz file")
     prepare.add_argument("--dataset", required=True, help="registry name, e.g. digits")
-    prepare.add_argument("--options-json", type=_json_object, default={}, help="builder options")
+    prepare.add_argument(
+        "--options-json",
+        type=_json_object,
+        default={},
+        help="builder options; a 'plugins' list in it names the plugins that register a "
+        "dataset from outside the package (module names or .py paths)",
+    )
     prepare.add_argument("--data-seed", type=int, default=0, help="used if the options have none")
     prepare.add_argument("--output", required=True, type=Path, help="the .npz file to write")
     prepare.add_argument(
@@ -385,6 +412,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plane.add_argument("--output-dir", required=True, type=Path, help="the figures folder")
     plane.set_defaults(func=_rate_distortion)
+
+    methods = commands.add_parser(
+        "methods", help="list the methods and their declared hyper-parameters"
+    )
+    methods.add_argument(
+        "--plugins",
+        nargs="*",
+        default=[],
+        help="plugins to load first: module names or .py files (relative to here)",
+    )
+    methods.set_defaults(func=_methods)
     return parser
 
 

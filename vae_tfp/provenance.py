@@ -68,9 +68,13 @@ def device_description() -> str:
 
 
 def provenance() -> dict[str, Any]:
-    """Everything recorded in ``metrics.json`` about the software and machine."""
+    """Everything recorded in ``metrics.json`` about the software and machine, including
+    each loaded plugin's module, file SHA-256 and distribution version."""
+    from vae_tfp.plugins import plugin_provenance
+
     return {
         "packages": package_versions(),
+        "plugins": plugin_provenance(),
         "python": sys.version.split()[0],
         "git": git_state(),
         "host": socket.gethostname(),

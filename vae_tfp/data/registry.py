@@ -177,6 +177,26 @@ DATASETS.update(
 )
 
 
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Registers a dataset (a plugin); its ``build`` gets ``data_seed`` and its options.
+
+    Raises:
+        ValueError: If the name is taken by another dataset, or the kind is unknown.
+    """
+    current = DATASETS.get(spec.name)
+    if current is not None and current is not spec:
+        raise ValueError(
+            f"dataset {spec.name!r} is already registered (built by "
+            f"{current.build.__module__}.{current.build.__qualname__}); choose another name"
+        )
+    if spec.kind not in ("binary", "real", "tokens"):
+        raise ValueError(
+            f"dataset {spec.name!r}: kind must be 'binary', 'real' or 'tokens', got {spec.kind!r}"
+        )
+    DATASETS[spec.name] = spec
+    return spec
+
+
 def prepare_dataset(
     name: str, options: dict[str, Any], cache_dir: str | None = None
 ) -> PreparedData:

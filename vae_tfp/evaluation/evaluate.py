@@ -40,12 +40,17 @@ from vae_tfp.metrics import (
     perplexity,
 )
 from vae_tfp.models import VAE
+from vae_tfp.models.encoder import gaussian_posterior
 from vae_tfp.provenance import provenance
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
 from vae_tfp.training import checkpoint_path, model_from_run_config
 
 log = logging.getLogger(__name__)
+
+
+# Folded into the evaluation seed for the noise of a posterior refinement (SA-VAE).
+_REFINEMENT = 7919
 
 
 def _chunk_sizes(total: int, chunk: int) -> list[int]:
@@ -67,7 +72,11 @@ def importance_weighted_pass(
         n_samples: K, the number of importance samples per example.
         chunk: Samples drawn at once.
         batch_size: Examples per batch.
-        seed: Seed of the samples; batch b, chunk c use the stateless seed (seed, b, c).
+        seed: Seed of the samples; batch b, chunk c use the stateless seed (seed, b, c), a
+            posterior refinement fold_in((seed, b), 7919).
+
+    q(z|x) is the model's posterior after its method's refinement, if any (SA-VAE: the
+    refined parameters of each batch, computed once and used by every chunk).
 
     Returns:
         ``loc``, ``log_var`` [N, d]; ``log_px`` [N] (the importance-weighted estimate of
@@ -77,8 +86,14 @@ def importance_weighted_pass(
     """
 
     @tf.function(reduce_retracing=True)
-    def chunk_pass(xb, n, stateless_seed):
-        posterior = model.posterior(xb)
+    def params_pass(xb, stateless_seed):
+        return model.posterior_params(xb, seed=stateless_seed)
+
+    @tf.function(reduce_retracing=True)
+    def chunk_pass(xb, loc, log_var, n, stateless_seed):
+        # q(z|x) from parameters computed once per batch: a refined one is the same in
+        # every chunk.
+        posterior = gaussian_posterior(loc, log_var)
         z = posterior.sample(n, seed=stateless_seed)  # [n, B, d]
         batch = tf.shape(xb)[0]
         flat_z = tf.reshape(z, (-1, model.latent_dim))
@@ -100,11 +115,12 @@ def importance_weighted_pass(
     }
     for b, start in enumerate(range(0, len(x), batch_size)):
         xb = tf.constant(x[start : start + batch_size])
-        loc, log_var = model.posterior_params(xb)
+        refinement_seed = tf.random.experimental.stateless_fold_in([seed, b], _REFINEMENT)
+        loc, log_var = params_pass(xb, refinement_seed)
         lse_parts, lse2_parts, rec_sum = [], [], 0.0
         for c, n in enumerate(_chunk_sizes(n_samples, chunk)):
             stateless_seed = tf.constant([seed, b * 100003 + c], tf.int32)
-            lse, lse2, rec_part = chunk_pass(xb, tf.constant(n), stateless_seed)
+            lse, lse2, rec_part = chunk_pass(xb, loc, log_var, tf.constant(n), stateless_seed)
             lse_parts.append(lse.numpy().astype(np.float64))
             lse2_parts.append(lse2.numpy().astype(np.float64))
             rec_sum = rec_sum + rec_part.numpy().astype(np.float64)
@@ -215,6 +231,8 @@ def compute_metrics(
             "for mi, marginal_kl and au, whose terms share the test set"
         ),
     }
+    if model.posterior_refinement is not None:
+        estimators["posterior"] = model.posterior_refinement.description
     posterior = {"loc": passed["loc"], "log_var": passed["log_var"]}
     return {
         "metrics": metrics,

@@ -25,7 +25,7 @@ import tf_keras
 
 from vae_tfp.data.store import PAD_ID
 from vae_tfp.models.autoregressive import BoundDistribution
-from vae_tfp.models.decoder_types import decoder_class
+from vae_tfp.models.decoder_types import decoder_class, decoder_option_names
 from vae_tfp.models.encoder import check_activation
 from vae_tfp.models.sequence import (
     blocked_logits,
@@ -36,13 +36,9 @@ from vae_tfp.models.sequence import (
 
 tfd = tfp.distributions
 
-# Constructor arguments that come from the data, not from the config.
-STRUCTURAL_ARGS = ("self", "latent_dim", "event_shape", "kind", "vocab_size")
-
-
-def _check_options(name: str, cls: type, options: Mapping[str, Any]) -> dict[str, Any]:
-    """Drops ``type`` and rejects options that ``cls.__init__`` does not take."""
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in STRUCTURAL_ARGS]
+def _check_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Drops ``type`` and rejects options that the decoder's constructor does not take."""
+    accepted = decoder_option_names(name)
     given = {k: v for k, v in options.items() if k != "type"}
     unknown = sorted(set(given) - set(accepted))
     if unknown:
@@ -181,7 +177,7 @@ def build_decoder(
     """
     name = options.get("type")
     cls = decoder_class(name)
-    given = _check_options(name, cls, options)
+    given = _check_options(name, options)
     if "vocab_size" in inspect.signature(cls.__init__).parameters:
         given["vocab_size"] = vocab_size
     return cls(latent_dim, event_shape, kind, **given)

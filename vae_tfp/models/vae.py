@@ -12,7 +12,7 @@ All in nats per example.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import tensorflow as tf
@@ -52,6 +52,9 @@ class VAE(tf.Module):
         encoder: Maps x to the parameters of q(z|x).
         decoder: Maps z to the distribution p(x|z).
         latent_dim: Dimension of z.
+        posterior_transform: A method's module reshaping (loc, log_var) (BN-VAE, delta-VAE).
+        posterior_refinement: A method's callable refining (loc, log_var) per example,
+            ``refine(model, x, loc, log_var, seed, kl_weight)`` (SA-VAE's SVI steps).
     """
 
     def __init__(
@@ -60,27 +63,51 @@ class VAE(tf.Module):
         decoder: tf.Module,
         latent_dim: int,
         posterior_transform: tf.Module | None = None,
+        posterior_refinement: Callable[..., tuple[tf.Tensor, tf.Tensor]] | None = None,
     ):
         super().__init__(name="vae")
         self.encoder = encoder
         self.decoder = decoder
         self.latent_dim = int(latent_dim)
         self.posterior_transform = posterior_transform
+        self.posterior_refinement = posterior_refinement
 
-    def posterior_params(self, x: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
-        """(loc, log_var) of q(z|x), after the method's posterior transform if it has one.
+    def posterior_params(
+        self,
+        x: tf.Tensor,
+        training: bool = False,
+        seed: tf.Tensor | None = None,
+        kl_weight: tf.Tensor | float = 1.0,
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """(loc, log_var) of q(z|x), after the method's posterior transform and refinement.
 
         Every use of q(z|x) goes through here, so a method's constraint on the posterior
-        (BN-VAE, delta-VAE) holds for training, validation and evaluation alike.
+        (BN-VAE, delta-VAE) or its refinement (SA-VAE) holds for training, validation and
+        evaluation alike.
+
+        Args:
+            x: A batch of examples.
+            training: Whether this is a training step (batch statistics in BN-VAE).
+            seed: Stateless seed of the refinement's noise; required when it has one.
+            kl_weight: KL weight of the ELBO a refinement ascends (1 outside training).
+
+        Raises:
+            ValueError: If the posterior is refined and no seed is given.
         """
         loc, log_var = self.encoder.params(x)
         if self.posterior_transform is not None:
             loc, log_var = self.posterior_transform(loc, log_var, training=training)
+        if self.posterior_refinement is not None:
+            if seed is None:
+                raise ValueError("this model refines q(z|x) by random steps: pass a seed")
+            loc, log_var = self.posterior_refinement(self, x, loc, log_var, seed, kl_weight)
         return loc, log_var
 
-    def posterior(self, x: tf.Tensor, training: bool = False) -> tfd.Distribution:
+    def posterior(
+        self, x: tf.Tensor, training: bool = False, seed: tf.Tensor | None = None
+    ) -> tfd.Distribution:
         """q(z|x) with batch shape [batch] and event shape [latent_dim]."""
-        return gaussian_posterior(*self.posterior_params(x, training=training))
+        return gaussian_posterior(*self.posterior_params(x, training=training, seed=seed))
 
     @property
     def prior(self) -> tfd.Distribution:
@@ -94,15 +121,26 @@ class VAE(tf.Module):
         posterior = gaussian_posterior(loc, log_var)
         return tfd.kl_divergence(posterior.distribution, self.prior.distribution)
 
-    def forward(self, x: tf.Tensor, seed: tf.Tensor, training: bool = False) -> ForwardResult:
+    def forward(
+        self,
+        x: tf.Tensor,
+        seed: tf.Tensor,
+        training: bool = False,
+        kl_weight: tf.Tensor | float = 1.0,
+    ) -> ForwardResult:
         """One pass with one reparameterized sample z ~ q(z|x).
 
         Args:
             x: A batch of examples.
             seed: A stateless seed, int32 tensor of shape [2].
             training: Whether this is a training step (batch statistics in BN-VAE).
+            kl_weight: The step's KL weight, for a posterior refinement that ascends the
+                weighted ELBO (SA-VAE + annealing); nothing else uses it.
         """
-        loc, log_var = self.posterior_params(x, training=training)
+        refinement_seed = tf.random.experimental.stateless_fold_in(seed, 2)
+        loc, log_var = self.posterior_params(
+            x, training=training, seed=refinement_seed, kl_weight=kl_weight
+        )
         z = gaussian_posterior(loc, log_var).sample(seed=seed)
         if training and getattr(self.decoder, "uses_training_noise", False):
             # Decoder dropout (LSTM): a stateless stream of its own, folded from this seed.

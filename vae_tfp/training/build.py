@@ -12,6 +12,7 @@ import tf_keras
 from vae_tfp.data.store import PreparedData
 from vae_tfp.methods import build_method
 from vae_tfp.models import VAE, build_decoder, build_vae
+from vae_tfp.plugins import load_plugins
 
 CHECKPOINT_PREFIX = "best"
 
@@ -24,7 +25,9 @@ def decoder_options(run_config: Mapping[str, Any]) -> dict[str, Any]:
 
 def model_from_run_config(run_config: Mapping[str, Any], data: PreparedData) -> VAE:
     """Builds the (untrained) VAE a run config describes for ``data``, with the method's
-    posterior transform (BN-VAE, delta-VAE) and decoder overrides in place."""
+    posterior transform (BN-VAE, delta-VAE), posterior refinement (SA-VAE) and decoder
+    overrides in place; the run's plugins are loaded first."""
+    load_plugins(run_config.get("plugins", []))
     method = build_method(run_config["method_options"])
     model = build_vae(
         run_config["model"],
@@ -34,6 +37,7 @@ def model_from_run_config(run_config: Mapping[str, Any], data: PreparedData) -> 
         vocab_size=data.vocab_size,
     )
     model.posterior_transform = method.posterior_transform(model.latent_dim)
+    model.posterior_refinement = method.posterior_refinement()
     return model
 
 

@@ -36,7 +36,7 @@ from vae_tfp.config import training_config
 from vae_tfp.data.store import PreparedData
 from vae_tfp.io import atomic_write, write_json
 from vae_tfp.methods import build_method
-from vae_tfp.methods.registry import aggressive_continues, inner_loop_converged
+from vae_tfp.methods.phases import aggressive_continues, inner_loop_converged
 from vae_tfp.models.decoder_types import XLA_TRAIN_STEPS
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
@@ -200,7 +200,7 @@ class Trainer:
             step = self.step.read_value()  # decoder updates done before this one
             seed = tf.cast(self.sampler.make_seeds(1)[:, 0], tf.int32)  # TFP wants int32
             with tf.GradientTape() as tape:
-                out = model.forward(x, seed, training=True)
+                out = model.forward(x, seed, training=True, kl_weight=method.kl_weight(step))
                 loss = method.loss(out.rec, out.kl_per_dim, step)
             grads = tape.gradient(loss, variables)
             if self.clip_norm is not None:  # one global norm over the updated variables

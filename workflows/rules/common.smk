@@ -7,6 +7,7 @@ import os
 import re
 import sys
 
+import yaml
 from snakemake.utils import validate
 
 from vae_tfp.data.registry import DATASETS
@@ -19,12 +20,29 @@ from vae_tfp.config import (
     resolve_run_config,
     training_config,
 )
+from vae_tfp.plugins import is_file_spec, plugin_spec_of, resolve_plugin_specs
 
 
 # ---- Config ------------------------------------------------------------------------------
-# Names, types and ranges (JSON schema), then references and compatibility (the package):
-# a typo fails here, before any job runs.
+def plugin_base_dir(configfiles):
+    """The folder of the last config file that lists `plugins` (its plugin files are named
+    relative to it), else the working directory."""
+    for path in reversed([str(p) for p in configfiles]):
+        with open(path) as stream:
+            if "plugins" in (yaml.safe_load(stream) or {}):
+                return os.path.dirname(os.path.abspath(path))
+    return os.getcwd()
+
+
+# Structure, types and ranges (JSON schema), then the plugins, registry names, declared
+# hyper-parameters, references and compatibility (the package): a typo fails here, before
+# any job runs. Plugin files become paths relative to the working directory, which is where
+# the jobs that load them run.
 validate(config, schema="../schemas/config.schema.yaml")
+if "plugins" in config:
+    config["plugins"] = resolve_plugin_specs(
+        config["plugins"], plugin_base_dir(workflow.configfiles)
+    )
 check_experiment_config(config)
 
 EXPERIMENT = config["experiment"]
@@ -79,8 +97,13 @@ def run_key(wildcards):
 
 # ---- Parameters --------------------------------------------------------------------------
 def dataset_options_json(wildcards):
-    """The options of `vae_tfp prepare` for the dataset, as JSON (data seed included)."""
-    return json.dumps(dataset_options(config, wildcards.dataset), sort_keys=True)
+    """The options of `vae_tfp prepare` for the dataset, as JSON (data seed included; for a
+    dataset from a plugin, the plugin to load)."""
+    options = dataset_options(config, wildcards.dataset)
+    plugin = plugin_spec_of("datasets", wildcards.dataset)
+    if plugin is not None:
+        options["plugins"] = [plugin]
+    return json.dumps(options, sort_keys=True)
 
 
 # The download cache of real datasets (config key data_cache), handed to the prepare jobs
@@ -112,6 +135,19 @@ def parent_of_output(key):
 
 
 # ---- Inputs ------------------------------------------------------------------------------
+def run_plugin_files(wildcards):
+    """The plugin files a run's train job loads: editing one re-runs the runs that use it
+    (plugin modules, like the package's own code, are not tracked)."""
+    plugins = resolve_run_config(config, run_key(wildcards)).get("plugins", [])
+    return [spec for spec in plugins if is_file_spec(spec)]
+
+
+def dataset_plugin_files(wildcards):
+    """The plugin file that registers the dataset, if it comes from one."""
+    plugin = plugin_spec_of("datasets", wildcards.dataset)
+    return [plugin] if plugin is not None and is_file_spec(plugin) else []
+
+
 def experiment_metrics(wildcards):
     """The metrics.json of every run of the experiment grid, in grid order."""
     return [

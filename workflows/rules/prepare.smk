@@ -3,6 +3,8 @@
 
 
 rule prepare:
+    input:
+        plugins=dataset_plugin_files,
     output:
         data="results/{experiment}/data/{dataset}.npz",
     params:

@@ -4,6 +4,7 @@
 rule train:
     input:
         data=rules.prepare.output.data,
+        plugins=run_plugin_files,
     output:
         run_config="results/{experiment}/runs/{dataset}/{decoder}/{method}/seed{seed}/run_config.json",
         history="results/{experiment}/runs/{dataset}/{decoder}/{method}/seed{seed}/history.csv",

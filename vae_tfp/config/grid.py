@@ -1,0 +1,133 @@
+"""Experiment configuration: the grid of runs and the fully resolved config of one run.
+
+An *experiment config* (``config/config.yaml``) names datasets, decoder variants, method
+variants, seeds and the grid blocks that combine them. A *run config* is the plain dict that
+fully determines one run (dataset x decoder variant x method variant x seed); it is what the
+training and evaluation commands receive, what ``run_config.json`` stores and what
+``metrics.json`` echoes, so every number can be traced to the settings that produced it.
+
+The checks of both live in :mod:`vae_tfp.config.checks`.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+
+from vae_tfp.plugins import load_plugins, plugin_spec_of, resolve_plugin_specs
+
+
+class RunKey(NamedTuple):
+    """The four coordinates of one run; they also name its folder."""
+
+    dataset: str
+    decoder: str
+    method: str
+    seed: int
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Returns a deep copy of ``base`` with the keys of ``override`` replaced recursively."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in (override or {}).items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_experiment_config(path: str | Path) -> dict[str, Any]:
+    """Reads an experiment config file, its plugin file paths resolved against its folder
+    (what the Snakefile does with the config it is given)."""
+    path = Path(path)
+    with open(path) as stream:
+        config = yaml.safe_load(stream)
+    if "plugins" in config:
+        config["plugins"] = resolve_plugin_specs(config["plugins"], path.parent)
+    return config
+
+
+def iter_runs(config: Mapping[str, Any]) -> Iterator[RunKey]:
+    """Yields every run of the experiment grid, without duplicates, in config order.
+
+    Args:
+        config: A validated experiment config.
+
+    Yields:
+        One :class:`RunKey` per (dataset, decoder variant, method variant, seed).
+    """
+    seen: set[RunKey] = set()
+    for block in config["grid"]:
+        for dataset, decoder, method in itertools.product(
+            block["datasets"], block["decoders"], block["methods"]
+        ):
+            for seed in config["seeds"]:
+                key = RunKey(dataset, decoder, method, int(seed))
+                if key not in seen:
+                    seen.add(key)
+                    yield key
+
+
+def dataset_options(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
+    """Returns the options that prepare ``dataset``, with the experiment's data seed."""
+    entry = config["datasets"][dataset]
+    return {"data_seed": int(config["data_seed"]), **copy.deepcopy(entry.get("options", {}))}
+
+
+def resolve_run_config(config: Mapping[str, Any], key: RunKey) -> dict[str, Any]:
+    """Builds the fully resolved config of one run.
+
+    Per-dataset ``model`` and ``training`` entries override the experiment-wide ones.
+
+    Args:
+        config: A validated experiment config.
+        key: The run to resolve.
+
+    Returns:
+        A JSON-serializable dict with keys ``experiment``, ``dataset``, ``decoder``,
+        ``method``, ``seed``, ``dataset_options``, ``decoder_options``, ``method_options``,
+        ``model``, ``training`` and ``evaluation``, and ``plugins`` (the plugins the jobs
+        must load) when the run's dataset, decoder type or method comes from a plugin.
+    """
+    entry = config["datasets"][key.dataset]
+    decoder_options = copy.deepcopy(dict(config["decoders"][key.decoder]))
+    method_options = copy.deepcopy(dict(config["methods"][key.method]))
+    run = {
+        "experiment": config["experiment"],
+        "dataset": key.dataset,
+        "decoder": key.decoder,
+        "method": key.method,
+        "seed": int(key.seed),
+        "dataset_options": dataset_options(config, key.dataset),
+        "decoder_options": decoder_options,
+        "method_options": method_options,
+        "model": _merge(config["model"], entry.get("model")),
+        "training": _merge(config["training"], entry.get("training")),
+        "evaluation": _merge(config["evaluation"], entry.get("evaluation")),
+    }
+    # Only runs that use a plugin name it (the runs of built-ins keep their exact config).
+    load_plugins(config.get("plugins", []))
+    provided = (
+        plugin_spec_of("datasets", key.dataset),
+        plugin_spec_of("decoders", decoder_options.get("type")),
+        plugin_spec_of("methods", method_options.get("method")),
+    )
+    plugins = [spec for spec in dict.fromkeys(provided) if spec is not None]
+    if plugins:
+        run["plugins"] = plugins
+    return run
+
+
+def training_config(run_config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a run config that determines training: all but ``evaluation``.
+
+    The train job receives only this part, so changing an evaluation setting (K, the MI
+    samples) re-runs evaluation but never retraining.
+    """
+    return {key: copy.deepcopy(value) for key, value in run_config.items() if key != "evaluation"}

@@ -1,0 +1,143 @@
+"""Methods that change only the KL term of the loss: weights, schedules and floors."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from vae_tfp.declarations import hyperparameter
+from vae_tfp.methods.base import Method, tf
+from vae_tfp.methods.schedules import cyclical, linear_warmup
+
+
+@dataclasses.dataclass(frozen=True)
+class Vanilla(Method):
+    """The standard ELBO (Kingma & Welling 2014, eq. 3)."""
+
+    name: ClassVar[str] = "vanilla"
+
+
+@dataclasses.dataclass(frozen=True)
+class Beta(Method):
+    """KL weighted by a constant beta (Higgins et al. 2017, beta-VAE, eq. 4).
+
+    beta > 1 pushes toward collapse (more dimensions at the prior); beta < 1 toward an
+    autoencoder. The logged ELBO is still the unweighted one.
+    """
+
+    name: ClassVar[str] = "beta"
+    beta: float = hyperparameter(
+        description="weight of the KL term (beta < 1 and beta > 1 both allowed)", minimum=0
+    )
+
+    def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:
+        del step
+        return tf.constant(float(self.beta))
+
+
+@dataclasses.dataclass(frozen=True)
+class KLAnneal(Method):
+    """Linear KL annealing (Bowman et al. 2016, Sec. 3.1): weight beta0 -> 1 over a warm-up."""
+
+    name: ClassVar[str] = "kl_anneal"
+    beta0: float = hyperparameter(description="KL weight at step 0", minimum=0, maximum=1)
+    warmup_steps: int = hyperparameter(
+        description="updates over which the weight rises to 1 (0: no warm-up)", minimum=0
+    )
+
+    def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:
+        return linear_warmup(step, self.beta0, self.warmup_steps)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cyclical(Method):
+    """Cyclical KL annealing (Fu et al. 2019): M cycles, each rising linearly from beta0 to 1
+    over a proportion R of the cycle, then held at 1 (:func:`schedules.cyclical`)."""
+
+    name: ClassVar[str] = "cyclical"
+    n_cycles: int = hyperparameter(4, description="M, the number of cycles", minimum=1)
+    ratio: float = hyperparameter(
+        0.5,
+        description="R, the rising fraction of each cycle",
+        minimum=0,
+        maximum=1,
+        exclusive_minimum=True,
+    )
+    beta0: float = hyperparameter(
+        0.0, description="weight at each cycle start", minimum=0, maximum=1
+    )
+    total_steps: int = hyperparameter(
+        0, description="steps the cycles cover; 0 means the whole run", minimum=0
+    )
+
+    def bind(self, steps_per_epoch: int, total_steps: int) -> Method:
+        del steps_per_epoch
+        return self if self.total_steps else dataclasses.replace(self, total_steps=total_steps)
+
+    def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:
+        if not self.total_steps:
+            raise ValueError("cyclical: total_steps unknown; call bind() with the run length")
+        return cyclical(step, self.total_steps, self.n_cycles, self.ratio, self.beta0)
+
+
+@dataclasses.dataclass(frozen=True)
+class FreeBits(Method):
+    """Free bits (Kingma et al. 2016, IAF paper, Sec. C.8 / eq. 15), batch-averaged variant.
+
+        kl_term = sum_i max(lambda, mean_batch KL(q(z_i|x) || p(z_i)))
+
+    The floor applies to each latent dimension's KL averaged over the minibatch (as in
+    Kingma et al. 2016), not per example; where a dimension's batch-mean KL is below lambda
+    the KL term has zero gradient for it. Other variants in the literature (a floor per
+    example, or on the total KL) are different methods.
+    """
+
+    name: ClassVar[str] = "free_bits"
+    lambda_: float = hyperparameter(
+        description="per-dimension floor on the batch-mean KL, nats", minimum=0, key="lambda"
+    )
+
+    def kl_term(self, kl_per_dim: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
+        del step
+        batch_mean = tf.reduce_mean(kl_per_dim, axis=0)
+        return tf.reduce_sum(tf.maximum(batch_mean, self.lambda_))
+
+
+@dataclasses.dataclass(frozen=True)
+class FreeBitsExample(Method):
+    """Free bits per example and dimension: sum_i mean_batch max(lambda, KL_i(x)).
+
+    The floor applies to each example's KL in each dimension before averaging (a variant
+    used in the literature besides Kingma et al. 2016's batch-averaged floor,
+    :class:`FreeBits`); an example's dimension below lambda gets no KL gradient.
+    """
+
+    name: ClassVar[str] = "free_bits_example"
+    lambda_: float = hyperparameter(
+        0.5, description="floor per example and dimension, nats", minimum=0, key="lambda"
+    )
+
+    def kl_term(self, kl_per_dim: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
+        del step
+        floored = tf.maximum(kl_per_dim, self.lambda_)
+        return tf.reduce_sum(tf.reduce_mean(floored, axis=0))
+
+
+@dataclasses.dataclass(frozen=True)
+class KLThreshold(Method):
+    """A floor on the total KL: max(lambda, mean_batch sum_i KL_i).
+
+    The single-group case of Kingma et al. 2016's free bits over groups of latents (their
+    Sec. C.8 divides z into K groups with one floor each): the rate is free up to lambda
+    nats in total, with zero KL gradient below it.
+    """
+
+    name: ClassVar[str] = "kl_threshold"
+    lambda_: float = hyperparameter(
+        3.0, description="floor on the batch-mean total KL, nats", minimum=0, key="lambda"
+    )
+
+    def kl_term(self, kl_per_dim: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
+        del step
+        total = tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=-1))
+        return tf.maximum(total, self.lambda_)

@@ -1,0 +1,99 @@
+"""Methods that change how training proceeds: an encoder inner loop, or phases."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from vae_tfp.declarations import hyperparameter
+from vae_tfp.methods.base import Method, tf
+from vae_tfp.methods.kl_terms import FreeBits
+
+
+@dataclasses.dataclass(frozen=True)
+class Aggressive(Method):
+    """Aggressive inference-network training (He et al. 2019, "Lagging Inference Networks",
+    Algorithm 1) with the plain ELBO.
+
+    While aggressive mode is on, each decoder update is preceded by encoder-only updates on
+    fresh random minibatches; every ``check_every`` inner steps the mean loss of that window
+    is compared with the previous window's and the inner loop stops when it did not improve,
+    or after ``max_inner_steps`` (He et al.'s code: 15 and 100). Aggressive mode ends for good
+    at the first epoch boundary where the validation MI is lower than at the previous one
+    (:func:`aggressive_continues`); training then updates encoder and decoder jointly.
+    """
+
+    name: ClassVar[str] = "aggressive"
+    encoder_inner_loop: ClassVar[bool] = True
+    max_inner_steps: int = hyperparameter(
+        100, description="cap on encoder updates before one decoder update", minimum=1
+    )
+    check_every: int = hyperparameter(
+        15, description="window of the convergence check, in inner steps", minimum=1
+    )
+
+
+def aggressive_continues(previous_mi: float | None, current_mi: float) -> bool:
+    """He et al. 2019's switch-off rule: stay aggressive while validation MI does not fall.
+
+    Args:
+        previous_mi: Validation MI at the previous epoch boundary (None at the first).
+        current_mi: Validation MI now.
+
+    Returns:
+        False once the MI is lower than at the previous epoch boundary.
+    """
+    return previous_mi is None or current_mi >= previous_mi
+
+
+def inner_loop_converged(previous_window_loss: float | None, window_loss: float) -> bool:
+    """He et al. 2019's inner-loop stop: the window's mean loss did not improve."""
+    return previous_window_loss is not None and window_loss >= previous_window_loss
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainFreeBits(Method):
+    """Autoencoder pretraining, decoder reset, then free bits (Li et al. 2019, "A
+    Surprisingly Effective Fix for Deep Latent Variable Modeling of Text", Sec. 3).
+
+    For the first ``pretrain_epochs`` epochs the KL weight is 0 (an autoencoder with a
+    stochastic code); after the last of them the decoder is re-initialized (fresh weights
+    from a seed derived from the run seed, fresh optimizer state) while the encoder is kept,
+    and training continues with :class:`FreeBits` (floor lambda on each dimension's
+    batch-mean KL). Only epochs after pretraining can be selected as the best checkpoint.
+
+    ``steps_per_epoch`` is no hyper-parameter: :meth:`bind` fills it in.
+    """
+
+    name: ClassVar[str] = "pretrain_fb"
+    pretrain_epochs: int = hyperparameter(
+        5, description="epochs of autoencoder pretraining (KL weight 0)", minimum=1
+    )
+    lambda_: float = hyperparameter(
+        0.5, description="free-bits floor per dimension, nats", minimum=0, key="lambda"
+    )
+    steps_per_epoch: int = 0
+
+    @property
+    def decoder_reset_epochs(self) -> tuple[int, ...]:
+        return (self.pretrain_epochs,)
+
+    @property
+    def first_selectable_epoch(self) -> int:
+        return self.pretrain_epochs + 1
+
+    def bind(self, steps_per_epoch: int, total_steps: int) -> Method:
+        del total_steps
+        return dataclasses.replace(self, steps_per_epoch=steps_per_epoch)
+
+    def _pretraining(self, step: tf.Tensor | int) -> tf.Tensor:
+        if not self.steps_per_epoch:
+            raise ValueError("pretrain_fb: steps_per_epoch unknown; call bind() first")
+        return tf.cast(step, tf.int64) < self.pretrain_epochs * int(self.steps_per_epoch)
+
+    def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:
+        return tf.where(self._pretraining(step), 0.0, 1.0)
+
+    def kl_term(self, kl_per_dim: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
+        free_bits = FreeBits(self.lambda_).kl_term(kl_per_dim, step)
+        return tf.where(self._pretraining(step), 0.0, free_bits)
