@@ -10,6 +10,9 @@
   ``posterior_log_var``), so per-dimension analyses (estimator noise, other AU thresholds)
   need no model.
 
+Every posterior here is the one the metrics use: after the method's refinement, if any
+(SA-VAE's SVI steps, whose noise takes the stateless seed ``(seed, 2)``).
+
 The arrays say which of mean or sample they hold (``reconstruction_kind``), so a caption
 can tell a reader what they are looking at.
 """
@@ -44,6 +47,11 @@ def _decode_images(decoder: Any, z: tf.Tensor, seed: int) -> tuple[np.ndarray, s
         return np.asarray(decoder.sample(z, seed=seed)), "sample"
 
 
+def _posterior_params(model: VAE, x: np.ndarray, seed: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """q(z|x)'s ``loc`` and ``log_var`` as evaluated, refined when the method refines it."""
+    return model.posterior_params(tf.constant(x), seed=tf.constant([seed, 2], tf.int32))
+
+
 def image_samples(model: VAE, data: PreparedData, seed: int) -> dict[str, np.ndarray]:
     """Originals, reconstructions and prior samples of a binary-image model.
 
@@ -58,7 +66,7 @@ def image_samples(model: VAE, data: PreparedData, seed: int) -> dict[str, np.nda
         or ``"sample"``), all as arrays.
     """
     originals = np.asarray(data.test[:N_RECONSTRUCTIONS], np.float32)
-    loc, _ = model.posterior_params(tf.constant(originals))
+    loc, _ = _posterior_params(model, originals, seed)
     reconstructions, kind = _decode_images(model.decoder, loc, seed)
     z_prior = model.prior.sample(N_PRIOR_SAMPLES, seed=tf.constant([seed, 1], tf.int32))
     prior_samples, _ = _decode_images(model.decoder, z_prior, seed + 1)
@@ -113,7 +121,7 @@ def sentence_samples(model: VAE, data: PreparedData, seed: int) -> dict[str, np.
     z_prior = model.prior.sample(N_SENTENCES, seed=tf.constant([seed, 1], tf.int32))
     prior_rows, decoding = _decode_tokens(model.decoder, z_prior, seed)
     endpoints = data.test[:2]
-    loc, _ = model.posterior_params(tf.constant(endpoints))
+    loc, _ = _posterior_params(model, endpoints, seed)
     t = np.linspace(0.0, 1.0, HOMOTOPY_STEPS, dtype=np.float32)
     z_line = (1.0 - t[:, None]) * loc[0].numpy() + t[:, None] * loc[1].numpy()
     homotopy_rows, _ = _decode_tokens(model.decoder, tf.constant(z_line), seed + 1)
@@ -152,7 +160,7 @@ def write_samples(
         The arrays written, ``kind`` included.
     """
     if posterior is None:
-        loc, log_var = model.posterior_params(tf.constant(data.test))
+        loc, log_var = _posterior_params(model, data.test, seed)
         posterior = {"loc": loc.numpy(), "log_var": log_var.numpy()}
     arrays: dict[str, np.ndarray] = {
         "kind": np.array(data.kind),
