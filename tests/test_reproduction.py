@@ -109,3 +109,31 @@ def test_no_verdict_when_k_differs_from_the_published_one(tmp_path):
     assert table.iloc[0]["within"] is None and table.iloc[0]["K"] == "50"
     markdown = write_reproduction_tables(table, tmp_path)["md"].read_text()
     assert "– (published K = 5000)" in markdown
+
+
+def test_an_unconfirmed_value_and_a_protocol_not_run_stay_in_the_table_with_their_reasons(
+    tmp_path,
+):
+    """A row with no confirmed number gets no verdict even when runs exist; an entry not run
+    shows its reason in place of our number; both reasons reach every format."""
+    unconfirmed = {**ROW, "value": None, "unconfirmed": "table not readable"}
+    not_run = {"row": "u", "not_run": "36 h per seed on the CPU"}
+    table = reproduction_table(
+        _summary([88.7, 88.8]), {"r": ROW, "u": unconfirmed}, [ENTRY, {**ENTRY, "row": "u"}, not_run]
+    )
+    assert table["within"].tolist() == [True, None, None]
+    assert table["n"].tolist() == [2, 2, 0]
+    assert math.isnan(table.iloc[1]["difference"]) and table.iloc[2]["runs"] == ""
+    paths = write_reproduction_tables(table, tmp_path)
+    markdown = paths["md"].read_text()
+    assert markdown.count("none confirmed: table not readable") == 2
+    assert "not run: 36 h per seed on the CPU" in markdown
+    assert "88.75 ± 0.07 (n=2)" in markdown and "published K" not in markdown
+    assert "not run: 36 h per seed" in paths["tex"].read_text()
+
+
+def test_a_null_value_needs_its_reason(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"rows": {"bad": {**ROW, "value": None}}}))
+    with pytest.raises(ValueError, match="value is null, so 'unconfirmed' must say why"):
+        load_published(path)

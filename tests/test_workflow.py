@@ -471,3 +471,26 @@ def test_killed_pipeline_completes_on_rerun_with_identical_tables(tmp_path):
         return frame.drop(columns=["wall_time_s", "run_dir"])
 
     pd.testing.assert_frame_equal(table(killed_dir), table(straight_dir))
+
+
+@pytest.mark.parametrize(
+    ("entry", "valid"),
+    [
+        ({"row": "r", "dataset": "digits", "decoder": "mlp", "method": "vanilla"}, True),
+        ({"row": "r", "not_run": "36 h per seed"}, True),
+        ({"row": "r", "dataset": "digits", "decoder": "mlp", "method": "vanilla", "not_run": "x"}, False),
+        ({"row": "r", "dataset": "digits", "not_run": "x"}, False),
+        ({"row": "r", "dataset": "digits"}, False),
+        ({"row": "r", "not_run": ""}, False),
+    ],
+)
+def test_a_reproduce_entry_names_its_runs_or_why_it_was_not_run(schema, entry, valid):
+    import jsonschema
+
+    subschema = {
+        "$defs": schema["$defs"],
+        "type": "object",
+        "properties": {"reproduce": schema["properties"]["reproduce"]},
+    }
+    errors = list(jsonschema.Draft202012Validator(subschema).iter_errors({"reproduce": [entry]}))
+    assert (not errors) is valid

@@ -181,7 +181,9 @@ def _reproduce_problems(config: Mapping[str, Any]) -> list[str]:
                 f"reproduce entry {index} names row {entry['row']!r}, which {path} does not "
                 f"hold; its rows: {sorted(rows)}"
             )
-        if (entry["dataset"], entry["decoder"], entry["method"]) not in grid:
+        if "not_run" not in entry and (
+            (entry["dataset"], entry["decoder"], entry["method"]) not in grid
+        ):
             problems.append(
                 f"reproduce entry {index} ({entry['dataset']}, {entry['decoder']}, "
                 f"{entry['method']}) is not a run of the grid"

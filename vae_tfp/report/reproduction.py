@@ -7,6 +7,12 @@ reproduce each. For each row the table gives the dataset version, the metric and
 source, the difference ours − published and whether it is within the row's tolerance
 (the row's own, else the published std, else 1 nat), in the manner of pythae's
 reproducibility table but computed from the run folders.
+
+A protocol the suite set out to reproduce without success stays in the table and says
+why: a published row whose number could not be confirmed has ``value: null`` and
+``unconfirmed`` (what was searched), and an entry of the experiment that was not run has
+``not_run`` (the reason, e.g. its measured CPU cost) instead of its runs. Neither gets a
+verdict.
 """
 
 from __future__ import annotations
@@ -39,8 +45,16 @@ def load_published(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
         missing = [field for field in ROW_FIELDS if field not in row]
         if missing:
             raise ValueError(f"published row {name!r} in {path} lacks {missing}")
-        if not isinstance(row["value"], int | float) or not math.isfinite(row["value"]):
-            raise ValueError(f"published row {name!r}: value must be a finite number")
+        if row["value"] is None:
+            if not str(row.get("unconfirmed") or "").strip():
+                raise ValueError(
+                    f"published row {name!r}: value is null, so 'unconfirmed' must say why"
+                )
+        elif not isinstance(row["value"], int | float) or not math.isfinite(row["value"]):
+            raise ValueError(
+                f"published row {name!r}: value must be a finite number (or null with "
+                "'unconfirmed')"
+            )
     return rows
 
 
@@ -62,14 +76,16 @@ def reproduction_table(
     Args:
         summary: One row per run (:func:`vae_tfp.report.collect_runs`).
         published: The rows of the published-values file (:func:`load_published`).
-        reproduce: The experiment's ``reproduce`` entries: ``row``, ``dataset``, ``decoder``,
-            ``method``.
+        reproduce: The experiment's ``reproduce`` entries: ``row`` and either ``dataset``,
+            ``decoder``, ``method`` or ``not_run`` (why the protocol was not run).
 
     Returns:
         Columns ``row``, ``dataset_version``, ``metric``, ``K``, ``ours_mean``, ``ours_std``,
         ``n``, ``published``, ``published_std``, ``difference``, ``tolerance``, ``within``
-        (None when no run has finished, or when our nll_iw used another K than the
-        published one), ``published_K``, ``source``, ``runs`` (the run folders).
+        (None when no run has finished, when our nll_iw used another K than the
+        published one, or when no published value was confirmed), ``published_K``,
+        ``source``, ``runs`` (the run folders), ``not_run`` and ``unconfirmed`` (the
+        reasons, empty when they do not apply).
 
     Raises:
         KeyError: If an entry names a row the file does not hold.
@@ -82,7 +98,8 @@ def reproduction_table(
                 f"{sorted(published)}"
             )
         row = published[entry["row"]]
-        runs = summary[
+        not_run = " ".join(str(entry.get("not_run") or "").split())
+        runs = summary.iloc[0:0] if not_run else summary[
             (summary["dataset"] == entry["dataset"])
             & (summary["decoder"] == entry["decoder"])
             & (summary["method"] == entry["method"])
@@ -91,13 +108,14 @@ def reproduction_table(
         n = int(values.notna().sum())
         mean = float(values.mean()) if n else math.nan
         std = float(values.std(ddof=1)) if n > 1 else math.nan
-        difference = mean - float(row["value"])
+        value = math.nan if row["value"] is None else float(row["value"])
+        difference = mean - value
         tolerance = row_tolerance(row)
         iw_samples = sorted(set(runs["iw_samples"])) if "iw_samples" in runs else []
         published_k = (row.get("estimator") or {}).get("iw_samples")
         # An nll_iw estimated with another K is a different quantity: no verdict.
         comparable = row["metric"] != "nll_iw" or published_k in (None, *iw_samples[:1])
-        comparable = comparable and len(iw_samples) <= 1
+        comparable = comparable and len(iw_samples) <= 1 and not math.isnan(value)
         records.append(
             {
                 "row": entry["row"],
@@ -107,7 +125,7 @@ def reproduction_table(
                 "ours_mean": mean,
                 "ours_std": std,
                 "n": n,
-                "published": float(row["value"]),
+                "published": value,
                 "published_std": row["std"],
                 "difference": difference,
                 "tolerance": tolerance,
@@ -117,6 +135,8 @@ def reproduction_table(
                     f"{row['source']['citation']}, {row['source']['location']}".split()
                 ),
                 "runs": ";".join(runs["run_dir"]) if "run_dir" in runs else "",
+                "not_run": not_run,
+                "unconfirmed": " ".join(str(row.get("unconfirmed") or "").split()),
             }
         )
     return pd.DataFrame.from_records(records)
@@ -126,18 +146,22 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
     """The table as strings for Markdown and LaTeX."""
 
     def ours(r):
+        if r["not_run"]:
+            return f"not run: {r['not_run']}"
         if not r["n"]:
             return "not reached (no finished run)"
         spread = f" ± {r['ours_std']:.2f}" if r["n"] > 1 else ""
         return f"{r['ours_mean']:.2f}{spread} (n={r['n']})"
 
     def published(r):
+        if r["unconfirmed"]:
+            return f"none confirmed: {r['unconfirmed']}"
         return f"{r['published']:.2f}" + (
             f" ± {r['published_std']:.2f}" if r["published_std"] is not None else ""
         )
 
     def within(r):
-        if r["n"] and r["within"] is None:
+        if r["n"] and r["within"] is None and not r["unconfirmed"]:
             return f"– (published K = {r['published_K']})"
         if r["within"] is None:
             return "–"
