@@ -105,3 +105,27 @@ def test_tables_are_readable_by_others_not_owner_only(tmp_path):
     os.umask(umask)
     for path in written.values():
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize(
+    ("text", "latex"),
+    [
+        ("nll_iw 5% & co", r"nll\_iw 5\% \& co"),
+        ("17.02 ± 0.15", r"17.02 $\pm$ 0.15"),
+        ("text_beta.py --beta 0", r"text\_beta.py -{}-beta 0"),
+        ("x ≤ 1 − y", r"x $\le$ 1 $-$ y"),
+    ],
+)
+def test_latex_escape_keeps_text_as_written(text, latex):
+    from vae_tfp.report.tables import latex_escape
+
+    assert latex_escape(text) == latex
+
+
+def test_wrapping_latex_columns_are_ragged_right_and_the_rest_untouched():
+    from vae_tfp.report.tables import latex_table
+
+    frame = pd.DataFrame({"name": ["a_b"], "value": ["1.00"], "note": ["long text"]})
+    latex = latex_table(frame, "caption", "tab:x", 1, column_format="p{2cm}rp{3cm}")
+    assert r"\begin{tabular}{p{2cm}rp{3cm}}" in latex
+    assert r"{\raggedright a\_b\par} & 1.00 & {\raggedright long text\par} \\" in latex

@@ -163,6 +163,7 @@ LATEX_REPLACEMENTS = {
     "Δ": r"$\Delta$",
     "≤": r"$\le$",
     "‖": r"$\|$",
+    "--": "-{}-",  # a command-line option, not an en dash
 }
 _LATEX_PATTERN = re.compile("|".join(re.escape(k) for k in LATEX_REPLACEMENTS))
 
@@ -179,15 +180,33 @@ def _latex_cell(value: object) -> str:
     return text
 
 
-def latex_table(display: pd.DataFrame, caption: str, label: str, text_columns: int) -> str:
-    """Booktabs LaTeX of a display table (``**x**`` becomes bold), caption and label."""
+def latex_table(
+    display: pd.DataFrame,
+    caption: str,
+    label: str,
+    text_columns: int,
+    column_format: str | None = None,
+) -> str:
+    """Booktabs LaTeX of a display table (``**x**`` becomes bold), caption and label.
+
+    The first ``text_columns`` columns are left-aligned and the rest right-aligned, unless
+    ``column_format`` gives the columns (e.g. ``p{4cm}`` for text that must wrap; such
+    cells are set ragged-right, which needs no package beyond booktabs).
+    """
+    cells = display.map(_latex_cell)
+    if column_format:
+        kinds = re.findall(r"p\{[^}]*\}|[lrc]", column_format)
+        for column, kind in zip(cells.columns, kinds, strict=True):
+            if kind.startswith("p"):
+                cells[column] = cells[column].map(lambda text: rf"{{\raggedright {text}\par}}")
     return (
-        display.map(_latex_cell)
+        cells
         .rename(columns=_latex_cell)
         .to_latex(
             index=False,
             escape=False,
-            column_format="l" * text_columns + "r" * (len(display.columns) - text_columns),
+            column_format=column_format
+            or "l" * text_columns + "r" * (len(display.columns) - text_columns),
             caption=latex_escape(caption),
             label=label,
             position="htbp",
