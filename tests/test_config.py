@@ -116,3 +116,33 @@ def test_config_checks_import_no_tensorflow():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            {"row": "no-such-row", "not_run": "x"},
+            "reproduce entry 0 names row 'no-such-row', which config/published.yaml does not hold",
+        ),
+        (
+            {"row": "li2019-ptb-vae", "dataset": "digits", "decoder": "mlp", "method": "fb_2"},
+            "reproduce entry 0 (digits, mlp, fb_2) is not a run of the grid",
+        ),
+    ],
+)
+def test_reproduce_entries_name_published_rows_and_runs_of_the_grid(config, entry, message):
+    bad = {**copy.deepcopy(config), "published": "config/published.yaml", "reproduce": [entry]}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_experiment_config(bad)
+
+
+def test_a_reproduce_entry_not_run_needs_no_runs(config):
+    """The PTB row's dataset is not in the grid: with `not_run` that is not a fault."""
+    from vae_tfp.config.checks import _reproduce_problems
+
+    entries = [{"row": "li2019-ptb-vae", "not_run": "36 h per seed"}]
+    assert "ptb" not in config["datasets"]
+    reproducing = {**config, "published": "config/published.yaml", "reproduce": entries}
+    assert _reproduce_problems(reproducing) == []
+    check_experiment_config(reproducing)  # raises on any problem
