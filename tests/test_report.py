@@ -129,3 +129,5 @@ def test_wrapping_latex_columns_are_ragged_right_and_the_rest_untouched():
     latex = latex_table(frame, "caption", "tab:x", 1, column_format="p{2cm}rp{3cm}")
     assert r"\begin{tabular}{p{2cm}rp{3cm}}" in latex
     assert r"{\raggedright a\_b\par} & 1.00 & {\raggedright long text\par} \\" in latex
+    path = latex_table(pd.DataFrame({"p": ["a/b"]}), "c", "t", 1, column_format="p{1cm}")
+    assert r"{\raggedright a/\allowbreak{}b\par}" in path

@@ -36,6 +36,7 @@ def _summary(values, method="vanilla", k=5000):
             "au": [19] * len(values),
             "iw_samples": k,
             "run_dir": [f"runs/seed{i}" for i in range(len(values))],
+            "wall_time_s": [3600.0 * (4 + i) for i in range(len(values))],
         }
     )
 
@@ -55,7 +56,7 @@ def test_within_tolerance_is_computed_from_the_runs(values, within, difference):
     assert row["ours_std"] == pytest.approx(pd.Series(values).std(ddof=1))
     assert row["difference"] == pytest.approx(difference)
     assert bool(row["within"]) is within and row["tolerance"] == 1.0
-    assert row["runs"] == "runs/seed0;runs/seed1"
+    assert row["runs"] == "runs/seed0;runs/seed1" and row["wall_time_h"] == "4.00;5.00"
 
 
 def test_tolerance_is_the_rows_own_else_the_published_std_else_one_nat():
@@ -84,6 +85,7 @@ def test_tables_in_three_formats(tmp_path):
     paths = write_reproduction_tables(table, tmp_path)
     markdown = paths["md"].read_text()
     assert "89.25 ± 0.35 (n=2)" in markdown and "+0.54" in markdown and "yes (±1)" in markdown
+    assert "| 4.00, 5.00 " in markdown and "hours per seed" in markdown
     assert r"89.25 $\pm$ 0.35" in paths["tex"].read_text()
     assert pd.read_csv(paths["csv"])["within"].tolist() == [True]
 

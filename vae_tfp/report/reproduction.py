@@ -84,8 +84,9 @@ def reproduction_table(
         ``n``, ``published``, ``published_std``, ``difference``, ``tolerance``, ``within``
         (None when no run has finished, when our nll_iw used another K than the
         published one, or when no published value was confirmed), ``published_K``,
-        ``source``, ``runs`` (the run folders), ``not_run`` and ``unconfirmed`` (the
-        reasons, empty when they do not apply).
+        ``source``, ``runs`` (the run folders), ``wall_time_h`` (each run's training and
+        evaluation wall time in hours, in the order of ``runs``), ``not_run`` and
+        ``unconfirmed`` (the reasons, empty when they do not apply).
 
     Raises:
         KeyError: If an entry names a row the file does not hold.
@@ -135,6 +136,9 @@ def reproduction_table(
                     f"{row['source']['citation']}, {row['source']['location']}".split()
                 ),
                 "runs": ";".join(runs["run_dir"]) if "run_dir" in runs else "",
+                "wall_time_h": ";".join(
+                    f"{seconds / 3600:.2f}" for seconds in runs.get("wall_time_s", [])
+                ),
                 "not_run": not_run,
                 "unconfirmed": " ".join(str(row.get("unconfirmed") or "").split()),
             }
@@ -177,20 +181,24 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
             "published": table.apply(published, axis=1),
             "difference": table["difference"].map(lambda d: "" if math.isnan(d) else f"{d:+.2f}"),
             "within tolerance": table.apply(within, axis=1),
+            "hours per seed": table["wall_time_h"].map(
+                lambda hours: ", ".join(str(hours).split(";")) if hours else ""
+            ),
             "source": table["source"],
         }
     )
 
 
-# row, metric, ours, published, difference, within tolerance, source: the reasons and the
-# sources wrap (the table fits a landscape page, as an appendix table).
-LATEX_COLUMNS = r"p{3.4cm}lp{3.3cm}p{3.3cm}rlp{5.6cm}"
+# row, metric, ours, published, difference, within tolerance, wall time, source: the
+# reasons and the sources wrap (the table fits a landscape page, as an appendix table).
+LATEX_COLUMNS = r"p{2.8cm}lp{3.3cm}p{3.3cm}rp{1.6cm}p{1.3cm}p{5.8cm}"
 
 REPRODUCTION_NOTE = (
     "ours: mean ± std over seeds (n seeds) on the test split, nats per example (au: units); "
     "difference = ours − published; within tolerance: |difference| ≤ the row's tolerance "
-    "(its own, else the published std, else 1 nat). Dataset versions and protocols: "
-    "config/published.yaml and the experiment config."
+    "(its own, else the published std, else 1 nat); hours per seed: wall time of training "
+    "and evaluation of each seed. Dataset versions and protocols: config/published.yaml and the experiment "
+    "config."
 )
 
 

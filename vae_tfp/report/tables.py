@@ -180,6 +180,11 @@ def _latex_cell(value: object) -> str:
     return text
 
 
+def _ragged_cell(text: str) -> str:
+    """A wrapping cell set ragged-right, breakable after each ``/`` of a path."""
+    return r"{\raggedright " + text.replace("/", r"/\allowbreak{}") + r"\par}"
+
+
 def latex_table(
     display: pd.DataFrame,
     caption: str,
@@ -191,14 +196,15 @@ def latex_table(
 
     The first ``text_columns`` columns are left-aligned and the rest right-aligned, unless
     ``column_format`` gives the columns (e.g. ``p{4cm}`` for text that must wrap; such
-    cells are set ragged-right, which needs no package beyond booktabs).
+    cells are set ragged-right and may break after a ``/`` of a path, which needs no
+    package beyond booktabs).
     """
     cells = display.map(_latex_cell)
     if column_format:
         kinds = re.findall(r"p\{[^}]*\}|[lrc]", column_format)
         for column, kind in zip(cells.columns, kinds, strict=True):
             if kind.startswith("p"):
-                cells[column] = cells[column].map(lambda text: rf"{{\raggedright {text}\par}}")
+                cells[column] = cells[column].map(_ragged_cell)
     return (
         cells
         .rename(columns=_latex_cell)
