@@ -15,6 +15,18 @@ import argparse
 from pathlib import Path
 
 
+def test_elbo(model, x, loc, log_var, samples: int) -> float:
+    """Mean ELBO of q(z|x) = N(loc, exp(log_var)) under ``model``, ``samples`` draws each."""
+    import tensorflow as tf
+
+    from vae_tfp.models.vae import gaussian_posterior
+
+    z = gaussian_posterior(loc, log_var).sample(samples, seed=[1, 2])
+    rec = tf.reduce_mean(tf.map_fn(lambda zi: model.decoder(zi).log_prob(x), z), 0)
+    kl = tf.reduce_sum(model.kl_per_dim(loc, log_var), -1)
+    return float(tf.reduce_mean(rec - kl))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment-dir", default="results/embedded-full")
@@ -26,7 +38,6 @@ def main() -> None:
     from vae_tfp.data.linear_gaussian import LinearGaussianModel
     from vae_tfp.data.store import load_prepared
     from vae_tfp.io import read_json
-    from vae_tfp.models.vae import gaussian_posterior
     from vae_tfp.training import checkpoint_path, model_from_run_config
 
     root = Path(args.experiment_dir)
@@ -41,14 +52,10 @@ def main() -> None:
         checkpoint = tf.train.Checkpoint(model=model).read(str(checkpoint_path(run)))
         checkpoint.assert_existing_objects_matched()
 
-        def elbo(loc, log_var):
-            z = gaussian_posterior(loc, log_var).sample(args.samples, seed=[1, 2])
-            rec = tf.reduce_mean(tf.map_fn(lambda zi: model.decoder(zi).log_prob(x), z), 0)
-            kl = tf.reduce_sum(model.kl_per_dim(loc, log_var), -1)
-            return float(tf.reduce_mean(rec - kl))
-
-        encoder_q = elbo(*model.encoder.params(x))
-        refined_q = elbo(*model.posterior_params(x, seed=tf.constant([3, 4])))
+        encoder_q = test_elbo(model, x, *model.encoder.params(x), args.samples)
+        refined_q = test_elbo(
+            model, x, *model.posterior_params(x, seed=tf.constant([3, 4])), args.samples
+        )
         print(
             f"{run.parent.name:>9} {run.name}: ELBO of the encoder's q {encoder_q:8.3f}, of "
             f"the refined q {refined_q:8.3f}; exact log p(x) {log_px:.3f} "

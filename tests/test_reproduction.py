@@ -120,9 +120,8 @@ def test_an_unconfirmed_value_and_a_protocol_not_run_stay_in_the_table_with_thei
     shows its reason in place of our number; both reasons reach every format."""
     unconfirmed = {**ROW, "value": None, "unconfirmed": "table not readable"}
     not_run = {"row": "u", "not_run": "36 h per seed on the CPU"}
-    table = reproduction_table(
-        _summary([88.7, 88.8]), {"r": ROW, "u": unconfirmed}, [ENTRY, {**ENTRY, "row": "u"}, not_run]
-    )
+    entries = [ENTRY, {**ENTRY, "row": "u"}, not_run]
+    table = reproduction_table(_summary([88.7, 88.8]), {"r": ROW, "u": unconfirmed}, entries)
     assert table["within"].tolist() == [True, None, None]
     assert table["n"].tolist() == [2, 2, 0]
     assert math.isnan(table.iloc[1]["difference"]) and table.iloc[2]["runs"] == ""

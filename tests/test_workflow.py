@@ -473,12 +473,15 @@ def test_killed_pipeline_completes_on_rerun_with_identical_tables(tmp_path):
     pd.testing.assert_frame_equal(table(killed_dir), table(straight_dir))
 
 
+RUNS_ENTRY = {"row": "r", "dataset": "digits", "decoder": "mlp", "method": "vanilla"}
+
+
 @pytest.mark.parametrize(
     ("entry", "valid"),
     [
-        ({"row": "r", "dataset": "digits", "decoder": "mlp", "method": "vanilla"}, True),
+        (RUNS_ENTRY, True),
         ({"row": "r", "not_run": "36 h per seed"}, True),
-        ({"row": "r", "dataset": "digits", "decoder": "mlp", "method": "vanilla", "not_run": "x"}, False),
+        ({**RUNS_ENTRY, "not_run": "x"}, False),
         ({"row": "r", "dataset": "digits", "not_run": "x"}, False),
         ({"row": "r", "dataset": "digits"}, False),
         ({"row": "r", "not_run": ""}, False),

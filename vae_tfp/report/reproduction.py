@@ -100,11 +100,15 @@ def reproduction_table(
             )
         row = published[entry["row"]]
         not_run = " ".join(str(entry.get("not_run") or "").split())
-        runs = summary.iloc[0:0] if not_run else summary[
-            (summary["dataset"] == entry["dataset"])
-            & (summary["decoder"] == entry["decoder"])
-            & (summary["method"] == entry["method"])
-        ]
+        runs = (
+            summary.iloc[0:0]
+            if not_run
+            else summary[
+                (summary["dataset"] == entry["dataset"])
+                & (summary["decoder"] == entry["decoder"])
+                & (summary["method"] == entry["method"])
+            ]
+        )
         values = runs[row["metric"]].astype(float) if row["metric"] in runs else pd.Series([])
         n = int(values.notna().sum())
         mean = float(values.mean()) if n else math.nan
@@ -197,8 +201,8 @@ REPRODUCTION_NOTE = (
     "ours: mean ± std over seeds (n seeds) on the test split, nats per example (au: units); "
     "difference = ours − published; within tolerance: |difference| ≤ the row's tolerance "
     "(its own, else the published std, else 1 nat); hours per seed: wall time of training "
-    "and evaluation of each seed. Dataset versions and protocols: config/published.yaml and the experiment "
-    "config."
+    "and evaluation of each seed. Dataset versions and protocols: config/published.yaml and "
+    "the experiment config."
 )
 
 

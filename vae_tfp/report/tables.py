@@ -205,18 +205,14 @@ def latex_table(
         for column, kind in zip(cells.columns, kinds, strict=True):
             if kind.startswith("p"):
                 cells[column] = cells[column].map(_ragged_cell)
-    return (
-        cells
-        .rename(columns=_latex_cell)
-        .to_latex(
-            index=False,
-            escape=False,
-            column_format=column_format
-            or "l" * text_columns + "r" * (len(display.columns) - text_columns),
-            caption=latex_escape(caption),
-            label=label,
-            position="htbp",
-        )
+    return cells.rename(columns=_latex_cell).to_latex(
+        index=False,
+        escape=False,
+        column_format=column_format
+        or "l" * text_columns + "r" * (len(display.columns) - text_columns),
+        caption=latex_escape(caption),
+        label=label,
+        position="htbp",
     )
 
 
