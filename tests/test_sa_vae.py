@@ -14,7 +14,8 @@ import yaml
 from vae_tfp.config import RunKey, resolve_run_config
 from vae_tfp.data import prepare_dataset
 from vae_tfp.data.linear_gaussian import LinearGaussianModel
-from vae_tfp.evaluation.evaluate import compute_metrics, importance_weighted_pass
+from vae_tfp.evaluation.evaluate import compute_metrics, evaluate_run, importance_weighted_pass
+from vae_tfp.io import write_json
 from vae_tfp.methods import build_method
 from vae_tfp.methods.sa_vae import SVIRefinement
 from vae_tfp.metrics import aggregate_posterior_metrics
@@ -191,7 +192,11 @@ def test_zero_svi_steps_is_the_plain_vae_exactly(tmp_path):
             "iw_samples": 4, "iw_chunk": 2, "batch_size": 200, "au_threshold": 0.01,
             "mi_samples": 2, "mi_minibatch_size": 50,
         }  # fmt: skip
-        result = compute_metrics(trainer.model, data, evaluation, seed=0)
+        # The evaluate job's own entry point: metrics.json and samples.npz from the run
+        # folder (a refined posterior needs its seed everywhere, samples included).
+        write_json(tmp_path / name / "run_config.json", trainer.run_config)
+        result = evaluate_run(tmp_path / name, data, evaluation)
+        assert (tmp_path / name / "samples.npz").is_file()
         weights = [v.numpy() for v in trainer.model.trainable_variables]
         runs[name] = (summary["best_valid_elbo"], result["metrics"], weights)
     assert runs["sa_0"][0] == runs["vanilla"][0]
