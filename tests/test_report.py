@@ -114,6 +114,7 @@ def test_tables_are_readable_by_others_not_owner_only(tmp_path):
         ("17.02 ± 0.15", r"17.02 $\pm$ 0.15"),
         ("text_beta.py --beta 0", r"text\_beta.py -{}-beta 0"),
         ("x ≤ 1 − y", r"x $\le$ 1 $-$ y"),
+        ("|difference|", r"\textbar{}difference\textbar{}"),
     ],
 )
 def test_latex_escape_keeps_text_as_written(text, latex):
@@ -131,3 +132,14 @@ def test_wrapping_latex_columns_are_ragged_right_and_the_rest_untouched():
     assert r"{\raggedright a\_b\par} & 1.00 & {\raggedright long text\par} \\" in latex
     path = latex_table(pd.DataFrame({"p": ["a/b"]}), "c", "t", 1, column_format="p{1cm}")
     assert r"{\raggedright a/\allowbreak{}b\par}" in path
+    commit = latex_table(
+        pd.DataFrame({"c": ["at commit d59f91ccbdf0435a31dff48b8c416f8e432a30eb"]}),
+        "c",
+        "t",
+        1,
+        column_format="p{3cm}",
+    )
+    assert (
+        r"at commit d59f91cc\allowbreak{}bdf0435a\allowbreak{}31dff48b\allowbreak{}"
+        r"8c416f8e\allowbreak{}432a30eb\par}" in commit
+    )

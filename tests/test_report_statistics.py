@@ -130,7 +130,8 @@ def test_tables_follow_the_config_order_with_the_baseline_first_and_mark_the_bes
     assert "K = 100" in caption and "8x8 digits" in caption and "0.05 nats" in caption
     latex = latex_table(display, caption, "tab:digits", text_columns=2)
     assert r"\textbf{18.00 $\pm$ 0.14}" in latex and r"\toprule" in latex
-    assert r"z $\sim$ q(z|x)" in latex  # a bare ~ would be a non-breaking space
+    # A bare ~ would be a non-breaking space, a bare | an em dash in the default font.
+    assert r"z $\sim$ q(z\textbar{}x)" in latex
 
 
 def test_long_table_has_one_row_per_run_and_metric_with_its_error():

@@ -195,7 +195,7 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
 
 # row, metric, ours, published, difference, within tolerance, wall time, source: the
 # reasons and the sources wrap (the table fits a landscape page, as an appendix table).
-LATEX_COLUMNS = r"p{2.8cm}lp{3.3cm}p{3.3cm}rp{1.6cm}p{1.3cm}p{5.8cm}"
+LATEX_COLUMNS = r"p{2.8cm}lp{3.3cm}p{3.3cm}rp{1.6cm}p{1.3cm}p{5.2cm}"
 
 REPRODUCTION_NOTE = (
     "ours: mean ± std over seeds (n seeds) on the test split, nats per example (au: units); "

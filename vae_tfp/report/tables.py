@@ -163,6 +163,7 @@ LATEX_REPLACEMENTS = {
     "Δ": r"$\Delta$",
     "≤": r"$\le$",
     "‖": r"$\|$",
+    "|": r"\textbar{}",  # OT1 text fonts set a bare | as an em dash
     "--": "-{}-",  # a command-line option, not an en dash
 }
 _LATEX_PATTERN = re.compile("|".join(re.escape(k) for k in LATEX_REPLACEMENTS))
@@ -180,9 +181,19 @@ def _latex_cell(value: object) -> str:
     return text
 
 
+_COMMIT_HASH = re.compile(r"\b[0-9a-f]{16,}\b")
+
+
+def _breakable_hash(match: re.Match) -> str:
+    digits = match.group(0)
+    return r"\allowbreak{}".join(digits[i : i + 8] for i in range(0, len(digits), 8))
+
+
 def _ragged_cell(text: str) -> str:
-    """A wrapping cell set ragged-right, breakable after each ``/`` of a path."""
-    return r"{\raggedright " + text.replace("/", r"/\allowbreak{}") + r"\par}"
+    """A wrapping cell set ragged-right, breakable after each ``/`` of a path and every 8
+    digits of a commit hash (40 digits overflow any column of a page)."""
+    text = _COMMIT_HASH.sub(_breakable_hash, text.replace("/", r"/\allowbreak{}"))
+    return r"{\raggedright " + text + r"\par}"
 
 
 def latex_table(
