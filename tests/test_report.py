@@ -115,6 +115,7 @@ def test_tables_are_readable_by_others_not_owner_only(tmp_path):
         ("text_beta.py --beta 0", r"text\_beta.py -{}-beta 0"),
         ("x ≤ 1 − y", r"x $\le$ 1 $-$ y"),
         ("|difference|", r"\textbar{}difference\textbar{}"),
+        ("I(x; z_j) > 0.05, p < 1", r"I(x; z\_j) $>$ 0.05, p $<$ 1"),
     ],
 )
 def test_latex_escape_keeps_text_as_written(text, latex):

@@ -163,7 +163,9 @@ LATEX_REPLACEMENTS = {
     "Δ": r"$\Delta$",
     "≤": r"$\le$",
     "‖": r"$\|$",
-    "|": r"\textbar{}",  # OT1 text fonts set a bare | as an em dash
+    "|": r"\textbar{}",  # OT1 text fonts set a bare | as an em dash,
+    "<": r"$<$",  # < as an inverted exclamation mark,
+    ">": r"$>$",  # and > as an inverted question mark
     "--": "-{}-",  # a command-line option, not an en dash
 }
 _LATEX_PATTERN = re.compile("|".join(re.escape(k) for k in LATEX_REPLACEMENTS))
