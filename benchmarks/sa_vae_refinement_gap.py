@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 
-def test_elbo(model, x, loc, log_var, samples: int) -> float:
+def elbo_of_q(model, x, loc, log_var, samples: int) -> float:
     """Mean ELBO of q(z|x) = N(loc, exp(log_var)) under ``model``, ``samples`` draws each."""
     import tensorflow as tf
 
@@ -52,8 +52,8 @@ def main() -> None:
         checkpoint = tf.train.Checkpoint(model=model).read(str(checkpoint_path(run)))
         checkpoint.assert_existing_objects_matched()
 
-        encoder_q = test_elbo(model, x, *model.encoder.params(x), args.samples)
-        refined_q = test_elbo(
+        encoder_q = elbo_of_q(model, x, *model.encoder.params(x), args.samples)
+        refined_q = elbo_of_q(
             model, x, *model.posterior_params(x, seed=tf.constant([3, 4])), args.samples
         )
         print(
