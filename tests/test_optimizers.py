@@ -69,6 +69,7 @@ def test_optimizer_settings_and_errors():
         "beta_1": 0.9,
         "beta_2": 0.999,
         "epsilon": 1e-4,
+        "initial_second_moment": 0.0,
     }
     optimizer = build_optimizer(
         {"learning_rate": 0.5, "optimizer": {"name": "sgd", "momentum": 0.9, "clip_norm": 5.0}}
@@ -90,6 +91,51 @@ def test_optimizer_settings_and_errors():
         "max_decays": 5,
     }
     assert scheduled_learning_rate({"type": "constant"}, 0.1, 7) == 0.1
+
+
+def test_burda_schedule_rounded_as_their_code():
+    """yburda/iwae experiments.py sets 1e-4 * round(10^(1 - i/7), 1) at stage i; by hand:
+    10^(6/7) = 7.197 -> 7.2, 10^(5/7) = 5.180 -> 5.2, 3.728 -> 3.7, 2.683 -> 2.7, 1.931 -> 1.9,
+    1.390 -> 1.4."""
+    expected = [1e-3, 7.2e-4, 5.2e-4, 3.7e-4, 2.7e-4, 1.9e-4, 1.4e-4, 1e-4]
+    first_epochs = [burda_epochs(stage) + 1 for stage in range(8)]
+    rates = [burda_learning_rate(epoch, 1e-3, 8, decimals=2) for epoch in first_epochs]
+    np.testing.assert_allclose(rates, expected, rtol=1e-12)
+    settings = schedule_settings({"learning_rate_schedule": {"type": "burda", "decimals": 2}})
+    assert settings == {"type": "burda", "stages": 8, "decimals": 2}
+    assert scheduled_learning_rate(settings, 1e-3, 2) == pytest.approx(7.2e-4, rel=1e-12)
+
+
+def _burda_code_adam_step(g, lr, beta_1, beta_2, epsilon, v0):
+    """One update of yburda/iwae optimizers.py's Adam (first moment 0, second moment v0),
+    written out from their code: alpha = lr sqrt(1 - b2^t) / (1 - b1^t), t = 1, and the
+    step alpha m / (sqrt(v) + epsilon)."""
+    m = (1 - beta_1) * g
+    v = beta_2 * v0 + (1 - beta_2) * g**2
+    alpha = lr * math.sqrt(1 - beta_2) / (1 - beta_1)
+    return alpha * m / (math.sqrt(v) + epsilon)
+
+
+@pytest.mark.parametrize("v0", [0.0, 1.0])
+def test_adam_second_moments_start_where_configured(v0):
+    """With initial_second_moment = 1 (Burda et al.'s code) the first step is the code's
+    (16 and 63 times smaller for these two gradients than from v0 = 0, Kingma & Ba's start)."""
+    import tensorflow as tf
+
+    training = {
+        "learning_rate": 1e-3,
+        "optimizer": {"name": "adam", "beta_1": 0.99, "epsilon": 1e-4,
+                      "initial_second_moment": v0},
+    }  # fmt: skip
+    variable = tf.Variable([0.0, 0.0])
+    optimizer = build_optimizer(training, [variable])
+    np.testing.assert_array_equal(optimizer._velocities[0].numpy(), [v0, v0])
+    gradient = np.array([2.0, -0.5])
+    optimizer.apply_gradients([(tf.constant(gradient, tf.float32), variable)])
+    expected = [-_burda_code_adam_step(g, 1e-3, 0.99, 0.999, 1e-4, v0) for g in gradient]
+    np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"'sgd' does not take \['initial_second_moment'\]"):
+        optimizer_settings({"optimizer": {"name": "sgd", "initial_second_moment": 1.0}})
 
 
 def _run_config(training):

@@ -117,10 +117,14 @@ def hyperparameter(
     allow_infinite: bool = False,
     choices: tuple[str, ...] | None = None,
     key: str | None = None,
+    kw_only: bool = False,
 ) -> Any:
     """A dataclass field declaring a hyper-parameter (its type is the field's annotation).
 
-    Without ``default`` the hyper-parameter is required: a config must give it.
+    Without ``default`` the hyper-parameter is required: a config must give it. A base
+    class declares its hyper-parameters with ``kw_only=True``, so that subclasses may still
+    declare required ones (a dataclass field without a default cannot follow one with a
+    default unless the latter is keyword-only).
 
     Example::
 
@@ -139,7 +143,9 @@ def hyperparameter(
         "choices": choices,
         "key": key,
     }
-    return dataclasses.field(default=default, metadata={"declaration": declaration})
+    return dataclasses.field(
+        default=default, kw_only=kw_only, metadata={"declaration": declaration}
+    )
 
 
 @dataclasses.dataclass(frozen=True)

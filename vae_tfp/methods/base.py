@@ -6,7 +6,9 @@ disentanglement_lib): the training loss for a batch is
     loss = - mean_batch(rec) + method.kl_term(kl_per_dim, step),
 
 while the quantities logged (rec, kl, ELBO = rec - kl) are the same for every method.
-``kl_per_dim`` is [batch, latent_dim], analytic KL(q(z_i|x) || p(z_i)) in nats.
+``kl_per_dim`` is [batch, latent_dim], KL(q(z_i|x) || p(z_i)) in nats: analytic by
+default, or the single-sample estimate log q(z_i|x) - log p(z_i) at the drawn z with
+``kl_estimator: sampled`` (a hyper-parameter every method has, see :class:`Method`).
 
 Methods that change more than the KL term do it through a few more hooks, each with a
 neutral default on :class:`Method`: :meth:`Method.bind` (learn the run's length, for
@@ -27,11 +29,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from vae_tfp.declarations import check_declared
+from vae_tfp.declarations import check_declared, hyperparameter
 from vae_tfp.lazy import lazy_import
 
 # Imported on first use: validating a config (the Snakefile's parse) needs no TensorFlow.
 tf = lazy_import("tensorflow")
+
+KL_ESTIMATORS = ("analytic", "sampled")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,14 +44,37 @@ class Method:
 
     Subclasses set ``name`` (the config name), declare their hyper-parameters as fields and
     override the hooks they need; :meth:`check` adds checks across hyper-parameters.
+
+    Every method has ``kl_estimator``, the estimate of KL(q(z|x) || p(z)) its training loss
+    differentiates: ``analytic`` (the closed form for Gaussians, Kingma & Welling 2014,
+    App. B) or ``sampled``, the one-sample Monte Carlo estimate log q(z|x) - log p(z) at the
+    reparameterized z of the reconstruction term (Kingma & Welling 2014, eq. 6, the
+    estimator of Burda et al. 2016's code, whose VAE is the k = 1 case of the IWAE bound).
+    Both are unbiased; the sampled one is noisier. Logged and evaluated KL values are always
+    analytic. A KL floor (free bits) on a one-sample estimate would floor noise, so methods
+    that override :meth:`kl_term` take the analytic estimator only.
     """
 
     name: ClassVar[str] = "vanilla"
     # Whether the loop runs He et al. 2019's encoder inner loop (see Aggressive).
     encoder_inner_loop: ClassVar[bool] = False
 
+    kl_estimator: str = hyperparameter(
+        "analytic",
+        description="KL estimate the training loss differentiates: the closed form, or "
+        "log q(z|x) - log p(z) at the drawn z (Burda et al. 2016's code)",
+        choices=KL_ESTIMATORS,
+        kw_only=True,
+    )
+
     def __post_init__(self) -> None:
         check_declared(self)
+        if self.kl_estimator == "sampled" and type(self).kl_term is not Method.kl_term:
+            raise ValueError(
+                f"method {self.name!r} floors or reshapes the KL term, which needs the "
+                "analytic KL: kl_estimator 'sampled' is allowed only for methods whose KL "
+                "term is weight x KL (vanilla, beta, kl_anneal, cyclical, ...)"
+            )
         self.check()
 
     def check(self) -> None:
@@ -100,6 +127,16 @@ class Method:
         """The KL part of the batch loss: kl_weight(step) * mean_batch sum_i KL_i."""
         total = tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=-1))
         return self.kl_weight(step) * total
+
+    def training_kl(self, out: Any) -> tf.Tensor:
+        """The per-dimension KL the training loss uses, [batch, latent_dim]: the forward
+        pass's analytic ``kl_per_dim`` or its one-sample ``kl_per_dim_sampled``
+        (:attr:`kl_estimator`).
+
+        Args:
+            out: A :class:`vae_tfp.models.vae.ForwardResult`.
+        """
+        return out.kl_per_dim_sampled if self.kl_estimator == "sampled" else out.kl_per_dim
 
     def loss(self, rec: tf.Tensor, kl_per_dim: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
         """The scalar training loss of a batch (to minimize)."""

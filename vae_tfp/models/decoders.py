@@ -36,6 +36,9 @@ from vae_tfp.models.sequence import (
 
 tfd = tfp.distributions
 
+OUTPUT_BIAS_INITS = ("zero", "data_mean")
+
+
 def _check_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """Drops ``type`` and rejects options that the decoder's constructor does not take."""
     accepted = decoder_option_names(name)
@@ -65,6 +68,12 @@ class MLPDecoder(tf.Module):
         activation: Their activation, a Keras name (``"tanh"`` as Burda et al. 2016).
         skip: Feed z to every layer after the first too, h_l = relu(W_l h_{l-1} + U_l z)
             and the output W h_L + U z (skip-VAE, Dieng et al. 2019, eq. 8).
+        output_bias: Initial bias of the output layer (binary data only): ``"zero"``
+            (Keras's default) or ``"data_mean"``, the logit of the per-pixel training mean
+            clipped to [0.001, 0.999], so that p(x|z) starts at the data's marginal pixel
+            probabilities (Burda et al. 2016's code, yburda/iwae ``datasets.py``
+            ``get_train_bias_np``; the paper does not state it). Set by
+            :meth:`initialize_output_bias` once the training data are known.
     """
 
     def __init__(
@@ -76,9 +85,21 @@ class MLPDecoder(tf.Module):
         hidden_units: Sequence[int] = (64, 64),
         skip: bool = False,
         activation: str = "relu",
+        output_bias: str = "zero",
     ):
         super().__init__(name="mlp_decoder")
         check_activation(activation)
+        if output_bias not in OUTPUT_BIAS_INITS:
+            raise ValueError(
+                f"mlp decoder output_bias must be one of {list(OUTPUT_BIAS_INITS)}, "
+                f"got {output_bias!r}"
+            )
+        if output_bias == "data_mean" and kind != "binary":
+            raise ValueError(
+                "mlp decoder output_bias 'data_mean' sets Bernoulli logits: it needs binary "
+                f"data, got kind {kind!r}"
+            )
+        self.output_bias = output_bias
         if kind not in ("binary", "real", "tokens"):
             raise ValueError(
                 f"mlp decoder supports kinds 'binary', 'real' and 'tokens', got {kind!r}"
@@ -96,6 +117,18 @@ class MLPDecoder(tf.Module):
         if kind == "real":
             self.log_scale = tf.Variable(tf.zeros(self.event_shape), name="log_scale")
         self(tf.zeros((1, int(latent_dim))))  # create the weights now
+
+    def initialize_output_bias(self, train: np.ndarray) -> None:
+        """Sets the output bias as :attr:`output_bias` says (nothing to do for ``"zero"``).
+
+        Args:
+            train: The training examples (binary, or pixel intensities in [0, 1] for
+                dynamically binarized data: their mean is the same pixel probability).
+        """
+        if self.output_bias != "data_mean":
+            return
+        mean = np.clip(np.mean(train, axis=0, dtype=np.float64), 0.001, 0.999)
+        self.head.bias.assign(np.log(mean / (1.0 - mean)).reshape(-1).astype(np.float32))
 
     def __call__(self, z: tf.Tensor) -> tfd.Distribution:
         h = z

@@ -3,7 +3,8 @@
 One forward pass gives, per example (Kingma & Welling 2014, eq. 3):
 
     rec  = log p(x|z),  z ~ q(z|x)       (single reparameterized sample; E_q log p(x|z))
-    kl_i = KL(q(z_i|x) || p(z_i))        (analytic, per latent dimension)
+    kl_i = KL(q(z_i|x) || p(z_i))        (analytic, per latent dimension; also its
+                                          one-sample estimate log q(z_i|x) - log p(z_i))
     ELBO = rec - sum_i kl_i
 
 All in nats per example.
@@ -33,6 +34,8 @@ class ForwardResult:
     kl_per_dim: tf.Tensor
     loc: tf.Tensor
     log_var: tf.Tensor
+    # log q(z_i|x) - log p(z_i) at the drawn z: the one-sample estimate of kl_per_dim.
+    kl_per_dim_sampled: tf.Tensor | None = None
 
     @property
     def kl(self) -> tf.Tensor:
@@ -141,15 +144,21 @@ class VAE(tf.Module):
         loc, log_var = self.posterior_params(
             x, training=training, seed=refinement_seed, kl_weight=kl_weight
         )
-        z = gaussian_posterior(loc, log_var).sample(seed=seed)
+        posterior = gaussian_posterior(loc, log_var)
+        z = posterior.sample(seed=seed)
         if training and getattr(self.decoder, "uses_training_noise", False):
             # Decoder dropout (LSTM): a stateless stream of its own, folded from this seed.
             noise_seed = tf.random.experimental.stateless_fold_in(seed, 1)
             rec = self.decoder(z, noise_seed=noise_seed).log_prob(x)
         else:
             rec = self.decoder(z).log_prob(x)
+        sampled = posterior.distribution.log_prob(z) - self.prior.distribution.log_prob(z)
         return ForwardResult(
-            rec=rec, kl_per_dim=self.kl_per_dim(loc, log_var), loc=loc, log_var=log_var
+            rec=rec,
+            kl_per_dim=self.kl_per_dim(loc, log_var),
+            loc=loc,
+            log_var=log_var,
+            kl_per_dim_sampled=sampled,
         )
 
 

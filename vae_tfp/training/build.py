@@ -38,7 +38,15 @@ def model_from_run_config(run_config: Mapping[str, Any], data: PreparedData) -> 
     )
     model.posterior_transform = method.posterior_transform(model.latent_dim)
     model.posterior_refinement = method.posterior_refinement()
+    initialize_output_bias(model.decoder, data)
     return model
+
+
+def initialize_output_bias(decoder: Any, data: PreparedData) -> None:
+    """Lets a decoder with a data-dependent initial output bias (the ``mlp`` decoder's
+    ``output_bias: data_mean``) set it from the training split."""
+    if hasattr(decoder, "initialize_output_bias"):
+        decoder.initialize_output_bias(data.train)
 
 
 def reinitialize_decoder(
@@ -57,6 +65,7 @@ def reinitialize_decoder(
         data.kind,
         vocab_size=data.vocab_size,
     )
+    initialize_output_bias(fresh, data)
     for variable, value in zip(model.decoder.variables, fresh.variables, strict=True):
         variable.assign(value)
 

@@ -164,11 +164,9 @@ class Trainer:
     def _build_optimizers(self) -> None:
         """Fresh optimizers (``training.optimizer``, default Adam) and the train steps that
         use them."""
-        self.encoder_optimizer = build_optimizer(self.training)
-        self.decoder_optimizer = build_optimizer(self.training)
         # Slots now, not inside the compiled loops (no variable may be created there).
-        self.encoder_optimizer.build(self.encoder_variables)
-        self.decoder_optimizer.build(self.decoder_variables)
+        self.encoder_optimizer = build_optimizer(self.training, self.encoder_variables)
+        self.decoder_optimizer = build_optimizer(self.training, self.decoder_variables)
         joint_step = self._compiled(self._make_step(True, True))
         self.joint_step = tf.function(joint_step, reduce_retracing=True)
         self.joint_span = self._make_span(joint_step)
@@ -201,7 +199,7 @@ class Trainer:
             seed = tf.cast(self.sampler.make_seeds(1)[:, 0], tf.int32)  # TFP wants int32
             with tf.GradientTape() as tape:
                 out = model.forward(x, seed, training=True, kl_weight=method.kl_weight(step))
-                loss = method.loss(out.rec, out.kl_per_dim, step)
+                loss = method.loss(out.rec, method.training_kl(out), step)
             grads = tape.gradient(loss, variables)
             if self.clip_norm is not None:  # one global norm over the updated variables
                 grads, _ = tf.clip_by_global_norm(grads, self.clip_norm)

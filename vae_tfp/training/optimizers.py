@@ -3,12 +3,17 @@
 The ``training`` section of a run config may name
 
 - ``optimizer``: ``{name: adam | sgd, ...}`` with the optimizer's own settings (defaults:
-  Adam with Keras's beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7; SGD without momentum) and
-  ``clip_norm``, a bound on the global norm of each update's gradients (He et al. 2019 clip
-  at 5.0);
+  Adam with Keras's beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7 and second moments
+  starting at ``initial_second_moment`` = 0; SGD without momentum) and ``clip_norm``, a
+  bound on the global norm of each update's gradients (He et al. 2019 clip at 5.0).
+  Burda et al. 2016's code (yburda/iwae ``optimizers.py``) starts Adam's second moments
+  at 1 with beta_1 = 0.99: ``{name: adam, beta_1: 0.99, epsilon: 1e-4,
+  initial_second_moment: 1}``;
 - ``learning_rate_schedule``: ``{type: constant}`` (the default), ``{type: burda, stages:
   8}`` (Burda et al. 2016, Sec. 5.1 and App. C: 3^i epochs at learning rate
-  lr * 10^(-i/7) for i = 0 .. stages - 1, 3,280 epochs for 8 stages) or ``{type: plateau,
+  lr * 10^(-i/7) for i = 0 .. stages - 1, 3,280 epochs for 8 stages; ``decimals: 2``
+  rounds the factor 10^(-i/7) to two decimals as their code's ``experiments.py`` does,
+  1e-4 * round(10^(1 - i/7), 1)) or ``{type: plateau,
   factor: 0.5, patience: 5, min_epoch: 15, max_decays: 5}`` (He et al. 2019's and Li et al.
   2019's text protocol: when the validation loss has not improved for ``patience`` epochs,
   from ``min_epoch`` on, multiply the rate by ``factor``, go back to the best weights with
@@ -25,6 +30,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import tensorflow as tf
 import tf_keras
 
 # name -> (tf_keras optimizer class name, settings it accepts with their defaults)
@@ -33,6 +39,8 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, float]]] = {
     "sgd": ("SGD", {"momentum": 0.0}),
 }
 SCHEDULES = ("constant", "burda", "plateau")
+# Settings the suite applies itself after building the tf_keras optimizer, by optimizer name.
+SLOT_SETTINGS: dict[str, dict[str, float]] = {"adam": {"initial_second_moment": 0.0}}
 PLATEAU_DEFAULTS = {"factor": 0.5, "patience": 5, "min_epoch": 1, "max_decays": 5}
 
 
@@ -48,7 +56,7 @@ def optimizer_settings(training: Mapping[str, Any]) -> dict[str, Any]:
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; allowed: {sorted(OPTIMIZERS)}")
     clip_norm = spec.pop("clip_norm", None)
-    defaults = OPTIMIZERS[name][1]
+    defaults = {**OPTIMIZERS[name][1], **SLOT_SETTINGS.get(name, {})}
     unknown = sorted(set(spec) - set(defaults))
     if unknown:
         raise ValueError(
@@ -58,13 +66,29 @@ def optimizer_settings(training: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": name, "clip_norm": clip_norm, **defaults, **spec}
 
 
-def build_optimizer(training: Mapping[str, Any]):
-    """A fresh tf_keras optimizer as the training config names it, at ``learning_rate``."""
+def build_optimizer(training: Mapping[str, Any], variables: list | None = None):
+    """A fresh tf_keras optimizer as the training config names it, at ``learning_rate``.
+
+    Args:
+        training: The run config's ``training`` section.
+        variables: When given, the optimizer's slots are created for them now (no variable
+            may be created inside a compiled loop) and Adam's second moments set to
+            ``initial_second_moment`` (Burda et al. 2016's code starts them at 1, which
+            damps the first updates: with v_0 = 1 the bias correction, which assumes
+            v_0 = 0, no longer cancels the start-up).
+    """
     settings = optimizer_settings(training)
     class_name, defaults = OPTIMIZERS[settings["name"]]
     options = {key: settings[key] for key in defaults}
     optimizer_class = getattr(tf_keras.optimizers, class_name)
-    return optimizer_class(learning_rate=float(training["learning_rate"]), **options)
+    optimizer = optimizer_class(learning_rate=float(training["learning_rate"]), **options)
+    if variables is not None:
+        optimizer.build(variables)
+        second_moment = settings.get("initial_second_moment", 0.0)
+        if second_moment:
+            for velocity in optimizer._velocities:  # tf_keras's name for Adam's v slots
+                velocity.assign(tf.fill(tf.shape(velocity), tf.cast(second_moment, velocity.dtype)))
+    return optimizer
 
 
 def schedule_settings(training: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,7 +102,12 @@ def schedule_settings(training: Mapping[str, Any]) -> dict[str, Any]:
     if kind not in SCHEDULES:
         raise ValueError(f"unknown learning_rate_schedule type {kind!r}; allowed: {SCHEDULES}")
     if kind == "burda":
-        return {"type": kind, "stages": int(spec.get("stages", 8))}
+        decimals = spec.get("decimals")
+        return {
+            "type": kind,
+            "stages": int(spec.get("stages", 8)),
+            "decimals": None if decimals is None else int(decimals),
+        }
     if kind == "plateau":
         return {"type": kind, **PLATEAU_DEFAULTS, **{k: v for k, v in spec.items() if k != "type"}}
     return {"type": kind}
@@ -89,7 +118,9 @@ def burda_epochs(stages: int) -> int:
     return (3**stages - 1) // 2
 
 
-def burda_learning_rate(epoch: int, base: float, stages: int) -> float:
+def burda_learning_rate(
+    epoch: int, base: float, stages: int, decimals: int | None = None
+) -> float:
     """Burda et al. 2016 (Sec. 5.1, App. C): 3^i passes at ``base`` * 10^(-i/7), i = 0..7.
 
     Epoch 1 is in stage 0; stage i holds epochs (3^i - 1)/2 + 1 .. (3^(i+1) - 1)/2. Epochs
@@ -99,6 +130,9 @@ def burda_learning_rate(epoch: int, base: float, stages: int) -> float:
         epoch: The epoch, counted from 1.
         base: The rate of stage 0 (1e-3 in the paper).
         stages: The number of stages (8 in the paper: 3,280 epochs).
+        decimals: Round the factor 10^(-i/7) to this many decimals (their code,
+            yburda/iwae ``experiments.py``: 1e-4 * round(10^(1 - i/7), 1), i.e. 2
+            decimals: 0.72 for 0.7197); None keeps it exact, as the paper states it.
 
     Raises:
         ValueError: If ``epoch`` < 1 or ``stages`` < 1.
@@ -108,7 +142,8 @@ def burda_learning_rate(epoch: int, base: float, stages: int) -> float:
     stage = 0  # the number of whole stages before this epoch, at most stages - 1
     while stage + 1 < stages and burda_epochs(stage + 1) < epoch:
         stage += 1
-    return base * 10.0 ** (-stage / 7.0)
+    factor = 10.0 ** (-stage / 7.0)
+    return base * (factor if decimals is None else round(factor, decimals))
 
 
 def scheduled_learning_rate(
@@ -127,7 +162,7 @@ def scheduled_learning_rate(
             its first validation).
     """
     if schedule["type"] == "burda":
-        return burda_learning_rate(epoch, base, schedule["stages"])
+        return burda_learning_rate(epoch, base, schedule["stages"], schedule.get("decimals"))
     if schedule["type"] == "plateau" and plateau is not None:
         return float(plateau["learning_rate"])
     return base
