@@ -97,12 +97,14 @@ def test_a_run_with_burda_code_options(tmp_path):
     config["methods"]["sampled_kl"] = {"method": "vanilla", "kl_estimator": "sampled"}
     config["grid"] = [{"datasets": ["digits"], "decoders": ["burda_code"],
                        "methods": ["sampled_kl"]}]  # fmt: skip
-    config["training"].update(
-        epochs=2,
-        learning_rate=1e-3,
-        optimizer={"name": "adam", "beta_1": 0.99, "epsilon": 1e-4, "initial_second_moment": 1.0},
-        learning_rate_schedule={"type": "burda", "stages": 2, "decimals": 2},
-    )
+    training = {
+        "epochs": 2,
+        "learning_rate": 1e-3,
+        "optimizer": {"name": "adam", "beta_1": 0.99, "epsilon": 1e-4,
+                      "initial_second_moment": 1.0},
+        "learning_rate_schedule": {"type": "burda", "stages": 2, "decimals": 2},
+    }  # fmt: skip
+    config["datasets"]["digits"]["training"] = training
     check_experiment_config(config)
     run_config = resolve_run_config(config, RunKey("digits", "burda_code", "sampled_kl", 0))
     run_config["model"].update(latent_dim=2, encoder_hidden_units=[8])
