@@ -82,9 +82,56 @@ def _train(args: argparse.Namespace) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "run_config.json", run_config)
     key = RunKey(*(run_config[k] for k in RunKey._fields))
-    logging.info("training %s in %s", key, run_dir)
+    sessions = _start_training_session(run_dir)
+    logging.info("training %s in %s (source %s)", key, run_dir, sessions[-1]["source_hash"][:12])
     summary = train_run(run_config, data, run_dir)
+    _finish_training_sessions(run_dir, sessions)
     logging.info("done: %s", summary)
+
+
+# The code versions of the train commands of a run not yet finished (a resumed run has more
+# than one); when training finishes they go to checkpoint/code_version.json.
+TRAINING_SESSIONS = "training_sessions.json"
+
+
+def _start_training_session(run_dir: Path) -> list[dict]:
+    """Appends this command's code version to the run's unfinished training sessions.
+
+    A command that finds a resume state (``resume/state-*.json``, any training config: a
+    state of another config makes the record list a session too many, never too few)
+    continues the sessions recorded before; one that finds none starts the list anew.
+
+    Returns:
+        The sessions so far, this one last.
+    """
+    from vae_tfp.io import read_json, write_json
+    from vae_tfp.provenance import training_session
+
+    ledger = run_dir / TRAINING_SESSIONS
+    resumes = any((run_dir / "resume").glob("state-*.json"))
+    sessions = read_json(ledger) if resumes and ledger.exists() else []
+    sessions.append(training_session(resumes))
+    write_json(ledger, sessions)
+    if len({s["source_hash"] for s in sessions}) > 1:
+        logging.warning(
+            "resuming %s under another code version than it was started with "
+            "(source hashes %s): checkpoint/code_version.json will say so",
+            run_dir,
+            ", ".join(dict.fromkeys(s["source_hash"][:12] for s in sessions)),
+        )
+    return sessions
+
+
+def _finish_training_sessions(run_dir: Path, sessions: list[dict]) -> None:
+    """Writes ``checkpoint/code_version.json`` beside the trained checkpoint
+    (:func:`vae_tfp.provenance.training_code_record`) and drops the unfinished list."""
+    from vae_tfp.io import write_json
+    from vae_tfp.provenance import TRAINING_CODE_VERSION, training_code_record
+    from vae_tfp.training import checkpoint_path
+
+    record = training_code_record(sessions)
+    write_json(checkpoint_path(run_dir).parent / TRAINING_CODE_VERSION, record)
+    (run_dir / TRAINING_SESSIONS).unlink(missing_ok=True)
 
 
 def _evaluate(args: argparse.Namespace) -> None:

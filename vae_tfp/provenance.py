@@ -1,7 +1,23 @@
-"""Where a number came from: package versions, git commit, machine and device."""
+"""Where a number came from: package versions, git commit, machine and device, and the
+version of the suite's own code at training and at evaluation.
+
+A *code version* (:func:`code_version`) is the git commit, whether the tree had uncommitted
+changes, the package version and :func:`source_hash`, the SHA-256 of the package's Python
+source. The source hash is what identifies the code: two runs with the same hash ran the
+same package code whatever their commits, and a dirty tree's commit does not identify it.
+
+The train command records the code version of each training session next to the
+checkpoint (``checkpoint/code_version.json``, :func:`training_code_record`); a run resumed
+under another source hash says so (``across_versions``). Evaluation copies that record into
+``metrics.json`` beside its own code version.
+"""
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import json
+import os
 import platform
 import socket
 import subprocess
@@ -53,6 +69,101 @@ def git_state(path: Path | None = None) -> dict[str, Any]:
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no") if commit else None
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def source_hash(package_dir: Path | None = None) -> tuple[str, int]:
+    """SHA-256 of the package's Python source files, and how many there are.
+
+    The hash is taken over the lines ``<sha256 of the file>  <path>\\n`` of every
+    ``**/*.py`` file under the package folder, paths relative to it and sorted, which is
+    what ``cd vae_tfp && find . -name '*.py' -printf '%P\\n' | LC_ALL=C sort | xargs
+    sha256sum | sha256sum`` prints.
+
+    Args:
+        package_dir: The package folder (default: the one this module is in).
+
+    Returns:
+        The hex digest and the number of files hashed.
+    """
+    package_dir = package_dir or Path(__file__).resolve().parent
+    paths = sorted(
+        (path.relative_to(package_dir).as_posix(), path)
+        for path in package_dir.rglob("*.py")
+        if "__pycache__" not in path.parts
+    )
+    digest = hashlib.sha256()
+    for relative, path in paths:
+        digest.update(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {relative}\n".encode())
+    return digest.hexdigest(), len(paths)
+
+
+def code_version(package_dir: Path | None = None) -> dict[str, Any]:
+    """The version of the suite's code running now.
+
+    Args:
+        package_dir: The package folder (default: the one this module is in).
+
+    Returns:
+        ``commit`` and ``dirty`` (:func:`git_state`; None outside a git work tree),
+        ``package_version``, ``source_hash`` and ``source_files`` (:func:`source_hash`).
+    """
+    package_dir = package_dir or Path(__file__).resolve().parent
+    digest, n_files = source_hash(package_dir)
+    return {
+        **git_state(package_dir),
+        "package_version": package_versions()["vae_tfp"],
+        "source_hash": digest,
+        "source_files": n_files,
+    }
+
+
+# The fields of a code version that tables carry (source_files is a check on the hash).
+CODE_VERSION_FIELDS = ("commit", "dirty", "package_version", "source_hash")
+# The file beside a run's checkpoint that holds :func:`training_code_record`.
+TRAINING_CODE_VERSION = "code_version.json"
+
+
+def training_session(resumes: bool, package_dir: Path | None = None) -> dict[str, Any]:
+    """The code version of one train command, when it started and whether it resumed.
+
+    Args:
+        resumes: Whether the command found a resume state to continue from.
+        package_dir: The package folder (default: the one this module is in).
+    """
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    return {**code_version(package_dir), "started": now, "resumed": resumes}
+
+
+def training_code_record(sessions: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ``checkpoint/code_version.json`` holds: the code version of the session that
+    finished training, every session's, and whether their source hashes differ.
+
+    Args:
+        sessions: The :func:`training_session` records of the train commands that built
+            the checkpoint, oldest first (one unless training was resumed).
+
+    Returns:
+        The last session's :data:`CODE_VERSION_FIELDS`, ``across_versions`` (True when a
+        session resumed under another source hash than an earlier one) and ``sessions``.
+
+    Raises:
+        ValueError: If ``sessions`` is empty.
+    """
+    if not sessions:
+        raise ValueError("no training session to record")
+    last = sessions[-1]
+    return {
+        **{field: last.get(field) for field in CODE_VERSION_FIELDS},
+        "across_versions": len({s.get("source_hash") for s in sessions}) > 1,
+        "sessions": list(sessions),
+    }
+
+
+def read_training_code_record(checkpoint_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The :func:`training_code_record` beside a checkpoint, or None for a run trained
+    before the suite recorded it."""
+    path = Path(checkpoint_dir) / TRAINING_CODE_VERSION
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def device_description() -> str:

@@ -41,7 +41,7 @@ from vae_tfp.metrics import (
 )
 from vae_tfp.models import VAE
 from vae_tfp.models.encoder import gaussian_posterior
-from vae_tfp.provenance import provenance
+from vae_tfp.provenance import code_version, provenance, read_training_code_record
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
 from vae_tfp.training import checkpoint_path, model_from_run_config
@@ -304,6 +304,11 @@ def evaluate_run(
         "wall_time_s": training["wall_time_s"] + (time.perf_counter() - started),
         "config": run_config,
         "provenance": provenance(),
+        # The suite's code at training (None: trained before it was recorded) and now.
+        "code_versions": {
+            "training": read_training_code_record(prefix.parent),
+            "evaluation": code_version(),
+        },
     }
     write_json(run_dir / "metrics.json", payload)
     return payload
