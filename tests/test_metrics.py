@@ -334,3 +334,105 @@ def test_marginals_far_in_every_tail_fall_back_to_float64():
     _, slow = _elementwise_aggregate_posterior(z, loc, scale)
     assert slow[0, 0] < -700  # beyond float32's range, within float64's
     np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-5)
+
+
+# ---- The MI bracket: leave-one-out upper bound (Poole et al. 2019, eq. 13) ------------------
+
+
+def _ppca_posteriors(model, n, rep):
+    """The exact pPCA posterior parameters of a fresh evaluation set of ``n`` points."""
+    k, dim = model.weight.shape[1], model.weight.shape[0]
+    rng = np.random.default_rng([n, rep, 23])
+    x = rng.standard_normal((n, k)) @ model.weight.T + model.bias
+    x += model.noise_std * rng.standard_normal((n, dim))
+    mean, variance = model.posterior_params(x)
+    return mean, np.broadcast_to(np.log(variance), mean.shape)
+
+
+def _tolerance(values, one_sided=0.999):
+    """Half-width of a one-sided Student-t bound on the mean of independent replications:
+    t_{0.999, R-1} s / sqrt(R), so a correct estimator fails one side with probability 0.1%."""
+    from scipy import stats
+
+    values = np.asarray(values)
+    return stats.t.ppf(one_sided, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+
+
+def test_mi_bracket_holds_the_exact_information_and_is_tight_at_small_rate():
+    """Spectrum (2, 1, 0.5, 0), sigma 0.5: I = 2.568 nats, small against log 2,000 = 7.6.
+    Over R = 8 independent evaluation sets, E[mi] <= I <= E[mi_upper] within the Monte Carlo
+    tolerance of the replications' means, and both ends are within 0.05 nats of I (measured:
+    -0.013 and +0.014, standard errors 0.007 and 0.008)."""
+    model = make_model(data_dim=8, spectrum=[2.0, 1.0, 0.5, 0.0], noise_std=0.5, seed=0)
+    exact = 0.5 * np.sum(np.log1p(np.array([4.0, 1.0, 0.25, 0.0]) / 0.25))
+    runs = [
+        aggregate_posterior_metrics(*_ppca_posteriors(model, 2000, r), 5, seed=r, per_dim=False)
+        for r in range(8)
+    ]
+    lower, upper = np.array([r["mi"] for r in runs]), np.array([r["mi_upper"] for r in runs])
+    assert lower.mean() - _tolerance(lower) <= exact <= upper.mean() + _tolerance(upper)
+    assert np.all(lower <= upper)
+    assert abs(lower.mean() - exact) < 0.05 and abs(upper.mean() - exact) < 0.05
+
+
+def test_marginal_kl_bracket_holds_zero_when_the_rate_far_exceeds_log_n():
+    """Spectrum 20 in 8 dimensions, sigma 0.5, N = 1,000: the rate is I = 29.5 nats, far
+    above log N = 6.9, and KL(q(z)||p(z)) = 0 for the exact posterior. ``mi`` meets its
+    ceiling, so kl - mi (22.6 nats) is only an upper bound; the bracket
+    [kl - mi_upper, kl - mi] holds 0 within 4 standard errors over examples."""
+    from vae_tfp.data import prepare_dataset
+    from vae_tfp.data.linear_gaussian import LinearGaussianModel
+    from vae_tfp.evaluation import compute_metrics
+
+    options = {"data_seed": 0, "data_dim": 12, "spectrum": [20.0] * 8, "noise_std": 0.5,
+               "n_train": 10, "n_valid": 10, "n_test": 1000}  # fmt: skip
+    data = prepare_dataset("linear_gaussian", options)
+    model = LinearGaussianModel.from_reference(data.reference)
+    vae = exact_linear_gaussian_vae(model.weight, model.bias, model.noise_std)
+    result = compute_metrics(vae, data, EVALUATION, seed=0)
+    metrics, errors = result["metrics"], result["standard_errors"]
+    exact = 8 * 0.5 * np.log1p(400.0 / 0.25)
+    log_n = np.log(1000)
+    assert metrics["kl"] == pytest.approx(exact, abs=4 * errors["kl"])
+    assert metrics["mi"] == pytest.approx(log_n, abs=1e-3)  # the ceiling, not I
+    assert metrics["marginal_kl_upper"] == metrics["marginal_kl"] > exact - log_n - 0.1
+    # The upper bound's per-example terms share the data set; their spread still bounds the
+    # Monte Carlo error of its mean from above (positively correlated terms aside).
+    upper = aggregate_posterior_metrics(
+        result["posterior"]["loc"], result["posterior"]["log_var"], 5, seed=1, per_dim=False
+    )["mi_upper_contributions"]
+    tolerance = 4 * np.hypot(errors["kl"], upper.std(ddof=1) / np.sqrt(len(upper)))
+    assert metrics["marginal_kl_lower"] <= 0.0 + tolerance
+    assert metrics["marginal_kl_upper"] >= 0.0 - tolerance
+    assert metrics["mi"] <= exact <= metrics["mi_upper"]
+
+
+def test_mi_upper_is_zero_when_the_encoder_ignores_x_and_log_n_cannot_cap_it():
+    """No information: the leave-one-out mixture equals q(z|x) exactly, so mi_upper = 0.
+    Copying x (distinct, nearly deterministic codes): mi stops at log N, mi_upper does not."""
+    loc = np.tile([[0.5, -0.2]], (40, 1))
+    log_var = np.tile([[-1.0, 0.3]], (40, 1))
+    assert abs(aggregate_posterior_metrics(loc, log_var, 3, seed=0)["mi_upper"]) < 1e-12
+    n = 256
+    loc = np.random.default_rng(0).standard_normal((n, 4)) * 10
+    result = aggregate_posterior_metrics(loc, np.full_like(loc, np.log(1e-8)), 2, seed=0)
+    assert result["mi"] == pytest.approx(np.log(n), abs=1e-6) and result["mi_upper"] > 100.0
+    assert np.isnan(aggregate_posterior_metrics(loc[:1], loc[:1] * 0, 2)["mi_upper"])
+
+
+def test_leave_one_out_mixture_matches_the_elementwise_one():
+    """The leave-one-out log density from the matrix products equals the elementwise
+    float64 log-sum-exp over the other components (1e-9 relative)."""
+    from scipy.special import logsumexp
+
+    from vae_tfp.metrics.estimators import _log_joint_mixtures
+
+    rng = np.random.default_rng(4)
+    loc, scale = 2.0 * rng.standard_normal((60, 3)), np.exp(rng.uniform(-3.0, 0.0, (60, 3)))
+    own = rng.integers(60, size=150)
+    z = loc[own] + scale[own] * rng.standard_normal((150, 3))
+    _, fast = _log_joint_mixtures(z, loc, scale, own)
+    density = -0.5 * ((z[:, None] - loc[None]) / scale[None]) ** 2 - np.log(scale[None])
+    density = density.sum(-1) - 1.5 * np.log(2 * np.pi)
+    density[np.arange(150), own] = -np.inf
+    np.testing.assert_allclose(fast, logsumexp(density, axis=1) - np.log(59), rtol=1e-9)

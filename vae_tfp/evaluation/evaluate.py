@@ -8,8 +8,12 @@ Metrics (nats per example, averaged over test examples; definitions in
 - ``elbo``: rec - kl.
 - ``nll_iw``: -log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x) (Burda et al. 2016), with
   the K samples drawn ``iw_chunk`` at a time and combined by log-sum-exp.
-- ``mi``: I_q(x; z) with q(z) the mixture of q(z|x') over the test set.
-- ``marginal_kl``: KL(q(z) || p(z)) = kl - mi.
+- ``mi``: I_q(x; z) with q(z) the mixture of q(z|x') over the test set: a lower bound on the
+  population information, at most log N.
+- ``mi_upper``: the leave-one-out upper bound on I_q(x; z) (Poole et al. 2019, eq. 13), from
+  the same samples as ``mi``.
+- ``marginal_kl_lower``, ``marginal_kl_upper``: the bracket kl - mi_upper <= KL(q(z) || p(z))
+  <= kl - mi; ``marginal_kl`` (= ``marginal_kl_upper``) is kept for older readers.
 - ``au``: active units, Cov_x(E_q[z_i|x]) > threshold; per-dimension variances saved.
 - ``nll_iw_perplexity`` (token data): exp(total nll_iw / total tokens), a sentence's tokens
   being its words and its ``EOS`` (:func:`vae_tfp.data.store.token_counts`).
@@ -182,7 +186,10 @@ def compute_metrics(
             "mi_minibatch": mutual_information_minibatch(
                 passed["loc"], passed["log_var"], minibatch, n_samples=1, seed=eval_seed
             ),
+            "mi_upper": aggregate["mi_upper"],
             "marginal_kl": metrics["kl"] - aggregate["mi"],
+            "marginal_kl_lower": metrics["kl"] - aggregate["mi_upper"],
+            "marginal_kl_upper": metrics["kl"] - aggregate["mi"],
             "marginal_kl_direct": aggregate["marginal_kl"],
             "au": au,
             "kl_per_dim": kl_per_dim.mean(0).tolist(),
@@ -214,6 +221,11 @@ def compute_metrics(
             "log q(z); a lower bound in expectation, at most log(n_test) "
             "(bias measured in vae_tfp.metrics.estimators.aggregate_posterior_metrics)"
         ),
+        "mi_upper": (
+            "leave-one-out upper bound on I_q(x;z) (Poole et al. 2019, eq. 13): the mi samples "
+            "with each example's own q(z|x) left out of the mixture, which then has n_test - 1 "
+            "components; an upper bound in expectation, no ceiling"
+        ),
         "mi_samples": n_mi_samples,
         "mi_minibatch": (
             f"He et al. 2019: q(z) the mixture over consecutive test minibatches of "
@@ -221,14 +233,19 @@ def compute_metrics(
         ),
         "mi_minibatch_size": minibatch,
         "mi_per_dim": "I_q(x;z_i) from the one-dimensional factors, same samples as mi",
-        "marginal_kl": "kl - mi (rate decomposition, Hoffman & Johnson 2016)",
+        "marginal_kl": (
+            "kl - mi (rate decomposition, Hoffman & Johnson 2016): an upper bound, the same "
+            "as marginal_kl_upper"
+        ),
+        "marginal_kl_lower": "kl - mi_upper: a lower bound on KL(q(z)||p(z)), may be < 0",
+        "marginal_kl_upper": "kl - mi: an upper bound on KL(q(z)||p(z))",
         "marginal_kl_direct": "E_{z~q(z)}[log q(z) - log p(z)], same samples as mi",
         "au": f"dims with Var_x(E_q[z_i|x]) > {threshold} (ddof=1, strict, Burda et al. 2016)",
         "au_threshold": threshold,
         "standard_errors": (
             "std over test examples / sqrt(n_test) for per-example averages; nll_iw_mc: Monte "
             "Carlo error of nll_iw alone (delta method on the K weights, test set fixed); none "
-            "for mi, marginal_kl and au, whose terms share the test set"
+            "for mi, mi_upper, marginal_kl and au, whose terms share the test set"
         ),
     }
     if model.posterior_refinement is not None:

@@ -12,6 +12,9 @@ The rate splits exactly (Hoffman & Johnson 2016, "ELBO surgery", eq. 2) into
     E_x KL(q(z|x) || p(z)) = I_q(x; z) + KL(q(z) || p(z)),   q(z) = E_x q(z|x),
 
 which is why the suite reports ``kl``, ``mi`` and ``marginal_kl = kl - mi`` side by side.
+``mi`` cannot exceed log N on N examples, so the suite also reports an upper bound on the
+information (``mi_upper``, Poole et al. 2019) and treats [mi, mi_upper] and
+[kl - mi_upper, kl - mi] as brackets.
 """
 
 from __future__ import annotations
@@ -106,22 +109,32 @@ def _mixture_kernels():
     process (imported lazily: the estimators stay importable without building a graph).
 
     ``joint`` returns, for every point, the index of the mixture component with the highest
-    log density and the sum over components of exp(log density - that peak); ``marginals``
+    log density and the sum over components of exp(log density - that peak), then the same
+    two without the component the point leaves out (its own example's, for the leave-one-out
+    mixture) when ``leave_one_out`` is set; ``marginals``
     returns, for every point and dimension, the sum of exp(log density - a per-dimension
     shift).
     """
     import tensorflow as tf
 
+    def peak_and_mass(log_density):
+        peak = tf.reduce_max(log_density, axis=1, keepdims=True)
+        mass = tf.reduce_sum(tf.exp(log_density - peak), axis=1)
+        return tf.argmax(log_density, axis=1, output_type=tf.int32), mass
+
     @tf.function(reduce_retracing=True)
-    def joint(z, precision, shifted_mean, offset):
+    def joint(z, precision, shifted_mean, offset, left_out, leave_one_out: bool):
         # -2 log N(z; mu_m, diag sigma_m^2) = sum_i z_i^2/s2 - 2 z_i mu/s2 + const_m: BLAS.
         squared = tf.matmul(z * z, precision, transpose_b=True) - 2.0 * tf.matmul(
             z, shifted_mean, transpose_b=True
         )
         log_density = -0.5 * (squared + offset[None, :])
-        peak = tf.reduce_max(log_density, axis=1, keepdims=True)
-        mass = tf.reduce_sum(tf.exp(log_density - peak), axis=1)
-        return tf.argmax(log_density, axis=1, output_type=tf.int32), mass
+        if not leave_one_out:  # a Python flag: one trace each way
+            return peak_and_mass(log_density)
+        # The same densities without the component ``left_out`` of each row.
+        own = tf.one_hot(left_out, tf.shape(offset)[0], on_value=True, off_value=False)
+        others = tf.where(own, tf.constant(-np.inf, log_density.dtype), log_density)
+        return (*peak_and_mass(log_density), *peak_and_mass(others))
 
     @tf.function(jit_compile=True, reduce_retracing=True)
     def marginals(z, loc_t, inverse_scale_t, shifted_log_norm_t):
@@ -178,20 +191,63 @@ def _log_aggregate_posterior(
     Returns:
         (log q(z) [M], log q(z_i) [M, d] or None).
     """
+    log_qz, _ = _log_joint_mixtures(z, loc, scale)
+    if not per_dim:
+        return log_qz, None
+    return log_qz, _log_marginal_mixtures(z, loc, scale)
+
+
+def _log_joint_mixtures(
+    z: np.ndarray, loc: np.ndarray, scale: np.ndarray, left_out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """log q(z) for each row of z and, if ``left_out`` is given, the leave-one-out mixture
+    log q_{-m}(z) = log (1/(N-1)) sum_{j != m} q(z | x_j), m = ``left_out`` of the row.
+
+    Both come from the same matrix products (:func:`_log_aggregate_posterior`); the
+    leave-one-out sum is taken over the other components directly, not as q(z) minus the
+    own term, which would cancel catastrophically exactly where the own component dominates
+    (a rate far above log N).
+
+    Args:
+        z: Points [M, d].
+        loc: Component means [N, d].
+        scale: Component standard deviations [N, d].
+        left_out: Component index left out of each row's mixture [M], or None.
+
+    Returns:
+        (log q(z) [M], log q_{-m}(z) [M] or None).
+
+    Raises:
+        ValueError: If a component is left out of a one-component mixture.
+    """
     n, d = loc.shape
-    joint_kernel, marginal_kernel = _mixture_kernels()
+    if left_out is not None and n < 2:
+        raise ValueError("the leave-one-out mixture needs at least 2 components")
+    joint_kernel = _mixture_kernels()[0]
     variance = scale * scale
     precision = 1.0 / variance
     offset = np.sum(loc * loc * precision + np.log(variance), axis=1) + 2 * d * _HALF_LOG_2PI
-    log_qz = np.empty(len(z))
+    leave = np.zeros(len(z), np.int32) if left_out is None else left_out.astype(np.int32)
+    log_qz, log_loo = np.empty(len(z)), np.empty(len(z))
     rows = max(1, min(len(z), _MI_BLOCK_ELEMENTS // n))
-    for start, stop, block in _padded_blocks(z, rows):
-        peak, mass = joint_kernel(block, precision, loc * precision, offset)
-        peak, mass = peak.numpy()[: stop - start], mass.numpy()[: stop - start]
-        peak_density = _gaussian_log_density(block[: stop - start], loc[peak], scale[peak])
-        log_qz[start:stop] = peak_density.sum(-1) + np.log(mass) - np.log(n)
-    if not per_dim:
-        return log_qz, None
+    for (start, stop, block), (_, _, leave_block) in zip(
+        _padded_blocks(z, rows), _padded_blocks(leave[:, None], rows), strict=True
+    ):
+        out = joint_kernel(
+            block, precision, loc * precision, offset, leave_block[:, 0], left_out is not None
+        )
+        out = [t.numpy()[: stop - start] for t in out]
+        parts = ((out[:2], log_qz, n), (out[2:], log_loo, n - 1))
+        for (peak, mass), target, count in parts[: len(out) // 2]:
+            peak_density = _gaussian_log_density(block[: stop - start], loc[peak], scale[peak])
+            target[start:stop] = peak_density.sum(-1) + np.log(mass) - np.log(count)
+    return log_qz, (None if left_out is None else log_loo)
+
+
+def _log_marginal_mixtures(z: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """log q(z_i) [M, d], the one-dimensional marginals of :func:`_log_aggregate_posterior`."""
+    n, d = loc.shape
+    marginal_kernel = _mixture_kernels()[1]
     log_norm = -np.log(scale) - _HALF_LOG_2PI  # [N, d]
     shift = log_norm.max(axis=0)  # [d]
     loc_t, inverse_scale_t = loc.T.astype(np.float32), (1.0 / scale).T.astype(np.float32)
@@ -215,7 +271,7 @@ def _log_aggregate_posterior(
         log_qz_i[:, constant] = _gaussian_log_density(
             z[:, constant], loc[:1, constant], scale[:1, constant]
         )
-    return log_qz, log_qz_i
+    return log_qz_i
 
 
 def aggregate_posterior_metrics(
@@ -224,8 +280,10 @@ def aggregate_posterior_metrics(
     n_samples: int = 10,
     seed: int = 0,
     per_dim: bool = True,
+    upper: bool = True,
 ) -> dict[str, np.ndarray | float | None]:
-    """I_q(x; z), I_q(x; z_i) and KL(q(z) || p(z)), with q(z) the mixture over the set.
+    """I_q(x; z), I_q(x; z_i) and KL(q(z) || p(z)), with q(z) the mixture over the set, and
+    an upper bound on I_q(x; z).
 
     With x uniform over the N evaluation examples and q(z) = (1/N) sum_m q(z|x_m),
 
@@ -258,6 +316,22 @@ def aggregate_posterior_metrics(
     sample's own component than the population q(z) is. Per-dimension estimates need not
     sum to ``mi``.
 
+    Upper bound: ``mi_upper`` is the leave-one-out bound of Poole et al. 2019 ("On
+    Variational Bounds of Mutual Information", ICML, eq. 13), which uses the known q(z|x):
+
+        mi_upper = (1/N) sum_n E_{z ~ q(z|x_n)} [log q(z|x_n) - log (1/(N-1)) sum_{m != n}
+                   q(z|x_m)],
+
+    the same draws as ``mi`` with each example's own component left out of the mixture. With
+    x_1..x_N i.i.d. from the data distribution its expectation is at least the population
+    I_q(x; z) (by Jensen, the leave-one-out mixture is an unbiased estimate of q(z)
+    independent of z ~ q(z|x_n)); it has no ceiling, and it grows far above I_q(x; z) when
+    the posteriors barely overlap (the rate well above log N), where ``mi`` meets its
+    log N ceiling: then [mi, mi_upper] is a wide bracket, and ``kl - mi_upper`` <=
+    KL(q(z) || p(z)) <= ``kl - mi`` is the bracket of the marginal KL (the lower end may be
+    negative). Both ends meet the truth when the rate is small against log N
+    (tests/test_metrics.py checks both regimes against the exact pPCA posterior).
+
     Args:
         loc: Posterior means, [N, d].
         log_var: Posterior log-variances, [N, d].
@@ -266,11 +340,13 @@ def aggregate_posterior_metrics(
         per_dim: Also estimate ``mi_per_dim`` (None otherwise): N M d one-dimensional
             densities against N M for the rest, so a diagnostic that needs only ``mi``
             (the per-epoch validation) leaves it out.
+        upper: Also compute ``mi_upper`` (one more reduction over the same densities).
 
     Returns:
-        ``mi`` (float), ``mi_per_dim`` [d] or None, ``marginal_kl`` (float), ``mi_contributions``
-        [N] (per-example terms of ``mi``; they share q(z), so their spread gives only an
-        indicative standard error), all in nats.
+        ``mi`` (float), ``mi_upper`` (float; NaN when N < 2 or not asked), ``mi_per_dim``
+        [d] or None, ``marginal_kl`` (float), ``mi_contributions`` [N] (per-example terms of
+        ``mi``; they share q(z), so their spread gives only an indicative standard error)
+        and ``mi_upper_contributions`` [N] or None, all in nats.
     """
     loc = np.asarray(loc, np.float64)
     log_var = np.asarray(log_var, np.float64)
@@ -278,16 +354,27 @@ def aggregate_posterior_metrics(
     scale = np.exp(0.5 * log_var)
     z = _posterior_samples(loc, scale, n_samples, seed)  # [N, S, d]
     log_qz_x = _gaussian_log_density(z, loc[:, None, :], scale[:, None, :])  # [N, S, d]
-    log_qz, log_qz_i = _log_aggregate_posterior(z.reshape(n * n_samples, d), loc, scale, per_dim)
+    flat_z = z.reshape(n * n_samples, d)
+    own = np.repeat(np.arange(n), n_samples) if upper and n > 1 else None
+    log_qz, log_qz_loo = _log_joint_mixtures(flat_z, loc, scale, own)
     log_qz = log_qz.reshape(n, n_samples)
     log_pz = _gaussian_log_density(z, 0.0, 1.0).sum(-1)  # [N, S]
     contributions = (log_qz_x.sum(-1) - log_qz).mean(1)
-    per_dim_mi = (log_qz_x - log_qz_i.reshape(n, n_samples, d)).mean((0, 1)) if per_dim else None
+    per_dim_mi = None
+    if per_dim:
+        log_qz_i = _log_marginal_mixtures(flat_z, loc, scale).reshape(n, n_samples, d)
+        per_dim_mi = (log_qz_x - log_qz_i).mean((0, 1))
+    upper_contributions, mi_upper = None, float("nan")
+    if log_qz_loo is not None:
+        upper_contributions = (log_qz_x.sum(-1) - log_qz_loo.reshape(n, n_samples)).mean(1)
+        mi_upper = float(upper_contributions.mean())
     return {
         "mi": float(contributions.mean()),
+        "mi_upper": mi_upper,
         "mi_per_dim": per_dim_mi,
         "marginal_kl": float((log_qz - log_pz).mean()),
         "mi_contributions": contributions,
+        "mi_upper_contributions": upper_contributions,
     }
 
 
@@ -299,7 +386,7 @@ def mutual_information(
     Returns:
         (estimate in nats, per-example contributions [N]).
     """
-    result = aggregate_posterior_metrics(loc, log_var, n_samples, seed, per_dim=False)
+    result = aggregate_posterior_metrics(loc, log_var, n_samples, seed, per_dim=False, upper=False)
     return result["mi"], result["mi_contributions"]
 
 
