@@ -37,8 +37,9 @@ include: "workflows/rules/aggregate.smk"
 include: "workflows/rules/report.smk"
 
 
-# The landing page of the HTML report (`make report`): what the metrics mean.
-report: "workflows/report/workflow.rst"
+# The landing page of the HTML report (`make report`): what the metrics mean, and the code
+# versions the runs came from (written by rule landing_page; the static text before that).
+report: landing_page(EXPERIMENT)
 
 
 rule all:
@@ -47,3 +48,4 @@ rule all:
         expand(rules.aggregate.output, experiment=EXPERIMENT),
         report_targets(EXPERIMENT),
         expand(rules.reproduction.output, experiment=EXPERIMENT) if "reproduce" in config else [],
+        expand(rules.ablation.output, experiment=EXPERIMENT) if "ablation" in config else [],

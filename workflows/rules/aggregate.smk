@@ -1,8 +1,10 @@
 # Stage 4: the tables of the experiment from its run folders (vae_tfp/report/). `aggregate`
-# reads every metrics.json: one row per run in the config's order, baseline first
-# (summary.csv), one row per run x latent dimension with its collapse verdict (units.csv),
-# and one row per run x metric (runs_long.csv). The per-dataset tables and the statistics
-# over seeds are drawn from summary.csv.
+# reads every metrics.json: one row per run in the config's order, baseline first, with
+# the code versions at training and evaluation (summary.csv), one row per run x latent
+# dimension with its collapse verdict (units.csv), and one row per run x metric
+# (runs_long.csv). Rows from different code versions or a dirty tree are marked, or refused
+# (config report.code_versions). The per-dataset tables and the statistics over seeds are
+# drawn from summary.csv.
 
 
 rule aggregate:
@@ -25,6 +27,7 @@ rule aggregate:
         order=ORDER_JSON,
         baseline=BASELINE,
         informative_mi=INFORMATIVE_MI,
+        code_versions=CODE_VERSIONS,
     log:
         "results/{experiment}/logs/aggregate.log",
     benchmark:
@@ -39,7 +42,7 @@ rule aggregate:
     shell:
         "python -m vae_tfp aggregate --output-dir {params.output_dir:q} --order-json {params.order:q}"
         " --baseline {params.baseline:q} --informative-mi {params.informative_mi}"
-        " {input.metrics:q} 2> {log:q}"
+        " --code-versions {params.code_versions} {input.metrics:q} 2> {log:q}"
 
 
 rule dataset_table:
@@ -127,3 +130,27 @@ rule reproduction:
     shell:
         "python -m vae_tfp reproduction --summary {input.summary:q} --published {input.published:q}"
         " --reproduce-json {params.reproduce:q} --output-dir {params.output_dir:q} 2> {log:q}"
+
+
+# The ablation table, when the experiment asks for one (`ablation`): one row per run with
+# the options in which its cell differs and the validation AU at the listed epochs.
+rule ablation:
+    input:
+        metrics=experiment_metrics,
+    output:
+        csv="results/{experiment}/tables/ablation.csv",
+        md="results/{experiment}/tables/ablation.md",
+    params:
+        output_dir=parent_of_output("csv"),
+        epochs=" ".join(str(e) for e in config.get("ablation", {}).get("epochs", [])),
+    log:
+        "results/{experiment}/logs/ablation.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../environment.yml"
+    shell:
+        "python -m vae_tfp ablation --output-dir {params.output_dir:q} --epochs {params.epochs}"
+        " {input.metrics:q} 2> {log:q}"
