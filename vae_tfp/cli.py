@@ -5,7 +5,10 @@
     python -m vae_tfp train    --run-config-json JSON --data FILE.npz --run-dir DIR
     python -m vae_tfp evaluate --run-dir DIR --data FILE.npz [--evaluation-json JSON]
     python -m vae_tfp aggregate --output-dir DIR [--order-json JSON] [--baseline METHOD]
-                                [--informative-mi NATS] METRICS.json [METRICS.json ...]
+                                [--informative-mi NATS] [--code-versions mark|refuse]
+                                METRICS.json [METRICS.json ...]
+    python -m vae_tfp stale-runs RESULTS [--stage train|evaluate] [--targets]
+    python -m vae_tfp landing-page --summary CSV --template RST --output RST
     python -m vae_tfp dataset-table --summary CSV --dataset D --output-dir DIR
     python -m vae_tfp statistics --summary CSV [--baseline METHOD] --output-dir DIR
     python -m vae_tfp collapse-page --results DIR --output FILE.md
@@ -155,9 +158,47 @@ def _aggregate(args: argparse.Namespace) -> None:
 
     informative_mi = DEFAULT_INFORMATIVE_MI if args.informative_mi is None else args.informative_mi
     paths = write_all_tables(
-        args.metrics, args.output_dir, args.order_json, args.baseline, informative_mi
+        args.metrics,
+        args.output_dir,
+        args.order_json,
+        args.baseline,
+        informative_mi,
+        args.code_versions,
     )
     logging.info("aggregated %d runs -> %s", len(args.metrics), ", ".join(map(str, paths)))
+
+
+def _stale_runs(args: argparse.Namespace) -> None:
+    from vae_tfp.provenance import code_version
+    from vae_tfp.report.stale import stale_runs
+
+    current = code_version()
+    stale = stale_runs(args.results, current["source_hash"], args.stage)
+    if args.targets:
+        for target in stale["target"]:
+            print(target)
+        return
+    print(
+        f"current code: source {current['source_hash'][:12]} at {current['commit']}"
+        f"{' (uncommitted changes)' if current['dirty'] else ''}"
+    )
+    if stale.empty:
+        done = {"train": "trained", "evaluate": "evaluated"}[args.stage]
+        print(f"no run under {args.results} was {done} with other code")
+        return
+    print(stale.drop(columns="target").to_string(index=False))
+
+
+def _landing_page(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from vae_tfp.io import atomic_write
+    from vae_tfp.report.code_versions import code_version_summary
+
+    section = code_version_summary(pd.read_csv(args.summary))
+    text = f"{args.template.read_text().rstrip()}\n\nCode versions\n-------------\n\n{section}"
+    atomic_write(args.output, lambda s: s.write(text))
+    logging.info("landing page -> %s", args.output)
 
 
 def _dataset_table(args: argparse.Namespace) -> None:
@@ -199,6 +240,13 @@ def _reproduction(args: argparse.Namespace) -> None:
     )
     paths = write_reproduction_tables(table, args.output_dir)
     logging.info("reproduction table of %d rows -> %s", len(table), paths["md"])
+
+
+def _ablation(args: argparse.Namespace) -> None:
+    from vae_tfp.report.ablation import write_ablation_table
+
+    paths = write_ablation_table(args.metrics, args.epochs, args.output_dir)
+    logging.info("ablation table of %d runs -> %s", len(args.metrics), ", ".join(map(str, paths)))
 
 
 def _figures(args: argparse.Namespace) -> None:
@@ -296,6 +344,13 @@ SAMPLES_HELP = (
     "token runs: {prefix}sentences.txt and .html (greedy decodings from the prior and a "
     "homotopy)."
 )
+STALE_RUNS_HELP = (
+    "Lists the runs under RESULTS/runs whose recorded package source hash (training: "
+    "checkpoint/code_version.json; evaluation: metrics.json) differs from the installed "
+    "package's, or was never recorded. With --targets it prints the files that make "
+    "Snakemake re-run them: snakemake --forcerun $(python -m vae_tfp stale-runs RESULTS "
+    "--targets) retrains those runs only (docs/provenance.md)."
+)
 RATE_DISTORTION_HELP = "Writes rate_distortion.png and rate_distortion.pdf into --output-dir."
 GPUS_HELP = "GPUs given to the job; 0 hides every GPU (default: leave the devices as they are)"
 
@@ -367,8 +422,44 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="nats of I(x; z_i) above which a dimension is informative (collapse verdict)",
     )
+    aggregate.add_argument(
+        "--code-versions",
+        choices=["mark", "refuse"],
+        default="mark",
+        help="rows from different code versions or a dirty tree: mark the tables (default) "
+        "or refuse to write them",
+    )
     aggregate.add_argument("metrics", nargs="+", type=Path, help="metrics.json files")
     aggregate.set_defaults(func=_aggregate)
+
+    stale = commands.add_parser(
+        "stale-runs",
+        help="runs trained or evaluated with other package source than the current one",
+        description=STALE_RUNS_HELP,
+    )
+    stale.add_argument("results", type=Path, help="the experiment folder, e.g. results/embedded")
+    stale.add_argument(
+        "--stage",
+        choices=["train", "evaluate"],
+        default="train",
+        help="compare the training (default) or the evaluation code version",
+    )
+    stale.add_argument(
+        "--targets",
+        action="store_true",
+        help="print only the Snakemake targets to pass to --forcerun, one per line",
+    )
+    stale.set_defaults(func=_stale_runs)
+
+    landing = commands.add_parser(
+        "landing-page", help="the HTML report's landing page with the runs' code versions"
+    )
+    landing.add_argument("--summary", required=True, type=Path, help="summary.csv")
+    landing.add_argument(
+        "--template", required=True, type=Path, help="workflows/report/workflow.rst"
+    )
+    landing.add_argument("--output", required=True, type=Path, help="the .rst file to write")
+    landing.set_defaults(func=_landing_page)
 
     table = commands.add_parser(
         "dataset-table", help="one dataset's table (md, tex, html, csv) from summary.csv"
@@ -406,6 +497,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduction.add_argument("--output-dir", required=True, type=Path, help="the tables folder")
     reproduction.set_defaults(func=_reproduction)
+
+    ablation = commands.add_parser(
+        "ablation", help="one row per run: the options the cells differ in, AU by epoch"
+    )
+    ablation.add_argument("--output-dir", required=True, type=Path, help="the tables folder")
+    ablation.add_argument(
+        "--epochs", type=int, nargs="+", required=True, help="epochs of history.csv to show"
+    )
+    ablation.add_argument("metrics", nargs="+", type=Path, help="the runs' metrics.json")
+    ablation.set_defaults(func=_ablation)
 
     figures = commands.add_parser(
         "figures",
