@@ -2,7 +2,8 @@
 
 ``summary.csv`` has one row per (dataset, decoder, method, seed) with every scalar metric,
 its standard error over test examples, the exact reference values where the dataset has
-them, and the run folder, so every number in a table can be traced to its run.
+them, the code versions at training and evaluation (:mod:`vae_tfp.report.code_versions`)
+and the run folder, so every number in a table can be traced to its run and its code.
 ``summary.md`` and ``summary.tex`` show mean +- standard deviation over seeds, with n.
 ``units.csv`` has one row per run x latent dimension (KL, MI, AU variance, collapse verdict);
 :func:`write_all_tables` writes them all, and ``runs_long.csv`` (:mod:`vae_tfp.report.tables`).
@@ -19,6 +20,13 @@ import pandas as pd
 
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.io import atomic_write, read_json
+from vae_tfp.report.code_versions import (
+    CODE_COLUMNS,
+    DEFAULT_MODE,
+    check_code_versions,
+    code_version_columns,
+    code_version_note,
+)
 from vae_tfp.report.collapse import DEFAULT_INFORMATIVE_MI, unit_verdicts, verdict_counts
 from vae_tfp.report.tables import latex_table, long_table, ordered
 
@@ -101,6 +109,7 @@ def run_row(
         payload["training"]["op_determinism"] and payload["evaluation_op_determinism"]
     )
     row["git_commit"] = payload["provenance"]["git"]["commit"]
+    row.update(code_version_columns(payload))
     row["run_dir"] = str(Path(metrics_path).parent)
     return row
 
@@ -184,7 +193,7 @@ def write_tables(frame: pd.DataFrame, output_dir: str | os.PathLike) -> dict[str
     table = summarize(frame)
     paths = {ext: output_dir / f"summary.{ext}" for ext in ("csv", "md", "tex")}
     atomic_write(paths["csv"], lambda s: frame.to_csv(s, index=False))
-    note = table_note(table)
+    note = code_version_note(frame) + table_note(table)
     atomic_write(paths["md"], lambda s: s.write(f"{note}\n\n{table.to_markdown(index=False)}\n"))
     latex = latex_table(table, note, "tab:summary", text_columns=3)
     atomic_write(paths["tex"], lambda s: s.write(latex))
@@ -197,6 +206,7 @@ def write_all_tables(
     order: dict[str, list[str]] | None = None,
     baseline: str = "vanilla",
     informative_mi: float = DEFAULT_INFORMATIVE_MI,
+    code_versions: str = DEFAULT_MODE,
 ) -> list[Path]:
     """Every table of an experiment from its ``metrics.json`` files.
 
@@ -211,16 +221,26 @@ def write_all_tables(
             (:func:`vae_tfp.report.tables.ordered`); default alphabetical.
         baseline: The method variant listed first and compared against.
         informative_mi: Threshold of the collapse verdict, nats.
+        code_versions: ``mark`` the tables whose rows come from different code versions
+            or a dirty tree, or ``refuse`` to write them
+            (:mod:`vae_tfp.report.code_versions`).
 
     Returns:
         The paths written.
+
+    Raises:
+        MixedCodeVersionsError: If ``code_versions`` is ``refuse`` and the rows are mixed.
     """
     metrics_paths = list(metrics_paths)
     output_dir = Path(output_dir)
     frame = ordered(collect_runs(metrics_paths, informative_mi), order or {}, baseline)
+    check_code_versions(frame, code_versions)
     written = list(write_tables(frame, output_dir).values())
     units = ordered(unit_rows(metrics_paths, informative_mi), order or {}, baseline)
-    for name, table in {"units.csv": units, "runs_long.csv": long_table(frame)}.items():
+    # runs_long.csv: the code versions as columns of every row, not as metrics.
+    versions = frame[[*KEYS, *CODE_COLUMNS]]
+    long = long_table(frame.drop(columns=CODE_COLUMNS)).merge(versions, on=KEYS, how="left")
+    for name, table in {"units.csv": units, "runs_long.csv": long}.items():
         atomic_write(output_dir / name, lambda s, t=table: t.to_csv(s, index=False))
         written.append(output_dir / name)
     return written

@@ -168,6 +168,9 @@ def experiment_metrics(wildcards):
 REPORT = config.get("report", {})
 BASELINE = REPORT.get("baseline", "vanilla")
 INFORMATIVE_MI = REPORT.get("informative_mi", DEFAULT_INFORMATIVE_MI)
+# Rows from different code versions or a dirty tree: mark the tables, or refuse them
+# (vae_tfp/report/code_versions.py; docs/provenance.md).
+CODE_VERSIONS = REPORT.get("code_versions", "mark")
 METHOD_ORDER = [BASELINE] * (BASELINE in config["methods"]) + [
     m for m in config["methods"] if m != BASELINE
 ]
@@ -236,10 +239,21 @@ def samples_title(wildcards):
     return f"{wildcards.dataset} × {wildcards.decoder} × {wildcards.method}, seed {SAMPLE_SEED}"
 
 
+LANDING_PAGE = "results/{experiment}/report/workflow.rst"
+
+
+def landing_page(experiment):
+    """The HTML report's landing page: the one rule landing_page wrote (the static text
+    and the code versions of the runs) once it exists, the static text before."""
+    written = os.path.abspath(LANDING_PAGE.format(experiment=experiment))
+    return written if os.path.exists(written) else "workflows/report/workflow.rst"
+
+
 def report_targets(experiment):
     """Every table and figure of the experiment: what `rule all` asks for."""
     tables = f"results/{experiment}/tables"
     targets = [f"{tables}/{name}" for name in ("statistics.html", "runs_long.csv")]
+    targets.append(LANDING_PAGE.format(experiment=experiment))
     targets += [f"{tables}/datasets/{dataset}.html" for dataset in GRID_DATASETS]
     for dataset in GRID_DATASETS:
         targets.append(f"results/{experiment}/figures/{dataset}/rate_distortion.png")

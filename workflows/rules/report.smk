@@ -130,3 +130,25 @@ rule sentence_samples:
     shell:
         "python -m vae_tfp samples --samples {input.samples:q} --title {params.title:q}"
         " --stem-prefix {wildcards.method}_ --output-dir {params.output_dir:q} 2> {log:q}"
+
+
+# The landing page of the HTML report: workflows/report/workflow.rst and the code versions
+# the runs came from, with a warning when they are mixed (the Snakefile's `report:` reads
+# it once written).
+rule landing_page:
+    input:
+        summary=rules.aggregate.output.csv,
+        template="workflows/report/workflow.rst",
+    output:
+        LANDING_PAGE,
+    log:
+        "results/{experiment}/logs/landing_page.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../environment.yml"
+    shell:
+        "python -m vae_tfp landing-page --summary {input.summary:q} --template {input.template:q}"
+        " --output {output:q} 2> {log:q}"
