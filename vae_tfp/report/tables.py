@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from vae_tfp.io import atomic_write
+from vae_tfp.report.code_versions import code_version_note
 from vae_tfp.report.statistics import (
     CONFIDENCE,
     confidence_intervals,
@@ -277,7 +278,8 @@ def write_dataset_table(
         )
     display, numbers = dataset_table(runs)
     base = Path(output_dir) / dataset
-    written = write_display(display, dataset_caption(runs), base, f"tab:{dataset}", 2)
+    caption = code_version_note(runs) + dataset_caption(runs)  # the note: provenance
+    written = write_display(display, caption, base, f"tab:{dataset}", 2)
     atomic_write(base.with_suffix(".csv"), lambda s: numbers.to_csv(s, index=False))
     return [*written, base.with_suffix(".csv")]
 
@@ -329,7 +331,7 @@ def write_statistics(
         index=CELL, columns="metric", values="text", aggfunc="first", sort=False
     )
     wide_ci = wide_ci[[m for m in STATISTICS_METRICS if m in wide_ci]].reset_index()
-    ci_caption = (
+    ci_caption = code_version_note(frame) + (
         f"Mean over seeds and its {level} Student-t confidence interval "
         "[mean ± t(n-1) s/√n], nats per example (au, informative_units: counts)."
     )
