@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 STAGES = {"train": "trained", "eval": "evaluated"}
+NOUNS = {"train": "training", "eval": "evaluation"}
 FIELDS = ("commit", "dirty", "source_hash", "package_version")
 CODE_COLUMNS = [
     *(f"{stage}_{field}" for stage in STAGES for field in FIELDS),
@@ -65,7 +66,8 @@ def _true(column: pd.Series) -> pd.Series:
 
 
 def _known(column: pd.Series) -> pd.Series:
-    return column.map(lambda v: isinstance(v, str) and v.strip() != "")
+    """True where a hash or commit is recorded (not missing, not empty)."""
+    return column.map(lambda v: bool(pd.notna(v) and str(v).strip()))
 
 
 def _versions_text(runs: pd.DataFrame, stage: str) -> str:
@@ -75,9 +77,9 @@ def _versions_text(runs: pd.DataFrame, stage: str) -> str:
     counts = runs[f"{stage}_source_hash"].value_counts()
     for digest, count in counts.items():
         commits = runs.loc[runs[f"{stage}_source_hash"] == digest, f"{stage}_commit"]
-        commits = sorted({str(c)[:SHORT] for c in commits if isinstance(c, str)})
+        commits = sorted({str(c)[:SHORT] for c in commits if pd.notna(c)})
         at = f" at {', '.join(commits)}" if commits else ""
-        parts.append(f"source {digest[:SHORT]}{at} ({count} run{'s' * (count != 1)})")
+        parts.append(f"source {str(digest)[:SHORT]}{at} ({count} run{'s' * (count != 1)})")
     return "; ".join(parts)
 
 
@@ -96,7 +98,9 @@ def code_version_problems(frame: pd.DataFrame) -> list[str]:
     for stage, done in STAGES.items():
         known = _known(runs[f"{stage}_source_hash"])
         if not known.all():
-            problems.append(f"{(~known).sum()} of {n} runs have no recorded {done} code version")
+            problems.append(
+                f"{(~known).sum()} of {n} runs have no recorded code version at {NOUNS[stage]}"
+            )
         hashes = runs.loc[known, f"{stage}_source_hash"].nunique()
         if hashes > 1:
             problems.append(
