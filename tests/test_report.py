@@ -9,7 +9,7 @@ import pytest
 from vae_tfp.report import collect_runs, summarize, write_tables
 
 
-def _fake_run(root, method, seed, elbo, n_test=1000):
+def _fake_run(root, method, seed, elbo, n_test=1000, mi_upper=None):
     run_dir = root / "digits" / "mlp" / method / f"seed{seed}"
     run_dir.mkdir(parents=True)
     payload = {
@@ -43,6 +43,10 @@ def _fake_run(root, method, seed, elbo, n_test=1000):
         },
         "provenance": {"git": {"commit": "abc"}},
     }
+    if mi_upper is not None:  # kl 2.0: the marginal KL bracket is [2 - mi_upper, 2 - 1.5]
+        payload["metrics"].update(
+            mi_upper=mi_upper, marginal_kl_lower=2.0 - mi_upper, marginal_kl_upper=0.5
+        )
     (run_dir / "metrics.json").write_text(json.dumps(payload))
     return run_dir / "metrics.json"
 
@@ -57,7 +61,7 @@ def test_tables_have_one_row_per_run_and_mean_std_per_setting(tmp_path):
     assert len(frame) == 3 and frame["run_dir"].str.endswith("seed0").sum() == 2
     table = summarize(frame).set_index("method")
     assert table.loc["vanilla", "n"] == 2 and table.loc["vanilla", "elbo"] == "-21.00 ± 1.41"
-    assert table.loc["beta_0.5", "elbo"] == "-21.00 ± 0.00"
+    assert table.loc["beta_0.5", "elbo"] == "-21.00 (n = 1)"  # one seed: no ± 0.00
     written = write_tables(frame, tmp_path / "tables")
     assert len(pd.read_csv(written["csv"])) == 3
     assert (
@@ -80,11 +84,14 @@ def test_mi_near_its_log_n_ceiling_is_marked(tmp_path):
         {"vanilla": np.log(5), "beta_0.5": np.log(1000)}
     )
     table = summarize(frame).set_index("method")
-    assert table.loc["vanilla", "mi"] == "1.50 ± 0.00 †"
-    assert table.loc["beta_0.5", "mi"] == "1.50 ± 0.00"
+    # No mi_upper in these runs: a saturated mi is a lower bound, kl - mi an upper bound.
+    assert table.loc["vanilla", "mi"] == "≥ 1.50 † (n = 1)"
+    assert table.loc["vanilla", "marginal_kl"] == "≤ 0.50 (n = 1)"
+    assert table.loc["beta_0.5", "mi"] == "1.50 (n = 1)"
+    assert table.loc["beta_0.5", "marginal_kl"] == "0.50 (n = 1)"
     written = write_tables(frame, tmp_path / "tables")
     assert "† mi within 1 nat of its ceiling log N" in written["md"].read_text()
-    assert r"1.50 $\pm$ 0.00 $^\dagger$" in written["tex"].read_text()
+    assert r"$\ge$ 1.50 $^\dagger$ (n = 1)" in written["tex"].read_text()
 
 
 def test_duplicate_and_empty_inputs_are_rejected(tmp_path):
@@ -144,3 +151,61 @@ def test_wrapping_latex_columns_are_ragged_right_and_the_rest_untouched():
         r"at commit d59f91cc\allowbreak{}bdf0435a\allowbreak{}31dff48b\allowbreak{}"
         r"8c416f8e\allowbreak{}432a30eb\par}" in commit
     )
+
+
+def test_a_wide_bracket_is_shown_as_a_bracket_never_a_point(tmp_path):
+    """kl 2.0, mi 1.5 in every run. mi_upper 1.55 (width 0.05 <= 0.1 nats): points. mi_upper
+    4.0 (width 2.5): mi as [1.50, 4.00] and marginal_kl as [kl - mi_upper, kl - mi] =
+    [-2.00, 0.50], its lower end shown as 0 (a KL is >= 0); N = 1000 is far above e^2.5, so
+    no † mark. The caption gives N, log N and the rule."""
+    paths = [
+        _fake_run(tmp_path / "narrow", "vanilla", s, -20.0 - s, mi_upper=1.55) for s in (0, 1)
+    ] + [_fake_run(tmp_path / "wide", "beta_0.5", s, -20.0 - s, mi_upper=4.0) for s in (0, 1)]
+    frame = collect_runs(paths)
+    table = summarize(frame).set_index("method")
+    assert table.loc["vanilla", "mi"] == "1.50 ± 0.00"
+    assert table.loc["vanilla", "marginal_kl"] == "0.50 ± 0.00"
+    assert table.loc["beta_0.5", "mi"] == "[1.50, 4.00]"
+    assert table.loc["beta_0.5", "marginal_kl"] == "[0.00, 0.50]"
+    written = write_tables(frame, tmp_path / "tables")
+    note = written["md"].read_text().split("\n\n")[0]
+    assert "N = 1,000 test examples, log N = 6.91" in note
+    assert "wider than 0.1 nats" in note and "lower end below 0 shown as 0" in note
+    assert "†" not in written["md"].read_text()
+    assert "[0.00, 0.50]" in written["tex"].read_text()
+
+
+def test_ppca_with_rate_far_above_log_n_shows_marginal_kl_as_a_bracket_holding_zero(tmp_path):
+    """The exact pPCA posterior with spectrum 20 in 8 dimensions (rate 29.5 nats, N = 300,
+    log N = 5.7): the true KL(q(z)||p(z)) is 0. Evaluated for real and aggregated, every
+    table shows marginal_kl as a bracket that holds 0 and mi as a bracket marked †."""
+    from vae_tfp.data import prepare_dataset
+    from vae_tfp.data.linear_gaussian import LinearGaussianModel
+    from vae_tfp.evaluation import compute_metrics
+    from vae_tfp.models.exact import exact_linear_gaussian_vae
+    from vae_tfp.report.tables import dataset_table
+
+    options = {"data_seed": 0, "data_dim": 12, "spectrum": [20.0] * 8, "noise_std": 0.5,
+               "n_train": 10, "n_valid": 10, "n_test": 300}  # fmt: skip
+    data = prepare_dataset("linear_gaussian", options)
+    model = LinearGaussianModel.from_reference(data.reference)
+    vae = exact_linear_gaussian_vae(model.weight, model.bias, model.noise_std)
+    evaluation = {"iw_samples": 2, "iw_chunk": 2, "batch_size": 300, "au_threshold": 0.01,
+                  "mi_samples": 3, "mi_minibatch_size": 100}  # fmt: skip
+    paths = []
+    for seed in (0, 1):
+        result = compute_metrics(vae, data, evaluation, seed=seed)
+        path = _fake_run(tmp_path, "vanilla", seed, result["metrics"]["elbo"], n_test=300)
+        payload = json.loads(path.read_text())
+        payload["metrics"] = {k: v for k, v in result["metrics"].items() if np.isscalar(v)}
+        payload["estimators"] = result["estimators"]
+        path.write_text(json.dumps(payload))
+        paths.append(path)
+    frame = collect_runs(paths).assign(dataset_description="pPCA", informative_mi=0.05)
+    assert frame["marginal_kl_lower"].mean() < 0.0 < frame["marginal_kl_upper"].mean()
+    summary = summarize(frame).iloc[0]
+    display = dataset_table(frame)[0].iloc[0]
+    for cells in (summary, display):
+        low, high = map(float, cells["marginal_kl"].strip("[]").split(", "))
+        assert low == 0.0 < 20.0 < high  # kl - mi ~ 29.5 - log 300 = 23.8; truth 0 inside
+        assert cells["mi"].startswith("[5.70, ") and cells["mi"].endswith("†")

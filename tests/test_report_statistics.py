@@ -155,3 +155,77 @@ def test_statistics_files_state_what_is_paired(tmp_path):
     assert np.isclose(
         both.query("kind == 'paired' and method == 'fb' and metric == 'nll_iw'")["mean"], -1.0
     ).all()
+
+
+def _two_methods(nll_a, nll_b, mi=(2.0, 2.0), n_test=359):
+    """Runs of methods a and b on one dataset x decoder, seed k with seed k."""
+    rows = []
+    for method, values, mi_value in (("a", nll_a, mi[0]), ("b", nll_b, mi[1])):
+        for seed, value in enumerate(values):
+            rows.append({**_table_frame().iloc[0].to_dict(), "method": method, "seed": seed,
+                         "nll_iw": value, "elbo": -value - 1, "mi": mi_value + 0.01 * seed,
+                         "n_test": n_test})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_bold_only_where_the_paired_interval_with_the_runner_up_excludes_zero():
+    """The issue's case: 17.27 ± 0.18 over 17.31 ± 0.10 with seed-to-seed noise larger than
+    the gap is not bold; a consistent gap of 0.2 in every seed is. Bold compares unrounded
+    means, and one seed gets no bold (no interval)."""
+    noisy = dataset_table(_two_methods([17.07, 17.45, 17.29], [17.41, 17.20, 17.32]))[0]
+    assert not noisy["nll_iw"].str.startswith("**").any()
+    steady = dataset_table(_two_methods([17.1, 17.3, 17.2], [17.3, 17.5, 17.4]))[0]
+    assert steady.set_index("method").loc["a", "nll_iw"] == "**17.20 ± 0.10**"
+    single = dataset_table(_two_methods([17.1], [17.3]))[0]
+    assert single.set_index("method").loc["a", "nll_iw"] == "17.10 (n = 1)"
+
+
+def test_mi_is_never_bold_when_shown_as_a_bound():
+    """mi 5.0 and 3.0 on N = 359 (log N = 5.88): a's mi is within 1 nat of log N, so it is a
+    bound (†, "≥" without mi_upper) and the column has no bold, although a's lower bound
+    exceeds b's estimate in every seed."""
+    display = dataset_table(_two_methods([17.1, 17.3, 17.2], [17.3, 17.5, 17.4], (5.0, 3.0)))[0]
+    cells = display.set_index("method")["mi"]
+    assert cells["a"] == "≥ 5.01 †" and cells["b"] == "3.01 ± 0.01"
+    clear = dataset_table(_two_methods([17.1, 17.3, 17.2], [17.3, 17.5, 17.4], (4.0, 3.0)))[0]
+    assert clear.set_index("method").loc["a", "mi"] == "**4.01 ± 0.01**"
+
+
+def test_holm_adjustment_matches_the_hand_computation():
+    """p = (0.01, 0.04, 0.03, NaN): m = 3 tested; sorted 0.01, 0.03, 0.04 -> 3 x 0.01 = 0.03,
+    max(0.03, 2 x 0.03) = 0.06, max(0.06, 1 x 0.04) = 0.06; NaN stays untested."""
+    from vae_tfp.report.statistics import holm_adjust
+
+    adjusted = holm_adjust([0.01, 0.04, 0.03, float("nan")])
+    np.testing.assert_allclose(adjusted[:3], [0.03, 0.06, 0.06])
+    assert math.isnan(adjusted[3])
+    # Monotone: a larger p-value never gets a smaller adjusted one (0.9 -> max(1.0, 0.9)).
+    np.testing.assert_allclose(holm_adjust([0.5, 0.9]), [1.0, 1.0])
+
+
+def test_paired_stars_survive_holm_over_the_table_and_the_caption_says_so(tmp_path):
+    """Three methods against the baseline, two metrics: six comparisons. fb's Δnll_iw
+    (differences -1.0, -0.8, -1.2: t = 8.7, 2 df) has p = 0.013 unadjusted, its interval
+    excludes 0, and Holm multiplies it by 5 (second smallest of 6) to 0.065; fb's Δmi (no
+    spread) has p = 0: only the latter is starred."""
+    rows = []
+    for method, nll, mi in (
+        ("vanilla", (19.0, 19.2, 19.1), 3.0),
+        ("fb", (18.0, 18.4, 17.9), 4.0),
+        ("beta", (19.0, 19.3, 18.9), 3.0),
+        ("kl", (19.5, 19.0, 19.3), 3.0),
+    ):
+        for seed, value in enumerate(nll):
+            rows.append({**_table_frame().iloc[0].to_dict(), "method": method, "seed": seed,
+                         "nll_iw": value, "mi": mi + 0.01 * seed})  # fmt: skip
+    frame = ordered(pd.DataFrame(rows), {}, baseline="vanilla")
+    paths = write_statistics(frame, tmp_path, "vanilla")
+    text = paths["md"].read_text()
+    assert "Holm-adjusted p < 0.05" in text and "over the 6 comparisons" in text
+    fb = pd.read_csv(paths["csv"]).query("kind == 'paired' and method == 'fb'")
+    fb = fb.set_index("metric")
+    assert fb.loc["nll_iw", "p_value"] < 0.05 < fb.loc["nll_iw", "p_holm"]
+    assert fb.loc["nll_iw", "excludes_zero"]  # the unadjusted interval would have starred it
+    paired = text.split("## Paired comparisons")[1]
+    fb_line = next(line for line in paired.splitlines() if "| fb " in line)
+    assert fb_line.count("*") == 1 and fb_line.rstrip(" |").endswith("*")

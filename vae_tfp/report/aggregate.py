@@ -4,7 +4,8 @@
 its standard error over test examples, the exact reference values where the dataset has
 them, the code versions at training and evaluation (:mod:`vae_tfp.report.code_versions`)
 and the run folder, so every number in a table can be traced to its run and its code.
-``summary.md`` and ``summary.tex`` show mean +- standard deviation over seeds, with n.
+``summary.md`` and ``summary.tex`` show mean +- standard deviation over seeds, with n, and
+``mi`` and ``marginal_kl`` as brackets where they are bounds (:mod:`vae_tfp.report.formatting`).
 ``units.csv`` has one row per run x latent dimension (KL, MI, AU variance, collapse verdict);
 :func:`write_all_tables` writes them all, and ``runs_long.csv`` (:mod:`vae_tfp.report.tables`).
 """
@@ -28,34 +29,13 @@ from vae_tfp.report.code_versions import (
     code_version_note,
 )
 from vae_tfp.report.collapse import DEFAULT_INFORMATIVE_MI, unit_verdicts, verdict_counts
+from vae_tfp.report.formatting import METRICS, bound_rule, format_rows, is_marked, spread_rule
 from vae_tfp.report.tables import latex_table, long_table, ordered
 
 KEYS = ["dataset", "decoder", "method", "seed"]
-# Columns of the mean +- std tables, in order; absent ones are skipped.
-TABLE_METRICS = [
-    "elbo",
-    "nll_iw",
-    "exact_nll",
-    "rec",
-    "kl",
-    "mi",
-    "marginal_kl",
-    "au",
-    "informative_units",
-    "exact_active_units",
-]
 UNITS_NOTE = (
-    "All values in nats per example on the test split (au: count of active units), "
-    "mean ± std over seeds; n = number of seeds."
-)
-# The whole-test-set MI estimate can never exceed log N (N test examples): each example's
-# own term is one of the N in the mixture q(z). Within this many nats of log N the estimate
-# says more about N than about the information in z, and the tables mark it.
-MI_CEILING_MARGIN = 1.0
-SATURATION_MARK = "†"
-SATURATION_NOTE = (
-    f"{SATURATION_MARK} mi within {MI_CEILING_MARGIN:g} nat of its ceiling log N (N test "
-    "examples): a lower bound limited by the test-set size, not an estimate of I(x; z)."
+    "All values in nats per example on the test split (au: count of active units); "
+    "n = number of seeds."
 )
 
 
@@ -158,29 +138,14 @@ def unit_rows(
 
 
 def summarize(frame: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
-    """Mean ± std over seeds for each (dataset, decoder, method), as strings, with n."""
-    columns = [c for c in TABLE_METRICS if c in frame.columns]
-    groups = frame.groupby(KEYS[:-1], sort=False)
-    table = groups.size().rename("n").to_frame()
-    for column in columns:
-        mean, std = groups[column].mean(), groups[column].std(ddof=1).fillna(0.0)
-        table[column] = [
-            "" if np.isnan(m) else f"{m:.{decimals}f} ± {s:.{decimals}f}"
-            for m, s in zip(mean, std, strict=True)
-        ]
-    if "mi" in columns:
-        saturated = groups["mi"].mean() > groups["mi_ceiling"].min() - MI_CEILING_MARGIN
-        table["mi"] = [
-            f"{text} {SATURATION_MARK}" if flag else text
-            for text, flag in zip(table["mi"], saturated, strict=True)
-        ]
-    return table.reset_index()
+    """One row per (dataset, decoder, method) with n and the cells of
+    :func:`vae_tfp.report.formatting.format_rows` (mean ± std, brackets, marks; no bold)."""
+    return format_rows(frame, KEYS[:-1], METRICS, None, decimals)
 
 
-def table_note(table: pd.DataFrame) -> str:
-    """The note under a summary table: units, and the saturation mark where it is used."""
-    marked = "mi" in table.columns and table["mi"].str.endswith(SATURATION_MARK).any()
-    return f"{UNITS_NOTE} {SATURATION_NOTE}" if marked else UNITS_NOTE
+def table_note(table: pd.DataFrame, frame: pd.DataFrame) -> str:
+    """The note under a summary table: units, spread, N and log N, and the bound rules."""
+    return f"{UNITS_NOTE} {spread_rule()} {bound_rule(frame, is_marked(table))} No bold."
 
 
 def write_tables(frame: pd.DataFrame, output_dir: str | os.PathLike) -> dict[str, Path]:
@@ -193,7 +158,7 @@ def write_tables(frame: pd.DataFrame, output_dir: str | os.PathLike) -> dict[str
     table = summarize(frame)
     paths = {ext: output_dir / f"summary.{ext}" for ext in ("csv", "md", "tex")}
     atomic_write(paths["csv"], lambda s: frame.to_csv(s, index=False))
-    note = code_version_note(frame) + table_note(table)
+    note = code_version_note(frame) + table_note(table, frame)
     atomic_write(paths["md"], lambda s: s.write(f"{note}\n\n{table.to_markdown(index=False)}\n"))
     latex = latex_table(table, note, "tab:summary", text_columns=3)
     atomic_write(paths["tex"], lambda s: s.write(latex))

@@ -8,6 +8,10 @@ data order and initialisation streams (``vae_tfp/seeds.py`` derives both from th
 alone), so seed k of a method and seed k of the baseline form a pair, and the interval of the
 mean paired difference d_k = m_k - b_k (t with n_pairs - 1 degrees of freedom) is narrower
 than the unpaired one whenever the pairs are positively correlated.
+
+A table of many paired comparisons stars only those that survive Holm's step-down
+correction (Holm 1979) over the table's comparisons, which bounds the probability of any
+false star by the level (:func:`holm_adjust`).
 """
 
 from __future__ import annotations
@@ -46,6 +50,34 @@ def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> dict[
             "low": mean - half, "high": mean + half}  # fmt: skip
 
 
+def t_test_p_value(mean: float, std: float, n: int) -> float:
+    """Two-sided p-value of the one-sample Student-t test of mean 0 (a paired t-test on the
+    differences): 2 P(T_{n-1} > |mean| sqrt(n) / std). NaN for n < 2; with std 0 it is 0
+    for a mean other than 0, else 1."""
+    if n < 2 or np.isnan(mean):
+        return float("nan")
+    if std == 0:
+        return 0.0 if mean != 0 else 1.0
+    return float(2.0 * stats.t.sf(abs(mean) * np.sqrt(n) / std, n - 1))
+
+
+def holm_adjust(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (Holm 1979, "A simple sequentially rejective
+    multiple test procedure"): the i-th smallest of m p-values becomes
+    max_{j <= i} min(1, (m - j + 1) p_(j)). A comparison is significant at level alpha over
+    the whole family when its adjusted value is below alpha. NaNs are not tested: they stay
+    NaN and do not count in m.
+    """
+    p = np.asarray(p_values, np.float64)
+    adjusted = np.full(p.shape, np.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    order = tested[np.argsort(p[tested], kind="stable")]
+    m = len(order)
+    factors = m - np.arange(m)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(factors * p[order]))
+    return adjusted
+
+
 def confidence_intervals(frame: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """:func:`t_interval` over seeds for every cell and metric, one row each (long format).
 
@@ -77,7 +109,8 @@ def paired_differences(
         One row per (dataset, decoder, method, metric) with ``baseline``, ``n_pairs`` (seeds
         both have), ``seeds``, the interval of the mean difference (``mean``, ``std``,
         ``half_width``, ``low``, ``high``) and ``excludes_zero`` (the interval lies wholly
-        above or below 0). Empty when no dataset x decoder has the baseline.
+        above or below 0) and ``p_value`` (two-sided paired t-test, unadjusted:
+        :func:`t_test_p_value`). Empty when no dataset x decoder has the baseline.
     """
     rows = []
     for (dataset, decoder), setting in frame.groupby(["dataset", "decoder"], sort=False):
@@ -104,6 +137,7 @@ def paired_differences(
                         **interval,
                         "n_pairs": n_pairs,
                         "excludes_zero": bool(interval["low"] > 0 or interval["high"] < 0),
+                        "p_value": t_test_p_value(interval["mean"], interval["std"], n_pairs),
                     }
                 )
     return pd.DataFrame(rows)

@@ -1,12 +1,15 @@
 """Tables for papers, from the per-run frame of :func:`vae_tfp.report.aggregate.collect_runs`.
 
 - ``datasets/<dataset>.{md,tex,csv,html}``: one table per dataset, mean ± std over seeds and n,
-  rows in the config's order with the baseline method first, the best value of each ranked
-  column in bold, and a caption stating units, K, the data version and the MI estimator.
+  rows in the config's order with the baseline method first, ``mi`` and ``marginal_kl`` as
+  brackets where they are bounds, bold only where the best row beats the runner-up by a
+  paired interval excluding 0 (:mod:`vae_tfp.report.formatting` formats every cell), and a
+  caption stating units, K, N and log N, the data version, the MI estimator and these rules.
   The CSV holds the numbers (mean, std, 95% CI half-width, n per metric).
 - ``runs_long.csv``: tidy long format, one row per run x metric with its standard error.
 - ``statistics.{md,tex,csv,html}``: 95% Student-t intervals over seeds, and paired comparisons
-  of each method with the baseline on the same dataset x decoder (seed k with seed k).
+  of each method with the baseline on the same dataset x decoder (seed k with seed k),
+  starred after Holm's correction over the table's comparisons.
 """
 
 from __future__ import annotations
@@ -21,28 +24,30 @@ import pandas as pd
 
 from vae_tfp.io import atomic_write
 from vae_tfp.report.code_versions import code_version_note
+from vae_tfp.report.formatting import (
+    BEST,
+    METRICS,
+    SATURATION_MARK,
+    SIGNIFICANCE,
+    bold_rule,
+    bound_rule,
+    format_rows,
+    interval_text,
+    is_marked,
+    mi_status,
+    spread_rule,
+)
 from vae_tfp.report.statistics import (
     CONFIDENCE,
     confidence_intervals,
+    holm_adjust,
     paired_differences,
     t_interval,
 )
 
 CELL = ["dataset", "decoder", "method"]
-DATASET_TABLE_METRICS = [
-    "elbo",
-    "nll_iw",
-    "exact_nll",
-    "rec",
-    "kl",
-    "mi",
-    "marginal_kl",
-    "au",
-    "informative_units",
-    "exact_active_units",
-]
-# Columns with a best value: the direction that is better.
-BEST = {"elbo": max, "nll_iw": min, "mi": max, "informative_units": max}
+# The numbers behind the bracket cells, kept in the per-dataset CSV.
+BRACKET_METRICS = ["mi_upper", "marginal_kl_lower"]
 STATISTICS_METRICS = ["nll_iw", "kl", "mi", "au", "informative_units"]
 PAIRED_METRICS = ["nll_iw", "mi"]
 # Run-level columns of summary.csv that are settings or bookkeeping, not measurements.
@@ -87,13 +92,6 @@ def ordered(frame: pd.DataFrame, order: Mapping[str, Sequence[str]], baseline: s
     return frame.loc[sort.sort_values([*CELL, "seed"], kind="stable").index].reset_index(drop=True)
 
 
-def _format(mean: float, std: float, decimals: int) -> str:
-    """ "mean ± std"; a single seed shows std 0, as the summary table does."""
-    if np.isnan(mean):
-        return ""
-    return f"{mean:.{decimals}f} ± {(0.0 if np.isnan(std) else std):.{decimals}f}"
-
-
 def dataset_table(frame: pd.DataFrame, decimals: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The table of one dataset's runs: display strings and the numbers behind them.
 
@@ -102,48 +100,44 @@ def dataset_table(frame: pd.DataFrame, decimals: int = 2) -> tuple[pd.DataFrame,
         decimals: Decimals shown.
 
     Returns:
-        ``(display, numbers)``: ``display`` has decoder, method, n and a "mean ± std" string
-        per metric, the best value of each :data:`BEST` column wrapped as ``**...**``;
-        ``numbers`` has mean, std, ci95 (half-width) and n per metric.
+        ``(display, numbers)``: ``display`` has decoder, method, n and a cell per metric
+        (:func:`vae_tfp.report.formatting.format_rows`: mean ± std, brackets and marks, bold
+        by :func:`vae_tfp.report.formatting.best_row`); ``numbers`` has mean, std, ci95
+        (half-width) and n per metric, ``mi_upper`` and ``marginal_kl_lower`` included.
     """
-    metrics = [m for m in DATASET_TABLE_METRICS if m in frame and frame[m].notna().any()]
-    rows, numbers = [], []
+    display = format_rows(frame, ["decoder", "method"], METRICS, BEST, decimals)
+    metrics = [m for m in [*METRICS, *BRACKET_METRICS] if m in frame and frame[m].notna().any()]
+    numbers = []
     for (decoder, method), group in frame.groupby(["decoder", "method"], sort=False):
-        row = {"decoder": decoder, "method": method, "n": len(group)}
-        number = dict(row)
+        number = {"decoder": decoder, "method": method, "n": len(group)}
         for metric in metrics:
             interval = t_interval(group[metric])
-            row[metric] = _format(interval["mean"], interval["std"], decimals)
             number.update({f"{metric}_{k}": interval[k] for k in ("mean", "std", "half_width")})
-        rows.append(row)
         numbers.append(number)
-    display, numbers = pd.DataFrame(rows), pd.DataFrame(numbers)
-    for metric, best in BEST.items():
-        if metric in display:
-            means = numbers[f"{metric}_mean"].round(decimals)
-            winners = means == best(means)
-            display.loc[winners, metric] = "**" + display.loc[winners, metric] + "**"
+    numbers = pd.DataFrame(numbers)
     return display, numbers.rename(columns=lambda c: c.replace("half_width", "ci95"))
 
 
-def dataset_caption(frame: pd.DataFrame) -> str:
-    """Units, estimator settings and data version of one dataset's table."""
+def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) -> str:
+    """Units, estimator settings, data version and the table's rules for one dataset.
+
+    Args:
+        frame: The dataset's runs.
+        display: Its display table, to state the † mark only when it is used.
+    """
     first = frame.iloc[0]
 
     def values(column):
         return ", ".join(str(v) for v in sorted(frame[column].dropna().unique()))
 
-    ranked = ", ".join(
-        f"{m} ({'highest' if best is max else 'lowest'})" for m, best in BEST.items()
-    )
+    marked = is_marked(display) if display is not None else False
     return (
-        f"{first['dataset']}: {first['dataset_description']}; {values('n_test')} test "
-        "examples. Nats per example (au, informative_units: counts of latent dimensions), "
-        "mean ± std over seeds, n seeds per row. "
-        f"nll_iw: K = {values('iw_samples')} importance samples. mi: I(x; z) with q(z) the "
-        f"mixture over the whole test set, {values('mi_samples')} samples z ~ q(z|x) per "
-        f"example (at most log N). informative_units: dimensions with I(x; z_i) > "
-        f"{values('informative_mi')} nats. Best per column in bold: {ranked}."
+        f"{first['dataset']}: {first['dataset_description']}. Nats per example (au, "
+        f"informative_units: counts of latent dimensions). {spread_rule()} "
+        f"nll_iw: K = {values('iw_samples')} importance samples. "
+        f"{bound_rule(frame, marked)} mi uses {values('mi_samples')} samples z ~ q(z|x) "
+        "per example. informative_units: dimensions with I(x; z_i) > "
+        f"{values('informative_mi')} nats. {bold_rule()}"
     )
 
 
@@ -163,6 +157,7 @@ LATEX_REPLACEMENTS = {
     "√": r"$\surd$",
     "Δ": r"$\Delta$",
     "≤": r"$\le$",
+    "≥": r"$\ge$",
     "‖": r"$\|$",
     "|": r"\textbar{}",  # OT1 text fonts set a bare | as an em dash,
     "<": r"$<$",  # < as an inverted exclamation mark,
@@ -278,7 +273,7 @@ def write_dataset_table(
         )
     display, numbers = dataset_table(runs)
     base = Path(output_dir) / dataset
-    caption = code_version_note(runs) + dataset_caption(runs)  # the note: provenance
+    caption = code_version_note(runs) + dataset_caption(runs, display)  # the note: provenance
     written = write_display(display, caption, base, f"tab:{dataset}", 2)
     atomic_write(base.with_suffix(".csv"), lambda s: numbers.to_csv(s, index=False))
     return [*written, base.with_suffix(".csv")]
@@ -313,44 +308,102 @@ def statistics_tables(frame: pd.DataFrame, baseline: str) -> tuple[pd.DataFrame,
     )
 
 
-def _interval_text(row: pd.Series, decimals: int = 2) -> str:
-    n = row["n"] if "n" in row else row["n_pairs"]
-    if n < 2:
-        return f"{row['mean']:.{decimals}f} (n < 2)"
-    return f"{row['mean']:.{decimals}f} [{row['low']:.{decimals}f}, {row['high']:.{decimals}f}]"
+def _bound_cells(frame: pd.DataFrame) -> dict[tuple, bool]:
+    """Whether each (dataset, decoder, method) shows its ``mi`` as a bound
+    (:func:`vae_tfp.report.formatting.mi_status`)."""
+    if "mi" not in frame:
+        return {}
+    return {
+        cell: mi_status(runs).bound
+        for cell, runs in frame.groupby(CELL, sort=False)
+        if runs["mi"].notna().any()
+    }
+
+
+def _interval_texts(intervals: pd.DataFrame, bound: dict[tuple, bool]) -> list[str]:
+    """The cells of the intervals table; an ``mi`` shown as a bound elsewhere is "≥"."""
+    texts = []
+    for _, row in intervals.iterrows():
+        text = interval_text(row["mean"], row["low"], row["high"], row["n"])
+        if row["metric"] == "mi" and bound.get(tuple(row[CELL]), False):
+            text = f"≥ {text} {SATURATION_MARK}"
+        texts.append(text)
+    return texts
+
+
+def _paired_texts(paired: pd.DataFrame, bound: dict[tuple, bool], baseline: str) -> pd.DataFrame:
+    """The paired table's cells with Holm-adjusted stars over its tested comparisons.
+
+    A Δmi with either side shown as a bound is a difference of bounds: set apart
+    ("(bounds)") and not tested, so it does not count in the Holm family.
+
+    Returns:
+        ``paired`` with ``bounds`` (bool), ``p_holm`` and ``text``.
+    """
+    bounds = [
+        row["metric"] == "mi"
+        and (bound.get(tuple(row[CELL]), False)
+             or bound.get((row["dataset"], row["decoder"], baseline), False))
+        for _, row in paired.iterrows()
+    ]  # fmt: skip
+    p = paired["p_value"].where(~np.asarray(bounds, bool))
+    adjusted = holm_adjust(p.to_numpy())
+    texts = [
+        interval_text(row["mean"], row["low"], row["high"], row["n_pairs"])
+        + (" (bounds)" if is_bound else " *" if p_holm < SIGNIFICANCE else "")
+        for (_, row), is_bound, p_holm in zip(paired.iterrows(), bounds, adjusted, strict=True)
+    ]
+    return paired.assign(bounds=bounds, p_holm=adjusted, text=texts)
 
 
 def write_statistics(
     frame: pd.DataFrame, output_dir: str | os.PathLike, baseline: str
 ) -> dict[str, Path]:
-    """``statistics.csv`` (both tables, long) and ``statistics.md``/``.tex`` (wide)."""
+    """``statistics.csv`` (both tables, long) and ``statistics.md``/``.tex`` (wide).
+
+    Stars mark paired comparisons whose Holm-adjusted p-value (Holm 1979, over the
+    comparisons the table tests) is below 0.05; the CSV has the raw and adjusted p-values.
+    """
     output_dir = Path(output_dir)
     intervals, paired = statistics_tables(frame, baseline)
     level = f"{CONFIDENCE:.0%}"
-    wide_ci = intervals.assign(text=intervals.apply(_interval_text, axis=1)).pivot_table(
+    bound = _bound_cells(frame)
+    wide_ci = intervals.assign(text=_interval_texts(intervals, bound)).pivot_table(
         index=CELL, columns="metric", values="text", aggfunc="first", sort=False
     )
     wide_ci = wide_ci[[m for m in STATISTICS_METRICS if m in wide_ci]].reset_index()
     ci_caption = code_version_note(frame) + (
         f"Mean over seeds and its {level} Student-t confidence interval "
-        "[mean ± t(n-1) s/√n], nats per example (au, informative_units: counts)."
+        "[mean ± t(n-1) s/√n], nats per example (au, informative_units: counts); a single "
+        "seed shows (n = 1) and no interval."
     )
+    if any(bound.values()):
+        ci_caption += (
+            f" ≥ … {SATURATION_MARK}: an mi the tables show as a bound "
+            f"({bound_rule(frame, False)}); the interval is of that lower bound, not of "
+            "I(x; z)."
+        )
     sections = [("Confidence intervals over seeds", ci_caption, wide_ci, "tab:intervals")]
     if not paired.empty:
-        paired_text = paired.assign(
-            text=paired.apply(_interval_text, axis=1) + np.where(paired["excludes_zero"], " *", "")
-        )
-        wide_paired = paired_text.pivot_table(
+        paired = _paired_texts(paired, bound, baseline)
+        wide_paired = paired.pivot_table(
             index=[*CELL, "n_pairs"], columns="metric", values="text", aggfunc="first", sort=False
         )
         wide_paired = wide_paired[[m for m in PAIRED_METRICS if m in wide_paired]]
         wide_paired = wide_paired.rename(columns=lambda m: f"Δ{m}").reset_index()
+        tested = int(paired["p_holm"].notna().sum())
         paired_caption = (
             f"Paired differences method − {baseline} on the same dataset × decoder: seed k of "
             f"the method minus seed k of {baseline}, over the n_pairs seeds both have; mean "
-            f"and its {level} Student-t interval (n_pairs − 1 degrees of freedom). * the "
-            "interval excludes 0."
+            f"and its {level} Student-t interval (n_pairs − 1 degrees of freedom, not "
+            f"adjusted). * Holm-adjusted p < {SIGNIFICANCE:g} (paired t-test, Holm's step-down "
+            f"correction over the {tested} comparisons of this table with n_pairs ≥ 2)."
         )
+        if paired["bounds"].any():
+            paired_caption += (
+                " (bounds): a Δmi where the method's or the baseline's mi is shown as a bound "
+                "(near log N or a wide bracket): a difference of lower bounds, not tested."
+            )
         sections.append(
             (f"Paired comparisons with {baseline}", paired_caption, wide_paired, "tab:paired")
         )
