@@ -4,8 +4,9 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from vae_tfp.report.collapse_page import FIGURES, LSTM, PIXELCNN, PPCA, write_page
+from vae_tfp.report.collapse_page import FIGURES, LSTM, PIXELCNN, PPCA, ceiling_case, write_page
 from vae_tfp.report.estimator_noise import synthetic_noise
 
 CELLS = {
@@ -13,7 +14,7 @@ CELLS = {
            "au": 3.0, "exact_active_units": 3.0, "informative_units": 3.0, "nll_iw": 8.46},
     PIXELCNN: {"elbo": -17.37, "nll_iw": 17.31, "kl": 0.02, "mi": 0.02, "informative_units": 0.0},
     ("digits", "pixelcnn", "fb_0.5"): {"elbo": -18.55, "nll_iw": 17.27, "mi": 3.07,
-                                       "informative_units": 8.0},
+                                       "informative_units": 8.0, "mi_upper": 3.57},
     ("digits", "mlp", "vanilla"): {"mi": 3.62},
     LSTM: {"component_information": 1.17, "mi": 0.01, "nll_iw": 11.53, "exact_nll": 10.71},
     ("markov_mixture", "lstm", "fb_0.5"): {"mi": 1.96, "nll_iw": 11.58},
@@ -61,3 +62,21 @@ def test_page_quotes_the_tables_and_the_measured_noise(tmp_path):
     assert f"{at[0.05]['mean']:.4f} ± {at[0.05]['std']:.4f} at 0.05 nats" in text
     assert (tmp_path / "docs" / "figures" / "digits_pixelcnn_mi_per_dim.png").read_bytes() == b"png"
     assert (tmp_path / "docs" / "page.md").read_text() == written
+
+
+def test_page_shows_bounds_as_brackets_and_the_case_above_log_n(tmp_path):
+    """fb_0.5's bracket [mi, mi_upper] = [3.07, 3.57] is wider than 0.1 nats: the page
+    quotes the bracket, not 3.07 alone; pPCA's runs have no mi_upper and mi far below log N:
+    a point. The pPCA case above log N is computed: mi = log 1000, the marginal KL bracket
+    holds the true 0."""
+    results = tmp_path / "results" / "embedded"
+    _results(results)
+    written = write_page(results, tmp_path / "docs" / "page.md", synthetic_n=40)
+    text = " ".join(written.split())
+    assert "keep between 3.07 and 3.57 nats of information in z" in text
+    assert "of which 2.53 is information and 0.02 is marginal KL" in text
+    case = ceiling_case()
+    assert case["mi"] == pytest.approx(np.log(1000), abs=1e-3)
+    assert case["marginal_kl_lower"] < 0.0 < 20.0 < case["marginal_kl_upper"]
+    assert f"`mi` is {case['mi']:.2f}, log N itself" in text
+    assert f"[{case['marginal_kl_lower']:.2f}, {case['marginal_kl_upper']:.2f}]" in text

@@ -14,15 +14,19 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from vae_tfp.data.linear_gaussian import make_model
 from vae_tfp.io import atomic_write
+from vae_tfp.metrics import aggregate_posterior_metrics, gaussian_kl_per_dim
 from vae_tfp.report.estimator_noise import (
     COLLAPSED_RATE,
     LOW_INFORMATION,
     run_noise,
     synthetic_noise,
 )
+from vae_tfp.report.formatting import BRACKET_WIDTH, MI_CEILING_MARGIN, MiStatus, mi_status
 
 # The cells the page quotes (dataset, decoder, method), all in the embedded default.
 PPCA = ("linear_gaussian", "linear", "vanilla")
@@ -31,6 +35,8 @@ PIXELCNN_FB = ("digits", "pixelcnn", "fb_0.5")
 LSTM = ("markov_mixture", "lstm", "vanilla")
 LSTM_FB = ("markov_mixture", "lstm", "fb_0.5")
 MLP = ("digits", "mlp", "vanilla")
+# The pPCA case whose rate is far above log N (spectrum 20 in 8 dimensions, sigma 0.5).
+CEILING_CASE = {"data_dim": 12, "spectrum": [20.0] * 8, "noise_std": 0.5, "n": 1000}
 # Figures copied next to the page: (dataset, decoder or None, stem).
 FIGURES = (("digits", "pixelcnn", "mi_per_dim"), ("digits", None, "rate_distortion"))
 
@@ -39,8 +45,15 @@ class Cells:
     """Means over seeds of an experiment's summary.csv, by (dataset, decoder, method)."""
 
     def __init__(self, summary: pd.DataFrame):
+        self.summary = summary
         self.means = summary.groupby(["dataset", "decoder", "method"]).mean(numeric_only=True)
         self.n = summary.groupby(["dataset", "decoder", "method"]).size()
+
+    def status(self, cell: tuple[str, str, str]) -> MiStatus:
+        """Whether the cell's ``mi`` and ``marginal_kl`` are points or bounds
+        (:func:`vae_tfp.report.formatting.mi_status`, the tables' rule)."""
+        runs = self.summary.set_index(["dataset", "decoder", "method"]).loc[[cell]]
+        return mi_status(runs)
 
     def __call__(self, cell: tuple[str, str, str], metric: str) -> float:
         """The mean of ``metric`` over the seeds of ``cell``.
@@ -57,9 +70,75 @@ def _f(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
-def render(summary: pd.DataFrame, noise: dict, synthetic: list[dict], experiment: str) -> str:
-    """The page's Markdown from the summary table and the estimator-noise measurements."""
+def information(status: MiStatus) -> str:
+    """The cell's information in words: "3.07 nats", or the bracket where it is a bound."""
+    if not status.bound:
+        return f"{_f(status.mi)} nats"
+    if np.isnan(status.mi_upper):
+        return f"at least {_f(status.mi)} nats (a lower bound)"
+    return f"between {_f(status.mi)} and {_f(status.mi_upper)} nats"
+
+
+def rate_split(status: MiStatus) -> str:
+    """ "of which A is information and B is marginal KL", bracketed where they are bounds."""
+    if not status.bound:
+        return (
+            f"of which {_f(status.mi)} is information and {_f(status.marginal_kl)} is marginal KL"
+        )
+    if np.isnan(status.marginal_kl_lower):
+        return (
+            f"of which at least {_f(status.mi)} is information and at most "
+            f"{_f(status.marginal_kl)} is marginal KL"
+        )
+    return (
+        f"of which between {_f(status.mi)} and {_f(status.mi_upper)} is information and "
+        f"between {_f(max(status.marginal_kl_lower, 0.0))} and {_f(status.marginal_kl)} is "
+        "marginal KL"
+    )
+
+
+def ceiling_case(seed: int = 0) -> dict[str, float]:
+    """The exact pPCA posterior of :data:`CEILING_CASE`: a rate far above log N, where the
+    true KL(q(z)||p(z)) is 0 (q(z) = p(z) for the exact posterior of a linear Gaussian model).
+
+    Returns:
+        ``n``, ``log_n``, ``true_mi`` (closed form), ``kl``, ``mi``, ``mi_upper``,
+        ``marginal_kl_lower`` and ``marginal_kl_upper`` (nats).
+    """
+    case = CEILING_CASE
+    model = make_model(case["data_dim"], case["spectrum"], case["noise_std"], seed)
+    rng = np.random.default_rng([seed, 1])
+    k, n = len(case["spectrum"]), case["n"]
+    x = rng.standard_normal((n, k)) @ model.weight.T + model.bias
+    x += case["noise_std"] * rng.standard_normal(x.shape)
+    mean, variance = model.posterior_params(x)
+    log_var = np.broadcast_to(np.log(variance), mean.shape)
+    result = aggregate_posterior_metrics(mean, log_var, n_samples=10, seed=seed, per_dim=False)
+    kl = float(gaussian_kl_per_dim(mean, log_var).sum(-1).mean())
+    spectrum = np.asarray(case["spectrum"])
+    return {
+        "n": n,
+        "log_n": float(np.log(n)),
+        "true_mi": float(0.5 * np.sum(np.log1p(spectrum**2 / case["noise_std"] ** 2))),
+        "kl": kl,
+        "mi": result["mi"],
+        "mi_upper": result["mi_upper"],
+        "marginal_kl_lower": kl - result["mi_upper"],
+        "marginal_kl_upper": kl - result["mi"],
+    }
+
+
+def render(
+    summary: pd.DataFrame,
+    noise: dict,
+    synthetic: list[dict],
+    experiment: str,
+    ceiling: dict[str, float] | None = None,
+) -> str:
+    """The page's Markdown from the summary table, the estimator-noise measurements and the
+    pPCA case above log N (:func:`ceiling_case`, computed when not given)."""
     c = Cells(summary)
+    ceiling = ceiling or ceiling_case()
     n = int(c.n.loc[PPCA])
     ppca_gap = -c(PPCA, "elbo") - c(PPCA, "exact_nll")
     pix_gap = -c(PIXELCNN, "elbo") - c(PIXELCNN, "nll_iw")
@@ -90,14 +169,15 @@ The rate splits exactly into two parts (Hoffman & Johnson 2016):
 - `marginal_kl` is the gap between the aggregate posterior q(z) = E_x q(z|x) and the prior.
   It **should go to 0**: samples from p(z) then look like encoded data.
 - `mi` is the information that z carries about x. It **should not go to 0**; when it does,
-  z is collapsed, whatever the bound.
+  z is collapsed, whatever the bound. Estimated over N test examples it cannot exceed
+  log N, so near that ceiling both parts are brackets (below).
 
 ## The suite's own numbers (`config/config.yaml`, test split, nats per example)
 
 **pPCA, where everything is known** ({PPCA[0]} × {PPCA[1]} × {PPCA[2]}). The exact test NLL
 is {_f(c(PPCA, "exact_nll"))}; the VAE's −ELBO is {_f(-c(PPCA, "elbo"))}, a gap of
-{_f(ppca_gap)} nats: the bound is nearly tight. Its rate is {_f(c(PPCA, "kl"))} nats, of
-which {_f(c(PPCA, "mi"))} is information and {_f(c(PPCA, "marginal_kl"))} is marginal KL. It
+{_f(ppca_gap)} nats: the bound is nearly tight. Its rate is {_f(c(PPCA, "kl"))} nats,
+{rate_split(c.status(PPCA))}. It
 has {_f(c(PPCA, "au"), 1)} active units where the closed form says
 {_f(c(PPCA, "exact_active_units"), 0)} must be active (the generator's fourth direction has
 no signal), and {_f(c(PPCA, "informative_units"), 1)} informative ones. A tight bound with a
@@ -108,11 +188,11 @@ rate of {_f(c(PIXELCNN, "kl"))} nats, `mi` {_f(c(PIXELCNN, "mi"))}, informative 
 {_f(c(PIXELCNN, "informative_units"), 1)}, and its bound is tight: −ELBO − nll_iw =
 {_f(pix_gap)} nats. This is the question's situation, and it is collapse: its `nll_iw`
 ({_f(c(PIXELCNN, "nll_iw"))}) comes from the autoregressive decoder alone. Free bits
-(λ = 0.5 nats per dimension) keep {_f(c(PIXELCNN_FB, "mi"))} nats of information in z
+(λ = 0.5 nats per dimension) keep {information(c.status(PIXELCNN_FB))} of information in z
 ({_f(c(PIXELCNN_FB, "informative_units"), 1)} informative units) at an `nll_iw` of
 {_f(c(PIXELCNN_FB, "nll_iw"))}: the likelihood is as good, the bound looser
 (gap {_f(pix_fb_gap)} nats), and z is used. The MLP decoder on the same data
-({MLP[0]} × {MLP[1]} × {MLP[2]}) needs z and keeps {_f(c(MLP, "mi"))} nats.
+({MLP[0]} × {MLP[1]} × {MLP[2]}) needs z and keeps {information(c.status(MLP))}.
 
 ![Per-dimension information, digits × pixelcnn](figures/digits_pixelcnn_mi_per_dim.png)
 
@@ -120,14 +200,38 @@ rate of {_f(c(PIXELCNN, "kl"))} nats, `mi` {_f(c(PIXELCNN, "mi"))}, informative 
 hold {_f(c(LSTM, "component_information"))} nats about which chain produced a sentence, so
 an ideal z could carry at least that much. The plain ELBO collapses: `mi`
 {_f(c(LSTM, "mi"))}, `nll_iw` {_f(c(LSTM, "nll_iw"))} against the exact
-{_f(c(LSTM, "exact_nll"))}. Free bits give `mi` {_f(c(LSTM_FB, "mi"))} with `nll_iw`
-{_f(c(LSTM_FB, "nll_iw"))}.
+{_f(c(LSTM, "exact_nll"))}. Free bits give {information(c.status(LSTM_FB))} of information
+with `nll_iw` {_f(c(LSTM_FB, "nll_iw"))}.
 
 ![The rate–distortion plane of digits](figures/digits_rate_distortion.png)
 
 In the rate–distortion plane (rate `kl`, distortion −rec, dashed lines of equal ELBO) the
 collapsed PixelCNN runs sit on the distortion axis, at the best ELBO of the plot; the cured
 runs trade a little ELBO for a rate that is information.
+
+## When the rate approaches log N: a bracket, not a point
+
+`mi` is the information of the *empirical* joint over the N test examples: each example's
+own posterior is one of the N components of the mixture q(z), so `mi` can never exceed
+log N, and `kl − mi` is then at least `kl − log N` whatever q(z) is. The suite therefore
+also reports `mi_upper`, the leave-one-out upper bound of Poole et al. 2019 (eq. 13), which
+leaves each example's own component out of the mixture, and treats the two as a bracket:
+`mi` ≤ I(x; z) ≤ `mi_upper`, and `kl − mi_upper` ≤ KL(q(z) ‖ p(z)) ≤ `kl − mi`. Where
+the bracket is wider than {BRACKET_WIDTH:g} nats, or `mi` is within
+{MI_CEILING_MARGIN:g} nat of log N (marked †), every table shows both as brackets, never
+as points.
+
+The exact pPCA posterior with spectrum 20 in 8 dimensions (σ = 0.5) shows why: its rate is
+{_f(ceiling["kl"])} nats on N = {ceiling["n"]:,} examples (log N = {_f(ceiling["log_n"])}),
+the true information {_f(ceiling["true_mi"])} nats, and the true marginal KL exactly 0. The
+estimate `mi` is {_f(ceiling["mi"])}, log N itself, so `kl − mi` =
+{_f(ceiling["marginal_kl_upper"])} nats would read as a large gap between q(z) and the
+prior if printed as a value. The bracket of the marginal KL, [{_f(ceiling["marginal_kl_lower"])},
+{_f(ceiling["marginal_kl_upper"])}] (the tables show its lower end as 0, a KL being ≥ 0),
+holds the true 0, and `mi_upper` = {_f(ceiling["mi_upper"], 1)} says how little the test set
+can tell at this rate: the posteriors of N = {ceiling["n"]:,} points barely overlap.
+At real-data scale (binarized MNIST, N = 10,000, log N = 9.21) every uncollapsed VAE has a
+rate above log N, so its `marginal_kl` is such a bracket.
 
 ## When is a dimension informative?
 
@@ -175,7 +279,9 @@ def write_page(
     """
     results, output = Path(results), Path(output)
     summary = pd.read_csv(results / "tables" / "summary.csv")
-    text = render(summary, run_noise(results), synthetic_noise(synthetic_n), results.name)
+    text = render(
+        summary, run_noise(results), synthetic_noise(synthetic_n), results.name, ceiling_case()
+    )
     figures = output.parent / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     for dataset, decoder, stem in FIGURES:
