@@ -84,6 +84,7 @@ def test_registry_names():
         "bn_vae",
         "delta_vae",
         "pretrain_fb",
+        "iwae",
         "skip_vae",
         "word_dropout",
         "sa_vae",

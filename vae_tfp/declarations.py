@@ -173,7 +173,8 @@ def declared_params(cls: type) -> dict[str, Declared]:
     """
     hints = typing.get_type_hints(cls)
     declared: dict[str, Declared] = {}
-    for field in dataclasses.fields(cls):
+    # A class's own hyper-parameters first, then the keyword-only ones of its bases.
+    for field in sorted(dataclasses.fields(cls), key=lambda f: f.kw_only is True):
         options = field.metadata.get("declaration")
         if options is None:
             continue

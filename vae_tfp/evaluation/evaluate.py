@@ -44,7 +44,6 @@ from vae_tfp.metrics import (
     perplexity,
 )
 from vae_tfp.models import VAE
-from vae_tfp.models.encoder import gaussian_posterior
 from vae_tfp.provenance import code_version, provenance, read_training_code_record
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
@@ -97,13 +96,7 @@ def importance_weighted_pass(
     def chunk_pass(xb, loc, log_var, n, stateless_seed):
         # q(z|x) from parameters computed once per batch: a refined one is the same in
         # every chunk.
-        posterior = gaussian_posterior(loc, log_var)
-        z = posterior.sample(n, seed=stateless_seed)  # [n, B, d]
-        batch = tf.shape(xb)[0]
-        flat_z = tf.reshape(z, (-1, model.latent_dim))
-        flat_x = tf.reshape(tf.tile(xb[None], [n] + [1] * len(xb.shape)), (-1, *xb.shape[1:]))
-        log_px_z = tf.reshape(model.decoder(flat_z).log_prob(flat_x), (n, batch))
-        log_w = log_px_z + model.prior.log_prob(z) - posterior.log_prob(z)
+        log_w, log_px_z = model.log_weights(xb, loc, log_var, n, stateless_seed)
         return (
             tf.reduce_logsumexp(log_w, axis=0),
             tf.reduce_logsumexp(2.0 * log_w, axis=0),

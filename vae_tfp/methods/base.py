@@ -138,6 +138,26 @@ class Method:
         """
         return out.kl_per_dim_sampled if self.kl_estimator == "sampled" else out.kl_per_dim
 
+    def training_loss(
+        self, model: Any, x: tf.Tensor, seed: tf.Tensor, step: tf.Tensor | int
+    ) -> tuple[Any, tf.Tensor]:
+        """One training step's forward pass and loss (the loop's only call into a method's
+        objective): one reparameterized sample, loss = :meth:`loss` of its rec and
+        :meth:`training_kl`. An objective with several samples (IWAE) overrides it.
+
+        Args:
+            model: The :class:`vae_tfp.models.vae.VAE`.
+            x: The batch.
+            seed: The step's stateless seed, int32 [2].
+            step: Decoder updates done before this one (the schedules' clock).
+
+        Returns:
+            (the :class:`vae_tfp.models.vae.ForwardResult` whose rec and analytic KL the
+            loop logs, the scalar loss to minimize).
+        """
+        out = model.forward(x, seed, training=True, kl_weight=self.kl_weight(step))
+        return out, self.loss(out.rec, self.training_kl(out), step)
+
     def loss(self, rec: tf.Tensor, kl_per_dim: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
         """The scalar training loss of a batch (to minimize)."""
         return -tf.reduce_mean(rec) + self.kl_term(kl_per_dim, step)

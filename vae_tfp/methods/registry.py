@@ -2,11 +2,12 @@
 
 Built-in methods live in :mod:`~vae_tfp.methods.kl_terms` (weights, schedules, floors),
 :mod:`~vae_tfp.methods.phases` (aggressive training, pretraining phases),
-:mod:`~vae_tfp.methods.architecture` (posterior and decoder changes) and
-:mod:`~vae_tfp.methods.sa_vae`; a plugin (see ``docs/extending.md``) adds its own with
-:func:`register_method`, the same call the built-ins go through. A method's hyper-parameters
-are declared once on its class (:func:`vae_tfp.declarations.hyperparameter`); config
-validation and :func:`build_method` read those declarations.
+:mod:`~vae_tfp.methods.architecture` (posterior and decoder changes),
+:mod:`~vae_tfp.methods.sa_vae` and :mod:`~vae_tfp.methods.objectives` (IWAE); a plugin
+(see ``docs/extending.md``) adds its own with :func:`register_method`, the same call the
+built-ins go through. A method's hyper-parameters are declared once on its class
+(:func:`vae_tfp.declarations.hyperparameter`); config validation and :func:`build_method`
+read those declarations.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from vae_tfp.methods.kl_terms import (
     KLThreshold,
     Vanilla,
 )
+from vae_tfp.methods.objectives import IWAE
 from vae_tfp.methods.phases import Aggressive, PretrainFreeBits
 from vae_tfp.methods.sa_vae import SAVAE
 
@@ -73,6 +75,7 @@ for _builtin in (
     SkipVAE,
     WordDropout,
     SAVAE,
+    IWAE,
 ):
     register_method(_builtin)
 

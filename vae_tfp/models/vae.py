@@ -162,6 +162,47 @@ class VAE(tf.Module):
         )
 
 
+    def log_weights(
+        self,
+        x: tf.Tensor,
+        loc: tf.Tensor,
+        log_var: tf.Tensor,
+        n: int | tf.Tensor,
+        seed: tf.Tensor,
+        training: bool = False,
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Importance log-weights of ``n`` samples z_k ~ q(z|x) per example.
+
+        log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) (Burda et al. 2016, eq. 8's
+        summands): log mean_k w_k is the k-sample importance-weighted bound.
+
+        Args:
+            x: A batch of examples [B, ...].
+            loc: Mean of q(z|x), [B, d] (from :meth:`posterior_params`).
+            log_var: Its log-variance, [B, d].
+            n: The number of samples per example.
+            seed: A stateless seed, int32 tensor of shape [2].
+            training: Whether this is a training step (decoder dropout, if any, draws its
+                noise from a stream folded from ``seed``).
+
+        Returns:
+            (log_w, log_px_z), each [n, B].
+        """
+        posterior = gaussian_posterior(loc, log_var)
+        z = posterior.sample(n, seed=seed)  # [n, B, d]
+        batch = tf.shape(x)[0]
+        flat_z = tf.reshape(z, (-1, self.latent_dim))
+        flat_x = tf.reshape(tf.tile(x[None], [n] + [1] * len(x.shape)), (-1, *x.shape[1:]))
+        if training and getattr(self.decoder, "uses_training_noise", False):
+            noise_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+            likelihood = self.decoder(flat_z, noise_seed=noise_seed)
+        else:
+            likelihood = self.decoder(flat_z)
+        log_px_z = tf.reshape(likelihood.log_prob(flat_x), (n, batch))
+        log_w = log_px_z + self.prior.log_prob(z) - posterior.log_prob(z)
+        return log_w, log_px_z
+
+
 def build_vae(
     model_options: Mapping[str, Any],
     decoder_options: Mapping[str, Any],

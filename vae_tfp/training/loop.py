@@ -198,8 +198,7 @@ class Trainer:
             step = self.step.read_value()  # decoder updates done before this one
             seed = tf.cast(self.sampler.make_seeds(1)[:, 0], tf.int32)  # TFP wants int32
             with tf.GradientTape() as tape:
-                out = model.forward(x, seed, training=True, kl_weight=method.kl_weight(step))
-                loss = method.loss(out.rec, method.training_kl(out), step)
+                out, loss = method.training_loss(model, x, seed, step)
             grads = tape.gradient(loss, variables)
             if self.clip_norm is not None:  # one global norm over the updated variables
                 grads, _ = tf.clip_by_global_norm(grads, self.clip_norm)
