@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import subprocess
 
+import numpy as np
+import pandas as pd
 import pytest
 from system_tools import ToolsUnavailable, ensure_tools
 from test_report import _fake_run
@@ -43,9 +45,22 @@ def tools():
 
 def _tables(tmp_path) -> list:
     frame = ordered(_table_frame(), {}, baseline="vanilla")
+    # Every mark: a wide bracket on fb (mi, marginal_kl), a bound ≥ with † (mi 5.5 on
+    # log 359 = 5.88, no mi_upper), bold, (n = 1).
+    frame = frame.assign(
+        kl=frame["mi"] + 0.5,
+        mi_upper=np.where(frame["method"] == "fb", frame["mi"] + 2.0, frame["mi"] + 0.01),
+        marginal_kl=0.5,
+    ).assign(marginal_kl_lower=lambda f: f["kl"] - f["mi_upper"])
+    saturated = frame[frame["method"] == "beta"].assign(method="anneal", mi=5.5, mi_upper=None)
+    single = frame[(frame["method"] == "vanilla") & (frame["seed"] == 0)].assign(method="one")
+    frame = pd.concat([frame, saturated, single], ignore_index=True)
     written = write_dataset_table(frame, "digits", tmp_path)
+    assert all(mark in written[1].read_text() for mark in ("$^\\dagger$", "$\\ge$", "(n = 1)"))
     written += list(write_statistics(frame, tmp_path, "vanilla").values())
-    runs = collect_runs([_fake_run(tmp_path / "runs", "vanilla", s, -20.0 - s) for s in (0, 1)])
+    runs = collect_runs(
+        [_fake_run(tmp_path / "runs", "vanilla", s, -20.0 - s, 5, 3.0) for s in (0, 1)]
+    )
     written += list(write_tables(runs, tmp_path).values())
     unconfirmed = {**ROW, "value": None, "unconfirmed": "no readable copy of the table"}
     not_run = {"row": "u", "not_run": "36 h per seed (benchmarks/text_epoch_cost.py --fraction)"}

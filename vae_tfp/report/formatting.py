@@ -238,6 +238,14 @@ def evaluation_size_text(frame: pd.DataFrame) -> str:
     )
 
 
+def bound_condition(frame: pd.DataFrame) -> str:
+    """When a row's ``mi`` is a bound, in words, with N and log N."""
+    return (
+        f"the bracket [mi, mi_upper] wider than {BRACKET_WIDTH:g} nats, or mi within "
+        f"{MI_CEILING_MARGIN:g} nat of log N; {evaluation_size_text(frame)}"
+    )
+
+
 def bound_rule(frame: pd.DataFrame, marked: bool) -> str:
     """The caption sentences on ``mi``, its bracket and the marks of a table of ``frame``.
 

@@ -27,9 +27,12 @@ from vae_tfp.report.code_versions import code_version_note
 from vae_tfp.report.formatting import (
     BEST,
     METRICS,
+    MI_CEILING_MARGIN,
     SATURATION_MARK,
     SIGNIFICANCE,
+    MiStatus,
     bold_rule,
+    bound_condition,
     bound_rule,
     format_rows,
     interval_text,
@@ -308,30 +311,33 @@ def statistics_tables(frame: pd.DataFrame, baseline: str) -> tuple[pd.DataFrame,
     )
 
 
-def _bound_cells(frame: pd.DataFrame) -> dict[tuple, bool]:
-    """Whether each (dataset, decoder, method) shows its ``mi`` as a bound
-    (:func:`vae_tfp.report.formatting.mi_status`)."""
+def _mi_statuses(frame: pd.DataFrame) -> dict[tuple, MiStatus]:
+    """The :class:`vae_tfp.report.formatting.MiStatus` of each (dataset, decoder, method)."""
     if "mi" not in frame:
         return {}
     return {
-        cell: mi_status(runs).bound
+        cell: mi_status(runs)
         for cell, runs in frame.groupby(CELL, sort=False)
         if runs["mi"].notna().any()
     }
 
 
-def _interval_texts(intervals: pd.DataFrame, bound: dict[tuple, bool]) -> list[str]:
-    """The cells of the intervals table; an ``mi`` shown as a bound elsewhere is "≥"."""
+def _interval_texts(intervals: pd.DataFrame, statuses: dict[tuple, MiStatus]) -> list[str]:
+    """The cells of the intervals table; an ``mi`` the other tables show as a bound is
+    "≥ ..." (and † within 1 nat of log N)."""
     texts = []
     for _, row in intervals.iterrows():
         text = interval_text(row["mean"], row["low"], row["high"], row["n"])
-        if row["metric"] == "mi" and bound.get(tuple(row[CELL]), False):
-            text = f"≥ {text} {SATURATION_MARK}"
+        status = statuses.get(tuple(row[CELL]))
+        if row["metric"] == "mi" and status is not None and status.bound:
+            text = f"≥ {text}" + (f" {SATURATION_MARK}" if status.saturated else "")
         texts.append(text)
     return texts
 
 
-def _paired_texts(paired: pd.DataFrame, bound: dict[tuple, bool], baseline: str) -> pd.DataFrame:
+def _paired_texts(
+    paired: pd.DataFrame, statuses: dict[tuple, MiStatus], baseline: str
+) -> pd.DataFrame:
     """The paired table's cells with Holm-adjusted stars over its tested comparisons.
 
     A Δmi with either side shown as a bound is a difference of bounds: set apart
@@ -340,6 +346,7 @@ def _paired_texts(paired: pd.DataFrame, bound: dict[tuple, bool], baseline: str)
     Returns:
         ``paired`` with ``bounds`` (bool), ``p_holm`` and ``text``.
     """
+    bound = {cell: status.bound for cell, status in statuses.items()}
     bounds = [
         row["metric"] == "mi"
         and (bound.get(tuple(row[CELL]), False)
@@ -367,8 +374,8 @@ def write_statistics(
     output_dir = Path(output_dir)
     intervals, paired = statistics_tables(frame, baseline)
     level = f"{CONFIDENCE:.0%}"
-    bound = _bound_cells(frame)
-    wide_ci = intervals.assign(text=_interval_texts(intervals, bound)).pivot_table(
+    statuses = _mi_statuses(frame)
+    wide_ci = intervals.assign(text=_interval_texts(intervals, statuses)).pivot_table(
         index=CELL, columns="metric", values="text", aggfunc="first", sort=False
     )
     wide_ci = wide_ci[[m for m in STATISTICS_METRICS if m in wide_ci]].reset_index()
@@ -377,15 +384,16 @@ def write_statistics(
         "[mean ± t(n-1) s/√n], nats per example (au, informative_units: counts); a single "
         "seed shows (n = 1) and no interval."
     )
-    if any(bound.values()):
+    if any(status.bound for status in statuses.values()):
         ci_caption += (
-            f" ≥ … {SATURATION_MARK}: an mi the tables show as a bound "
-            f"({bound_rule(frame, False)}); the interval is of that lower bound, not of "
-            "I(x; z)."
+            f" ≥: an mi the other tables show as a bound ({bound_condition(frame)}); the "
+            "interval is of the lower bound mi, not of I(x; z)."
         )
+    if any(status.saturated for status in statuses.values()):
+        ci_caption += f" {SATURATION_MARK} mi within {MI_CEILING_MARGIN:g} nat of log N."
     sections = [("Confidence intervals over seeds", ci_caption, wide_ci, "tab:intervals")]
     if not paired.empty:
-        paired = _paired_texts(paired, bound, baseline)
+        paired = _paired_texts(paired, statuses, baseline)
         wide_paired = paired.pivot_table(
             index=[*CELL, "n_pairs"], columns="metric", values="text", aggfunc="first", sort=False
         )
