@@ -10,6 +10,9 @@
 # make reproduce      the reproduction experiment (config/reproduce.yaml; hours of CPU,
 #                     resumes where it stopped), then its table copied to
 #                     docs/reproduction-table.md
+# make au-ablation    the active-unit ablation (config/au-ablation.yaml: 8 runs of 121
+#                     epochs, about an hour on 2 cores), then its table embedded in
+#                     docs/reproduction.md
 # make lint           ruff on the Python code (tests included)
 # make clean-results  delete everything under results/ except its README
 #
@@ -24,7 +27,7 @@ STAMP := $(VENV)/.installed-from-pyproject
 # 514 s on 2 cores against 596 s for --cores 8 (8 jobs sharing 2 cores): README.
 CORES ?= all
 
-.PHONY: run test test-cluster test-checks report reproduce lint clean-results venv
+.PHONY: run test test-cluster test-checks report reproduce au-ablation lint clean-results venv
 
 venv: $(STAMP)
 
@@ -56,6 +59,11 @@ report: $(STAMP)
 reproduce: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/reproduce.yaml --rerun-incomplete
 	cp results/reproduce/tables/reproduction.md docs/reproduction-table.md
+
+au-ablation: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/au-ablation.yaml --rerun-incomplete
+	$(BIN)/python tools/embed_generated.py docs/reproduction.md au-ablation \
+		results/au_ablation/tables/ablation.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,6 +4,7 @@ validation AU at the chosen epochs from each run's history.csv."""
 import json
 
 import pandas as pd
+import pytest
 
 from vae_tfp.report.ablation import ablation_frame, differing_options, write_ablation_table
 
@@ -49,3 +50,17 @@ def test_rows_show_differing_options_and_the_au_at_each_epoch(tmp_path):
 def test_no_option_differs_in_identical_cells():
     config = {"decoder_options": {"type": "mlp"}, "method_options": {"method": "vanilla"}}
     assert differing_options([config, config]) == []
+
+
+def test_embedding_replaces_only_the_named_block():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("embed", "tools/embed_generated.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    page = "a\n<!-- generated: t -->\nold\n<!-- end generated: t -->\nb\n"
+    assert module.embed(page, "t", "| new |\n") == (
+        "a\n<!-- generated: t -->\n| new |\n<!-- end generated: t -->\nb\n"
+    )
+    with pytest.raises(ValueError, match="no block <!-- generated: other -->"):
+        module.embed(page, "other", "x")
