@@ -22,9 +22,11 @@ class BatchNormMeans(tf.Module):
 
     Over a training batch each mu'_i has mean beta_i and variance gamma^2 (up to eps), so
     E_batch[mu'_i^2] = gamma^2 + beta_i^2 and, since sigma^2 - log sigma^2 - 1 >= 0, the
-    batch-mean KL of every dimension is at least gamma^2 / 2 (Zhu et al., eq. 7). At
-    evaluation the moving averages of the batch statistics are used (Keras BatchNormalization
-    with momentum ``momentum``).
+    batch-mean KL of every dimension is at least gamma^2 / 2 (Zhu et al., eq. 7). Outside
+    training (validation, evaluation) the moving averages of the training batches' statistics
+    are used: Keras BatchNormalization with momentum ``momentum``, updated inside the
+    compiled train step as m <- momentum m + (1 - momentum) batch statistic
+    (tests/test_method_training.py checks both).
 
     The bound holds only while Var_batch(mu_i) is large against eps: the normalized means
     have variance gamma^2 Var / (Var + eps), so an encoder that shrinks the spread of its raw
@@ -35,7 +37,8 @@ class BatchNormMeans(tf.Module):
     Args:
         latent_dim: Dimension of z.
         gamma: The fixed scale (> 0).
-        momentum: Momentum of the moving statistics used outside training.
+        momentum: Momentum of the moving statistics used outside training (the method's
+            declared hyper-parameter; 0.99 by default).
     """
 
     def __init__(self, latent_dim: int, gamma: float, momentum: float = 0.99):
