@@ -356,6 +356,7 @@ def test_tiny_experiment_runs_to_the_tables(tmp_path):
     assert {(r["dataset"], r["decoder"], r["method"], r["seed"]) for r in rows} == planned
     for name in ("summary.md", "summary.tex"):
         assert (tables / name).stat().st_size > 0, name
+    _assert_table_values_are_their_metrics(results)
     assert (results / "benchmarks" / "aggregate.tsv").is_file()
     _assert_report_files(tmp_path, results, config, configfile)
 
@@ -388,6 +389,36 @@ def test_tiny_experiment_runs_to_the_tables(tmp_path):
     replan = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, moved))
     assert replan.returncode == 0, replan.stderr
     assert "Nothing to be done" in replan.stdout + replan.stderr
+
+
+def _markdown_row(path: Path, method: str) -> dict[str, str]:
+    """The cells of the first row of a Markdown table whose ``method`` column is ``method``."""
+    lines = [line for line in path.read_text().splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    for line in lines[2:]:
+        row = dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")), strict=True))
+        if row["method"] == method:
+            return row
+    raise AssertionError(f"no row of {method} in {path}")
+
+
+def _assert_table_values_are_their_metrics(results: Path) -> None:
+    """A number traced from the tables to its run: digits × mlp × vanilla, seed 3 (the only
+    seed), in summary.csv (exactly), summary.md and the per-dataset table (as printed: two
+    decimals and "(n = 1)", no ±)."""
+    metrics_path = results / "runs" / "digits" / "mlp" / "vanilla" / "seed3" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())["metrics"]
+    with open(results / "tables" / "summary.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["dataset"] == "digits"
+                   and r["decoder"] == "mlp" and r["method"] == "vanilla")  # fmt: skip
+    assert row["run_dir"].endswith("runs/digits/mlp/vanilla/seed3")  # relative to the workdir
+    for name in ("nll_iw", "kl", "mi"):
+        assert float(row[name]) == pytest.approx(metrics[name], rel=1e-12, abs=1e-12), name
+    summary = _markdown_row(results / "tables" / "summary.md", "vanilla")  # digits sorts first
+    digits = _markdown_row(results / "tables" / "datasets" / "digits.md", "vanilla")
+    for name in ("nll_iw", "kl"):
+        printed = f"{metrics[name]:.2f} (n = 1)"
+        assert summary[name] == printed and digits[name].strip("*") == printed, name
 
 
 def _assert_report_files(workdir: Path, results: Path, config: dict, configfile: Path) -> None:
