@@ -107,7 +107,8 @@ def test_capacity_plugin_pulls_the_rate_towards_the_rising_target(
         (
             lambda c: c["methods"]["cap_1"].update(gama=3.0),
             "method variant 'cap_1' (methods.cap_1): method 'capacity' got unknown "
-            "hyper-parameters ['gama']; accepted: ['gamma', 'capacity_max', 'capacity_steps', 'kl_estimator']",
+            "hyper-parameters ['gama']; accepted: ['gamma', 'capacity_max', 'capacity_steps', "
+            "'kl_estimator']",
         ),
         (
             lambda c: c["methods"]["cap_1"].update(gamma=-1.0),

@@ -138,7 +138,7 @@ rule sentence_samples:
 rule landing_page:
     input:
         summary=rules.aggregate.output.csv,
-        template="workflows/report/workflow.rst",
+        template=os.path.join(workflow.basedir, "workflows", "report", "workflow.rst"),
     output:
         LANDING_PAGE,
     log:
