@@ -38,6 +38,7 @@ from vae_tfp.io import atomic_write, write_json
 from vae_tfp.methods import build_method
 from vae_tfp.methods.phases import aggressive_continues, inner_loop_converged
 from vae_tfp.models.decoder_types import XLA_TRAIN_STEPS
+from vae_tfp.progress import timing_text
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
 from vae_tfp.training.build import (
@@ -480,7 +481,7 @@ class Trainer:
                 log.info("decoder re-initialized after epoch %d", epoch)
             self._end_of_epoch_schedule(progress, epoch, row)
             log.info(
-                "epoch %d/%d loss %.3f elbo %.3f kl %.3f | valid elbo %.3f mi %.3f au %d",
+                "epoch %d/%d loss %.3f elbo %.3f kl %.3f | valid elbo %.3f mi %.3f au %d | %s",
                 epoch,
                 self.epochs,
                 row["loss"],
@@ -489,6 +490,7 @@ class Trainer:
                 row["valid_elbo"],
                 row["valid_mi"],
                 row["valid_au"],
+                timing_text([r["wall_time_s"] for r in progress.history], self.epochs),
             )
             progress.epoch, progress.next_batch, progress.inner_steps = epoch + 1, 0, 0
             self.epoch_sums.assign(tf.zeros_like(self.epoch_sums))  # save() reads them
