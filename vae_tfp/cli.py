@@ -21,6 +21,7 @@
     python -m vae_tfp rate-distortion --summary CSV --dataset D --methods M [M ...]
                                       --output-dir DIR [--decoders E [E ...]]
     python -m vae_tfp methods [--plugins MODULE_OR_FILE ...]
+    python -m vae_tfp status [RESULTS] [--configfile FILE]      (vae_tfp/status.py)
 
 Heavy imports (TensorFlow) happen inside the commands, after the thread limits are set.
 """
@@ -30,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -571,17 +571,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="plugins to load first: module names or .py files (relative to here)",
     )
     methods.set_defaults(func=_methods)
+
+    from vae_tfp import status
+
+    status.register(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep job logs readable
+    from vae_tfp.tensorflow_logs import AbslInfoFilter, quiet_tensorflow
+
+    quiet_tensorflow()  # job logs without TensorFlow's start-up lines, before any import
     args = build_parser().parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(AbslInfoFilter())  # absl's "Sharding callback duration" every epoch
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     args.func(args)
     return 0

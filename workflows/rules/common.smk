@@ -10,6 +10,12 @@ import sys
 import yaml
 from snakemake.utils import validate
 
+# Snakemake's own output without TensorFlow's start-up lines, should a check below import it
+# (vae_tfp/tensorflow_logs.py); this also sets TF_CPP_MIN_LOG_LEVEL=2, which jobs inherit.
+from vae_tfp.tensorflow_logs import quiet_tensorflow
+
+quiet_tensorflow()
+
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.report.collapse import DEFAULT_INFORMATIVE_MI
 from vae_tfp.config import (
