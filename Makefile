@@ -1,8 +1,10 @@
 # make run            run the embedded default experiment (snakemake --cores all; CORES=8 to
 #                     set another count)
 # make test           run the test suite (the slow end-to-end Snakemake test included)
-# make test-cluster   bring up a loopback SLURM (root; installs slurm-wlm with apt-get when
-#                     missing) and run a tiny grid through the SLURM profile; skips elsewhere
+# make test-cluster   install the SLURM executor plugin (the `slurm` extra, pinned in
+#                     requirements/lock-slurm.txt), bring up a loopback SLURM (root; installs
+#                     slurm-wlm with apt-get when missing) and run a tiny grid through the
+#                     SLURM profile; skips elsewhere
 # make test-checks    compile the LaTeX tables with pdflatex and render a page (root; installs
 #                     texlive-latex-recommended and poppler-utils with apt-get when missing)
 # make report         the HTML report of the last experiment run (EXPERIMENT=embedded;
@@ -14,27 +16,63 @@
 #                     epochs, about an hour on 2 cores), then its table embedded in
 #                     docs/reproduction.md
 # make lint           ruff on the Python code (tests included)
+# make lock           refresh requirements/lock.txt (dependencies + `test` extra) and
+#                     requirements/lock-slurm.txt (+ `slurm` extra) from pyproject.toml with
+#                     `uv pip compile` (uv installed into .lock-tools/): run it after editing
+#                     pyproject.toml; it keeps every pin it can. `make lock UPGRADE=1` moves
+#                     every package to its newest release within pyproject.toml's ranges (then
+#                     run `make test` and regenerate the numbers the README cites)
 # make clean-results  delete everything under results/ except its README
 #
-# `run`, `test` and `lint` first create .venv, or refresh it when pyproject.toml is newer
-# than the stamp file of the last install.
+# `run`, `test` and `lint` first create .venv and install into it the exact versions of
+# requirements/lock.txt (the environment the README's numbers come from: CPython 3.11 on
+# x86_64 Linux), then the package itself without dependencies; they reinstall when the lock
+# file or pyproject.toml is newer than the stamp file of the last install. pyproject.toml
+# keeps version ranges, for `pip install -e .` into an environment of your own.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-from-pyproject
+STAMP := $(VENV)/.installed-from-lock
+SLURM_STAMP := $(VENV)/.installed-slurm-lock
+LOCK := requirements/lock.txt
+SLURM_LOCK := requirements/lock-slurm.txt
 # --cores all (one job per core, one TensorFlow thread each) ran the embedded default in
 # 514 s on 2 cores against 596 s for --cores 8 (8 jobs sharing 2 cores): README.
 CORES ?= all
 
-.PHONY: run test test-cluster test-checks report reproduce au-ablation lint clean-results venv
+.PHONY: run test test-cluster test-checks report reproduce au-ablation lint lock clean-results venv
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m pip install -r $(LOCK)
+	$(BIN)/python -m pip install --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $@
+
+# The cluster test's extra on top of the locked environment, at the same pins.
+$(SLURM_STAMP): $(SLURM_LOCK) $(STAMP)
+	$(BIN)/python -m pip install -r $(SLURM_LOCK)
+	touch $@
+
+# The lock files: what `make` installs. uv resolves for CPython 3.11 on x86_64 Linux
+# whatever machine runs it, preferring the versions already pinned (UPGRADE=1: the newest).
+UV_VERSION := 0.13.9
+LOCK_TOOLS := .lock-tools
+UV := $(LOCK_TOOLS)/bin/uv
+LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+
+$(UV):
+	$(PYTHON) -m venv $(LOCK_TOOLS)
+	$(LOCK_TOOLS)/bin/python -m pip install uv==$(UV_VERSION)
+
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --extra test $(LOCK_FLAGS) -o $(LOCK)
+	$(UV) pip compile pyproject.toml --extra test --extra slurm -c $(LOCK) $(LOCK_FLAGS) \
+		-o $(SLURM_LOCK)
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
@@ -42,7 +80,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-test-cluster: $(STAMP)
+test-cluster: $(SLURM_STAMP)
 	$(BIN)/python -m pytest -m cluster tests/test_cluster.py
 
 test-checks: $(STAMP)

@@ -9,6 +9,7 @@ tables equal those of a local run of the same config.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -37,6 +38,12 @@ TEST_CLUSTER_OPTIONS = (
 
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
+    # Snakemake loads the executor named by the profile; missing, every run would fail late.
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        pytest.fail(
+            "the SLURM executor plugin is not installed: pip install -e '.[slurm]' "
+            "(make test-cluster installs requirements/lock-slurm.txt)"
+        )
     try:
         with LoopbackSlurm(tmp_path_factory.mktemp("slurm")) as cluster:
             yield cluster

@@ -1,4 +1,5 @@
-"""environment.yml (conda users) lists the same packages and versions as pyproject.toml."""
+"""environment.yml (conda users) lists the same packages and versions as pyproject.toml, and
+the lock files `make` installs (requirements/*.txt, `make lock`) satisfy pyproject.toml."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,3 +57,43 @@ def test_conda_python_matches_requires_python():
     assert pythons[0].specifier == SpecifierSet(_pyproject()["requires-python"])
     assert "pip" in conda
     assert environment["channels"] == ["conda-forge"]
+
+
+def _pins(path: Path) -> dict[str, Version]:
+    """The ``name==version`` lines of a lock file, by normalized name."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            requirement = Requirement(line)
+            (specifier,) = requirement.specifier
+            assert specifier.operator == "==", f"{path.name}: {line} is not pinned"
+            pins[_name(requirement)] = Version(specifier.version)
+    return pins
+
+
+def _assert_locked(pins: dict[str, Version], requirements: list[str], lock: str) -> None:
+    for line in requirements:
+        requirement = Requirement(line)
+        assert _name(requirement) in pins, f"{lock} misses {line}: run make lock"
+        pinned = pins[_name(requirement)]
+        assert pinned in requirement.specifier, f"{lock} pins {pinned}, outside {line}"
+
+
+def test_lock_pins_every_dependency_and_the_test_extra_within_the_ranges():
+    project = _pyproject()
+    lock = _pins(ROOT / "requirements" / "lock.txt")
+    _assert_locked(lock, project["dependencies"] + project["optional-dependencies"]["test"], "lock")
+    # the runtime extra of the cluster is not in every user's environment
+    for line in project["optional-dependencies"]["slurm"]:
+        assert _name(Requirement(line)) not in lock
+
+
+def test_slurm_lock_is_the_lock_plus_the_slurm_extra():
+    project = _pyproject()
+    lock = _pins(ROOT / "requirements" / "lock.txt")
+    slurm = _pins(ROOT / "requirements" / "lock-slurm.txt")
+    _assert_locked(slurm, project["optional-dependencies"]["slurm"], "lock-slurm")
+    assert {name: slurm[name] for name in lock} == lock
+    extra = {_name(Requirement(line)) for line in project["optional-dependencies"]["slurm"]}
+    assert extra <= set(slurm) - set(lock)
