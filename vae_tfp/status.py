@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -122,7 +124,7 @@ def _trained(status: RunStatus, run_dir: Path) -> None:
 
 def _training_progress(status: RunStatus, run_dir: Path, log: list[str], now: float) -> None:
     """Fills epoch, epochs, elapsed, ETA and the age of the last write into ``status``."""
-    status.epochs = _configured_epochs(run_dir)
+    status.epochs = _configured_epochs(run_dir) or status.epochs
     written = [p.stat().st_mtime for p in (run_dir / TRAIN_LOG,) if p.is_file()]
     resume = _newest_resume_state(run_dir)
     epoch_lines = [m for m in map(EPOCH_LINE.search, log) if m]
@@ -249,7 +251,7 @@ def format_table(statuses: Iterable[RunStatus]) -> str:
     header = ("dataset", "decoder", "method", "seed", "state", "epoch", "elapsed", "ETA", "note")
     rows = [header]
     for s in statuses:
-        epoch = "" if s.epoch is None and s.epochs is None else f"{s.epoch or 0}/{s.epochs or '?'}"
+        epoch = "" if s.epochs is None else f"{s.epoch or 0}/{s.epochs}"
         if s.state == "planned":
             epoch = f"-/{s.epochs}" if s.epochs is not None else ""
         rows.append((*map(str, s.key), s.state, epoch, s.elapsed, s.eta, s.note))
@@ -292,8 +294,11 @@ def _status(args: argparse.Namespace) -> None:
         configfile = configfile or find_config(results)
         config = load_experiment_config(configfile) if configfile else None
     origin = f"grid of {configfile}" if config else "run folders only (no config: --configfile)"
-    print(f"{results} ({origin})")
-    print(format_table(experiment_status(results, config)))
+    try:
+        print(f"{results} ({origin})")
+        print(format_table(experiment_status(results, config)), flush=True)
+    except BrokenPipeError:  # `status | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def register(commands: argparse._SubParsersAction) -> None:
