@@ -174,48 +174,41 @@ def test_download_once_verified_then_served_from_the_cache(tmp_path):
 
 
 def test_download_falls_back_to_the_next_url_and_counts_fetches(tmp_path):
-    payload = gzip.compress(b"\x00\x01" * 1000)
-    source = tmp_path / "mirror" / "x.gz"
-    source.parent.mkdir()
-    source.write_bytes(payload)
-    fetched = []
-
-    def counting_fetch(url, destination):
-        fetched.append(url)
-        from vae_tfp.data.cache import fetch_url
-
-        fetch_url(url, destination)
-
-    file = RemoteFile(
-        "mnist",
-        "mnist/x.gz",
-        _sha(b"\x00\x01" * 1000),
-        digest="gunzip",
-        urls=((tmp_path / "absent.gz").as_uri(), source.as_uri()),
-    )
-    cache = DataCache(tmp_path / "cache", fetch=counting_fetch)
-    cache.fetch_file(file)
-    cache.fetch_file(file)
-    assert fetched == [(tmp_path / "absent.gz").as_uri(), source.as_uri()]
+    data = b"\x00\x01" * 1000
+    with _CountingServer({"/mirror/x.gz": gzip.compress(data)}) as server:
+        urls = (server.url("/absent/x.gz"), server.url("/mirror/x.gz"))
+        file = RemoteFile("mnist", "mnist/x.gz", _sha(data), digest="gunzip", urls=urls)
+        cache = DataCache(tmp_path / "cache")
+        path = cache.fetch_file(file)
+        assert cache.fetch_file(file) == path
+        assert server.requests == ["/absent/x.gz", "/mirror/x.gz"]  # 404, then the mirror, once
+    assert gzip.decompress(path.read_bytes()) == data
 
 
-def test_a_download_that_fails_verification_is_never_left_in_place(tmp_path):
-    with _CountingServer({"/f.txt": b"tampered"}) as server:
-        file = RemoteFile("ptb", "ptb/f.txt", _sha(b"original"), urls=(server.url("/f.txt"),))
+@pytest.mark.parametrize("digest", ["file", "gunzip"])
+def test_a_download_that_fails_verification_is_never_left_in_place(tmp_path, digest):
+    served, expected = b"tampered", b"original"
+    if digest == "gunzip":
+        served = gzip.compress(served)
+    with _CountingServer({"/f.txt": served}) as server:
+        file = RemoteFile(
+            "ptb", "ptb/f.txt", _sha(expected), digest=digest, urls=(server.url("/f.txt"),)
+        )
         cache = DataCache(tmp_path / "cache")
         with pytest.raises(DatasetFileMissingError) as error:
             cache.fetch_file(file)
     message = str(error.value)
-    assert "failed verification" in message and "f.txt" in message
+    assert "f.txt" in message and server.url("/f.txt") in message
+    assert _sha(b"tampered") in message and _sha(expected) in message  # actual and expected
     folder = tmp_path / "cache" / "ptb"
     assert list(folder.iterdir()) == []  # neither the file nor a temporary part
 
 
 def test_missing_file_offline_names_dataset_file_place_and_source(tmp_path):
-    def offline(url, destination):
+    def offline(url, output_file, pooch):
         raise urllib.error.URLError("no network")
 
-    cache = DataCache(tmp_path / "cache", fetch=offline)
+    cache = DataCache(tmp_path / "cache", downloader=offline)
     with pytest.raises(DatasetFileMissingError) as error:
         cache.fetch_file(PTB_FILES["valid"])
     message = str(error.value)
@@ -224,6 +217,35 @@ def test_missing_file_offline_names_dataset_file_place_and_source(tmp_path):
     assert PTB_FILES["valid"].urls[0] in message  # where to get it
     assert "no network" in message and ENV_VAR in message
     assert isinstance(error.value, FileNotFoundError)
+
+
+def _no_download(url, output_file, pooch):
+    raise AssertionError(f"a verified file was downloaded again from {url}")
+
+
+def _listing(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
+
+
+@needs_cache
+def test_present_verified_files_are_read_in_place_without_writing_or_downloading():
+    cache = DataCache(SHARED_CACHE, downloader=_no_download)  # downloads allowed, never needed
+    before = _listing(SHARED_CACHE)
+    for file in (PTB_FILES["valid"], MNIST_FILES["test"], BINARIZED_MNIST_FILES["test"]):
+        assert cache.fetch_file(file) == SHARED_CACHE / file.path
+    assert _listing(SHARED_CACHE) == before  # nothing written, not even a temporary file
+
+
+def test_pinned_file_is_read_in_place_without_writing_or_downloading(tmp_path):
+    path = tmp_path / "yahoo" / "yahoo.test.txt"
+    path.parent.mkdir()
+    path.write_text("a question\n")
+    file = RemoteFile("yahoo", "yahoo/yahoo.test.txt", None, urls=("http://127.0.0.1:9/x",))
+    cache = DataCache(tmp_path, downloader=_no_download)
+    cache.fetch_file(file)  # pins
+    before = _listing(tmp_path)
+    assert cache.fetch_file(file) == path
+    assert _listing(tmp_path) == before
 
 
 def test_file_that_cannot_be_downloaded_says_where_to_get_it(tmp_path, no_env):

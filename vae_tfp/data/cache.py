@@ -1,40 +1,41 @@
-"""The download cache: where real datasets live, how they are fetched and how they are verified.
+"""The download cache of the real datasets: pooch downloads, verifies and caches; this module
+adds what pooch does not do.
 
-Every file of a downloaded dataset is described by a :class:`RemoteFile`: its path inside the
-cache, the canonical public URLs, and the SHA-256 digest that identifies its content. The
-digest is taken over one of three byte streams, whichever the dataset's documentation
-publishes (see ``docs/datasets.md``):
+Every file of a downloaded dataset is declared by a :class:`RemoteFile`: its path inside the
+cache, its canonical public URLs (mirrors, tried in order) and the SHA-256 digest that
+identifies its content. :meth:`DataCache.fetch_file` hands the file to a ``pooch.Pooch``
+rooted at the cache folder (https://www.fatiando.org/pooch): pooch downloads a missing file
+into a temporary file in its folder, checks it against the known hash and only then moves it
+into place; a present file whose hash matches is returned without writing anything, so a
+read-only, pre-filled cache works; a present file whose hash differs is rejected, never
+re-downloaded over (``allow_updates=False``).
 
-- ``"file"``: the bytes of the file as stored;
-- ``"gunzip"``: the decompressed bytes of a ``.gz`` file (the gzip wrapper itself may be
-  recompressed by a mirror without changing the data);
-- ``"mat:NAME"``: ``np.ascontiguousarray(X).tobytes()`` of the variable ``NAME`` of a MATLAB
-  v5 file read with :func:`scipy.io.loadmat` (the header holds a creation date that differs
-  between copies of the same data).
+What this module adds to pooch:
 
-**Verified always, downloaded once.** :meth:`DataCache.fetch` verifies a cached file every
-time it is asked for it (not only after a download), so a corrupted or truncated file is
-never used. A file that is absent is downloaded from its URLs, in order, into a temporary
-file next to its final place; only when the temporary file passes verification is it renamed
-into place (``os.replace``, atomic on one file system). A download that fails verification
-is deleted, so a file that looks complete in the cache is always a verified one, and a
-verified file is never downloaded again.
-
-**Files without a published digest** (Omniglot's ``chardata.mat``, Yahoo, Yelp) are pinned
-on first use: their SHA-256 is written to ``<file>.sha256`` beside them (when the cache is
-writable) and every later use is verified against it. This detects later corruption, not a
-bad first copy; the log says so.
-
-**Where the cache is** (:func:`resolve_cache_dir`), highest precedence first:
-
-1. the environment variable ``VAE_TFP_DATA_CACHE`` (CI points it at ``../shared/data``);
-2. the ``data_cache`` key of the experiment config (``python -m vae_tfp prepare
-   --data-cache``);
-3. ``$XDG_CACHE_HOME/vae_tfp`` when ``XDG_CACHE_HOME`` is set, else ``~/.cache/vae_tfp``.
-
-The environment wins so that one machine-wide setting (a shared, pre-filled cache on a
-cluster, or CI) applies to every experiment without editing configs. Relative paths are
-taken relative to the current working directory (where Snakemake runs).
+- **Content digests.** The digest is taken over one of three byte streams, whichever the
+  dataset's publishers give (see ``docs/datasets.md``): ``"file"``, the bytes as stored (pooch
+  checks it itself); ``"gunzip"``, the decompressed bytes of a ``.gz`` file (mirrors recompress
+  the gzip wrapper without changing the data); ``"mat:NAME"``,
+  ``np.ascontiguousarray(X).tobytes()`` of the variable ``NAME`` of a MATLAB v5 file (its
+  header holds a creation date that differs between copies). Content digests are checked on
+  the downloaded temporary file (so a bad download never lands in the cache) and, by a pooch
+  processor, on every later use of the cached file.
+- **Pins.** Files without a published digest (Omniglot's ``chardata.mat``, Yahoo, Yelp) are
+  pinned on first use: their SHA-256 is written to ``<file>.sha256`` beside them (when the
+  cache is writable) and becomes pooch's known hash from then on. This detects later
+  corruption, not a bad first copy; the log says so.
+- **Mirrors**: pooch fetches from one URL; the URLs are tried in order.
+- **The cache folder** (:func:`resolve_cache_dir`), highest precedence first: the environment
+  variable ``VAE_TFP_DATA_CACHE`` (CI points it at ``../shared/data``); the ``data_cache`` key
+  of the experiment config (``python -m vae_tfp prepare --data-cache``); pooch's per-user
+  cache folder ``vae_tfp`` (``$XDG_CACHE_HOME/vae_tfp``, else ``~/.cache/vae_tfp`` on Linux).
+  The environment wins so that one machine-wide setting (a shared, pre-filled cache on a
+  cluster, or CI) applies to every experiment without editing configs. Relative paths are
+  taken relative to the current working directory (where Snakemake runs).
+- **Errors that say what to do**: a damaged file names the dataset, both digests and the
+  remedy (:class:`ChecksumMismatchError`); a file that is absent and cannot be downloaded
+  names the file, the full path to place it at and where to get it
+  (:class:`DatasetFileMissingError`).
 """
 
 from __future__ import annotations
@@ -44,22 +45,22 @@ import gzip
 import hashlib
 import logging
 import os
-import shutil
 import tempfile
-import urllib.error
-import urllib.request
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pooch
+from pooch.downloaders import choose_downloader
 
 log = logging.getLogger(__name__)
 
 ENV_VAR = "VAE_TFP_DATA_CACHE"
 DIGEST_KINDS = ("file", "gunzip", "mat")
-_CHUNK = 1 << 20
-_TIMEOUT_S = 60
+
+# A pooch downloader: ``downloader(url, output_file, pooch)`` writes the resource to a file.
+Downloader = Callable[[str, str, "pooch.Pooch | None"], None]
 
 
 class DataCacheError(RuntimeError):
@@ -76,7 +77,7 @@ class ChecksumMismatchError(DataCacheError):
 
 @dataclasses.dataclass(frozen=True)
 class RemoteFile:
-    """One file of a dataset, as stored in the cache.
+    """One file of a dataset: an entry of the registry that pooch fetches from.
 
     Attributes:
         dataset: Registry name of the dataset the file belongs to (named in errors).
@@ -105,9 +106,8 @@ class RemoteFile:
 
 
 def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/vae_tfp``, or ``~/.cache/vae_tfp`` when XDG_CACHE_HOME is unset."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "vae_tfp"
+    """pooch's per-user cache folder for ``vae_tfp`` (``~/.cache/vae_tfp`` or the XDG one)."""
+    return Path(pooch.os_cache("vae_tfp"))
 
 
 def resolve_cache_dir(configured: str | os.PathLike | None = None) -> Path:
@@ -119,21 +119,8 @@ def resolve_cache_dir(configured: str | os.PathLike | None = None) -> Path:
     Returns:
         An absolute path (it need not exist yet).
     """
-    from_env = os.environ.get(ENV_VAR)
-    if from_env:
-        chosen = Path(from_env)
-    elif configured:
-        chosen = Path(configured)
-    else:
-        chosen = default_cache_dir()
-    return chosen.expanduser().absolute()
-
-
-def _sha256_of_stream(stream) -> str:
-    digest = hashlib.sha256()
-    while chunk := stream.read(_CHUNK):
-        digest.update(chunk)
-    return digest.hexdigest()
+    chosen = os.environ.get(ENV_VAR) or configured or default_cache_dir()
+    return Path(chosen).expanduser().absolute()
 
 
 def array_sha256(array: np.ndarray) -> str:
@@ -155,19 +142,19 @@ def compute_digest(path: str | os.PathLike, digest: str = "file") -> str:
         ChecksumMismatchError: If the file cannot be decoded (a truncated gzip stream, a
             damaged MAT file, a missing variable); the message names the file.
     """
-    path = Path(path)
+    from scipy.io import loadmat
     from scipy.io.matlab import MatReadError
 
     try:
         if digest == "file":
-            with open(path, "rb") as stream:
-                return _sha256_of_stream(stream)
+            return pooch.file_hash(str(path))
         if digest == "gunzip":
+            sha = hashlib.sha256()
             with gzip.open(path, "rb") as stream:
-                return _sha256_of_stream(stream)
+                while chunk := stream.read(1 << 20):
+                    sha.update(chunk)
+            return sha.hexdigest()
         if digest.startswith("mat:"):
-            from scipy.io import loadmat
-
             name = digest.split(":", 1)[1]
             return array_sha256(loadmat(path, variable_names=[name])[name])
     except (OSError, EOFError, ValueError, KeyError, TypeError, zlib.error, MatReadError) as error:
@@ -178,29 +165,20 @@ def compute_digest(path: str | os.PathLike, digest: str = "file") -> str:
     raise ValueError(f"unknown digest kind {digest!r}")
 
 
-def fetch_url(url: str, destination: Path) -> None:
-    """Copies the resource at ``url`` (``https://``, ``http://`` or ``file://``) to a file.
-
-    The module-level indirection lets tests count or block downloads.
-    """
-    with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
-        with open(destination, "wb") as out:
-            shutil.copyfileobj(response, out, _CHUNK)
-
-
 @dataclasses.dataclass
 class DataCache:
-    """A download cache rooted at one folder.
+    """A download cache rooted at one folder; pooch does the fetching.
 
     Args:
         root: The cache folder; :func:`resolve_cache_dir` gives the configured one.
         download: Whether missing files may be downloaded.
-        fetch: ``fetch(url, destination_path)``; :func:`fetch_url` by default.
+        downloader: A pooch downloader, ``downloader(url, output_file, pooch)``; by default
+            pooch picks one from the URL's protocol (HTTP(S), FTP, SFTP, DOI).
     """
 
     root: Path
     download: bool = True
-    fetch: Callable[[str, Path], None] | None = None
+    downloader: Downloader | None = None
 
     @classmethod
     def from_config(cls, configured: str | os.PathLike | None = None, **kwargs) -> DataCache:
@@ -210,79 +188,6 @@ class DataCache:
     def path_of(self, file: RemoteFile) -> Path:
         """Where ``file`` lives (or must be placed) in this cache."""
         return Path(self.root) / file.path
-
-    def _pin_path(self, file: RemoteFile) -> Path:
-        path = self.path_of(file)
-        return path.with_name(path.name + ".sha256")
-
-    def _expected(self, file: RemoteFile) -> str | None:
-        if file.sha256 is not None:
-            return file.sha256
-        pin = self._pin_path(file)
-        if pin.exists():
-            return pin.read_text().split()[0]
-        return None
-
-    def verify(self, file: RemoteFile, path: Path | None = None) -> None:
-        """Checks the content of ``path`` (default: the cached copy) against its digest.
-
-        A file without a published digest and without a pin gets pinned now.
-
-        Raises:
-            ChecksumMismatchError: Naming the dataset, the file, both digests and what to do.
-        """
-        path = self.path_of(file) if path is None else path
-        actual = self._check(file, path)
-        if self._expected(file) is None:
-            self._pin(file, actual)
-
-    def _check(self, file: RemoteFile, path: Path, origin: str = "") -> str:
-        """Returns the digest of ``path``; raises if it differs from the expected one."""
-        actual = compute_digest(path, file.digest)
-        expected = self._expected(file)
-        if expected is not None and actual != expected:
-            what = "" if file.digest == "file" else f" ({file.digest} content)"
-            where = f" {origin}" if origin else ""
-            if file.sha256 is None:
-                advice = (
-                    f"it differs from the digest pinned on first use in {self._pin_path(file)}; "
-                    f"replace the file with a good copy (get it from {file.source}), or delete "
-                    "both to pin a new copy"
-                )
-            else:
-                advice = (
-                    "the file is corrupted, truncated or a different version; delete it and run "
-                    "again to download it afresh"
-                    + (f" from {file.urls[0]}" if file.urls else f" (get it from {file.source})")
-                )
-            raise ChecksumMismatchError(
-                f"dataset {file.dataset!r}: {path}{where} failed verification: sha256{what} is "
-                f"{actual}, expected {expected}; {advice}."
-            )
-        return actual
-
-    def _pin(self, file: RemoteFile, actual: str) -> None:
-        pin = self._pin_path(file)
-        try:
-            _atomic_write_text(pin, f"{actual}  {Path(file.path).name}\n")
-        except OSError as error:
-            log.warning(
-                "dataset %r: %s has no published sha256 and the cache is not writable (%s); "
-                "it is used unverified (sha256 %s)",
-                file.dataset,
-                self.path_of(file),
-                error,
-                actual,
-            )
-            return
-        log.warning(
-            "dataset %r: %s has no published sha256; pinned %s in %s on first use (later "
-            "changes are detected, a bad first copy is not)",
-            file.dataset,
-            self.path_of(file),
-            actual,
-            pin,
-        )
 
     def fetch_file(self, file: RemoteFile) -> Path:
         """Returns the path of ``file`` in the cache, verified; downloads it if absent.
@@ -294,36 +199,110 @@ class DataCache:
         """
         path = self.path_of(file)
         if path.exists():
-            self.verify(file, path)
-            return path
+            try:
+                return self._fetch(file, url="")  # pooch only reads: no URL is used
+            except ValueError:  # pooch's hash differs and updates are disallowed
+                self._check(file, path)
+                raise
         reasons = []
-        if self.download and file.urls:
-            for url in file.urls:
-                try:
-                    self._download(file, url, path)
-                    return path
-                except (OSError, urllib.error.URLError, ChecksumMismatchError) as error:
-                    reasons.append(f"{url}: {error}")
-                    log.warning("dataset %r: download of %s failed: %s", file.dataset, url, error)
+        for url in file.urls if self.download else ():
+            try:
+                return self._fetch(file, url)
+            except (OSError, ValueError, ChecksumMismatchError) as error:
+                reasons.append(f"{url}: {error}")
+                log.warning("dataset %r: download of %s failed: %s", file.dataset, url, error)
         raise DatasetFileMissingError(self._missing_message(file, path, reasons))
 
-    def _download(self, file: RemoteFile, url: str, path: Path) -> None:
-        """Downloads into a temporary file, verifies it, then renames it into place."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".part"
+    def _fetch(self, file: RemoteFile, url: str) -> Path:
+        """One ``Pooch.fetch`` of ``file`` from ``url``, content-checked on both sides."""
+        expected = self._expected(file)
+        known_hash = f"sha256:{expected}" if expected and file.digest == "file" else None
+        registry = pooch.create(
+            path=self.root,
+            base_url="",
+            registry={file.path: known_hash},
+            urls={file.path: url},
+            allow_updates=False,
         )
-        os.close(handle)
-        tmp = Path(tmp_name)
+        inner = self.downloader
+
+        def download(url: str, output_file: str, owner: pooch.Pooch | None) -> None:
+            (inner or choose_downloader(url))(url, output_file, owner)
+            if file.digest != "file":  # pooch checks file digests after this returns
+                self._check(file, Path(output_file), origin=f"(downloaded from {url})")
+
+        def process(fname: str, action: str, owner: pooch.Pooch | None) -> str:
+            if action == "fetch" and file.digest != "file":
+                self._check(file, Path(fname))
+            if expected is None:
+                self._pin(file, compute_digest(fname, file.digest))
+            return fname
+
+        return Path(registry.fetch(file.path, processor=process, downloader=download))
+
+    def _pin_path(self, file: RemoteFile) -> Path:
+        path = self.path_of(file)
+        return path.with_name(path.name + ".sha256")
+
+    def _expected(self, file: RemoteFile) -> str | None:
+        if file.sha256 is not None:
+            return file.sha256
+        pin = self._pin_path(file)
+        return pin.read_text().split()[0] if pin.exists() else None
+
+    def _check(self, file: RemoteFile, path: Path, origin: str = "") -> None:
+        """Raises if the digest of ``path`` differs from the expected one."""
+        actual = compute_digest(path, file.digest)
+        expected = self._expected(file)
+        if expected is None or actual == expected:
+            return
+        what = "" if file.digest == "file" else f" ({file.digest} content)"
+        where = f" {origin}" if origin else ""
+        if file.sha256 is None:
+            advice = (
+                f"it differs from the digest pinned on first use in {self._pin_path(file)}; "
+                f"replace the file with a good copy (get it from {file.source}), or delete "
+                "both to pin a new copy"
+            )
+        else:
+            advice = (
+                "the file is corrupted, truncated or a different version; delete it and run "
+                "again to download it afresh"
+                + (f" from {file.urls[0]}" if file.urls else f" (get it from {file.source})")
+            )
+        raise ChecksumMismatchError(
+            f"dataset {file.dataset!r}: {path}{where} failed verification: sha256{what} is "
+            f"{actual}, expected {expected}; {advice}."
+        )
+
+    def _pin(self, file: RemoteFile, actual: str) -> None:
+        pin, path = self._pin_path(file), self.path_of(file)
         try:
-            log.info("dataset %r: downloading %s -> %s", file.dataset, url, path)
-            (self.fetch or fetch_url)(url, tmp)
-            actual = self._check(file, tmp, origin=f"(downloaded from {url})")
-            os.replace(tmp, path)
-            if self._expected(file) is None:
-                self._pin(file, actual)
+            handle, tmp = tempfile.mkstemp(dir=pin.parent, prefix=f".{pin.name}.", suffix=".tmp")
+        except OSError as error:
+            log.warning(
+                "dataset %r: %s has no published sha256 and the cache is not writable (%s); "
+                "it is used unverified (sha256 %s)",
+                file.dataset,
+                path,
+                error,
+                actual,
+            )
+            return
+        try:
+            with os.fdopen(handle, "w") as stream:
+                stream.write(f"{actual}  {path.name}\n")
+            os.replace(tmp, pin)
         finally:
-            tmp.unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)
+        log.warning(
+            "dataset %r: %s has no published sha256; pinned %s in %s on first use (later "
+            "changes are detected, a bad first copy is not)",
+            file.dataset,
+            path,
+            actual,
+            pin,
+        )
 
     def _missing_message(self, file: RemoteFile, path: Path, reasons: list[str]) -> str:
         lines = [
@@ -340,21 +319,9 @@ class DataCache:
             lines.append(f"  Expected sha256{what}: {file.sha256}")
         if not self.download and file.urls:
             lines.append("  (downloads are switched off for this cache)")
-        for reason in reasons:
-            lines.append(f"  Download failed: {reason}")
+        lines.extend(f"  Download failed: {reason}" for reason in reasons)
         lines.append(
             f"  The cache folder is {self.root} (set it with the environment variable "
             f"{ENV_VAR} or the config key data_cache; see docs/datasets.md)."
         )
         return "\n".join(lines)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
