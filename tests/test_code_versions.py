@@ -76,7 +76,7 @@ def test_summary_and_long_csv_carry_both_code_versions(tmp_path):
     assert not long["metric"].str.contains("dirty|across|commit|hash").any()  # not metrics
     # Training under one code and evaluation under another is no mix: the note is absent.
     for table in (out / "summary.md", out / "datasets" / "digits.md", out / "summary.tex"):
-        assert "Mixed code versions" not in table.read_text()
+        assert "Provenance warning" not in table.read_text()
 
 
 def test_a_table_from_two_code_versions_is_marked_or_refused(tmp_path):
@@ -90,7 +90,7 @@ def test_a_table_from_two_code_versions_is_marked_or_refused(tmp_path):
                         f"(1 run); source {'d' * 12} at {'c' * 12} (1 run)"]  # fmt: skip
     for name in ("summary.md", "summary.tex", "datasets/digits.md", "datasets/digits.tex",
                  "datasets/digits.html"):  # fmt: skip
-        assert "Mixed code versions: runs trained under 2 code versions" in (out / name).read_text()
+        assert "Provenance warning: runs trained under 2 code versions" in (out / name).read_text()
     with pytest.raises(MixedCodeVersionsError, match="trained under 2 code versions"):
         write_all_tables(paths, tmp_path / "refused", code_versions="refuse")
     assert not (tmp_path / "refused" / "summary.csv").exists()
@@ -212,5 +212,5 @@ def test_the_landing_page_says_when_the_runs_are_mixed(tmp_path):
     cli.main(["landing-page", "--summary", str(out / "summary.csv"), "--template",
               str(template), "--output", str(landing)])  # fmt: skip
     html = publish_parts(landing.read_text(), writer_name="html")["html_body"]
-    assert "<strong>Warning: the 2 runs of these tables do not all come from one" in html
+    assert "<strong>Warning: the 2 runs of these tables do not all come from one clean" in html
     assert "runs trained under 2 code versions" in html and "Text." in html

@@ -127,9 +127,9 @@ def code_version_note(frame: pd.DataFrame) -> str:
     if not problems:
         return ""
     return (
-        "Mixed code versions: " + "; ".join(problems) + ". The rows of this table may not "
-        "come from one version of the code: see the train_* and eval_* columns of "
-        "summary.csv and docs/provenance.md. "
+        "Provenance warning: " + "; ".join(problems) + ". The rows of this table may not "
+        "come from one clean, recorded version of the code: see the train_* and eval_* "
+        "columns of summary.csv and docs/provenance.md. "
     )
 
 
@@ -168,8 +168,9 @@ def code_version_summary(frame: pd.DataFrame) -> str:
     lines = []
     if problems:
         lines.append(
-            f"**Warning: the {n} runs of these tables do not all come from one version of "
-            "the code.** Every table carries this note; re-run what differs (docs/provenance.md)."
+            f"**Warning: the {n} runs of these tables do not all come from one clean, "
+            "recorded version of the code.** Every table carries this warning; "
+            "docs/provenance.md says how to re-run what differs."
         )
         lines.append("")
         lines += [f"- {problem}." for problem in problems]
