@@ -20,7 +20,7 @@ def _run(root, decoder, method, seed, decoder_options, method_options, valid_au,
         "method_options": {"method": "vanilla", **method_options},
         "evaluation": {"iw_samples": 500},
     }
-    metrics = {"au": au, "nll_iw": 90.0 + seed, "kl": 25.0, "mi": 9.2}
+    metrics = {"au": au, "nll_iw": 90.0 + seed, "kl": 25.0, "mi": 9.2}  # mi: not shown
     (run_dir / "metrics.json").write_text(json.dumps({"config": config, "metrics": metrics}))
     history = pd.DataFrame({"epoch": range(1, len(valid_au) + 1), "valid_au": valid_au})
     history.to_csv(run_dir / "history.csv", index=False)
@@ -64,3 +64,17 @@ def test_embedding_replaces_only_the_named_block():
     )
     with pytest.raises(ValueError, match="no block <!-- generated: other -->"):
         module.embed(page, "other", "x")
+
+
+def test_the_cli_takes_epochs_before_the_run_files(tmp_path):
+    from vae_tfp.cli import main
+
+    paths = [_run(tmp_path, "zero", "analytic", 0, {}, {}, [30, 20], 15)]
+    main(["ablation", "--output-dir", str(tmp_path / "t"), "--epochs", "1,2", *map(str, paths)])
+    assert list(pd.read_csv(tmp_path / "t" / "ablation.csv")["valid au @2"]) == [20]
+
+
+def test_the_log_n_capped_mi_is_not_printed_as_a_value(tmp_path):
+    paths = [_run(tmp_path, "zero", "analytic", 0, {}, {}, [30], 15)]
+    frame = ablation_frame(paths, epochs=[1])
+    assert not [column for column in frame if "mi" in column.split()]

@@ -503,7 +503,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ablation.add_argument("--output-dir", required=True, type=Path, help="the tables folder")
     ablation.add_argument(
-        "--epochs", type=int, nargs="+", required=True, help="epochs of history.csv to show"
+        "--epochs",
+        type=lambda text: [int(e) for e in text.split(",")],
+        required=True,
+        help="epochs of history.csv to show, comma-separated (1,4,13)",
     )
     ablation.add_argument("metrics", nargs="+", type=Path, help="the runs' metrics.json")
     ablation.set_defaults(func=_ablation)

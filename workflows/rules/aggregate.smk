@@ -142,7 +142,7 @@ rule ablation:
         md="results/{experiment}/tables/ablation.md",
     params:
         output_dir=parent_of_output("csv"),
-        epochs=" ".join(str(e) for e in config.get("ablation", {}).get("epochs", [])),
+        epochs=",".join(str(e) for e in config.get("ablation", {}).get("epochs", [])),
     log:
         "results/{experiment}/logs/ablation.log",
     threads: 1
