@@ -11,6 +11,7 @@ from vae_tfp.metrics import (
     active_units,
     aggregate_posterior_metrics,
     bits_per_dim,
+    count_active,
     gaussian_kl_per_dim,
     iw_log_likelihood,
     mutual_information,
@@ -42,6 +43,18 @@ def test_active_units_threshold_is_strict():
     loc = np.array([[0.0], [0.25]])  # ddof=1 variance = 0.03125 exactly in binary
     assert active_units(loc, threshold=0.03125)[0] == 0
     assert active_units(loc, threshold=0.0312)[0] == 1
+
+
+def test_he_2019_active_units_count_a_variance_at_the_threshold():
+    """He et al. 2019's calc_au counts >=: the variance exactly at the threshold counts
+    there and not in Burda et al.'s strict count; the variances are the same."""
+    loc = np.array([[0.0, 0.0], [0.25, 0.5]])  # variances 0.03125 and 0.125, exact
+    strict, variances = active_units(loc, threshold=0.03125)
+    inclusive, same = active_units(loc, threshold=0.03125, strict=False)
+    assert (strict, inclusive) == (1, 2)
+    np.testing.assert_array_equal(variances, same)
+    assert count_active(variances, 0.125, strict=False) == 1
+    assert count_active(variances, 0.125) == 0
 
 
 def test_mi_is_zero_when_the_encoder_ignores_x():

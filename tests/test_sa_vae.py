@@ -209,8 +209,9 @@ def test_zero_svi_steps_is_the_plain_vae_exactly(tmp_path):
 def test_evaluation_uses_the_refined_posterior(ppca):
     """Every metric comes from the refined q: its parameters are closer to the exact
     posterior than the encoder's for every example; kl, au and mi are those of the refined
-    parameters; and nll_iw with K = 1 (minus a single-sample ELBO) exceeds the exact NLL by
-    KL(q || p(z|x)) of the refined q, within 4 standard errors."""
+    parameters, au_he2019 and au_encoder_variances those of the encoder's; and nll_iw with
+    K = 1 (minus a single-sample ELBO) exceeds the exact NLL by KL(q || p(z|x)) of the
+    refined q, within 4 standard errors."""
     data, truth, model = ppca
     model.posterior_refinement = build_method({"method": "sa_vae"}).posterior_refinement()
     try:
@@ -235,6 +236,14 @@ def test_evaluation_uses_the_refined_posterior(ppca):
         assert result["metrics"]["kl"] == pytest.approx(np.mean(kl), rel=1e-6)
         variances = np.var(loc.astype(np.float64), 0, ddof=1)
         np.testing.assert_allclose(result["metrics"]["au_variances"], variances)
+        # He et al. 2019's AU: >= on the encoder's means, before the refinement.
+        encoder_loc = np.asarray(model.encoder.params(x)[0], np.float64)
+        encoder_variances = np.var(encoder_loc, 0, ddof=1)
+        np.testing.assert_allclose(
+            result["metrics"]["au_encoder_variances"], encoder_variances, rtol=1e-6
+        )
+        assert not np.allclose(encoder_variances, variances, rtol=1e-3)
+        assert result["metrics"]["au_he2019"] == int(np.sum(encoder_variances >= 0.01))
         aggregate = aggregate_posterior_metrics(loc, log_var, n_samples=3, seed=eval_seed)
         assert result["metrics"]["mi"] == aggregate["mi"]
         assert "SVI steps" in result["estimators"]["posterior"]

@@ -14,7 +14,11 @@ Metrics (nats per example, averaged over test examples; definitions in
   the same samples as ``mi``.
 - ``marginal_kl_lower``, ``marginal_kl_upper``: the bracket kl - mi_upper <= KL(q(z) || p(z))
   <= kl - mi; ``marginal_kl`` (= ``marginal_kl_upper``) is kept for older readers.
-- ``au``: active units, Cov_x(E_q[z_i|x]) > threshold; per-dimension variances saved.
+- ``au``: active units, Cov_x(E_q[z_i|x]) > threshold on the posterior the model uses
+  (SA-VAE: the refined means; Burda et al. 2016); per-dimension variances saved
+  (``au_variances``).
+- ``au_he2019``: the count of He et al. 2019's code, Var >= threshold on the *encoder's*
+  means (before a refinement); their variances in ``au_encoder_variances``.
 - ``nll_iw_perplexity`` (token data): exp(total nll_iw / total tokens), a sentence's tokens
   being its words and its ``EOS`` (:func:`vae_tfp.data.store.token_counts`).
 """
@@ -85,12 +89,17 @@ def importance_weighted_pass(
         ``loc``, ``log_var`` [N, d]; ``log_px`` [N] (the importance-weighted estimate of
         log p(x)); ``log_px_mc_var`` [N] (its Monte Carlo variance by the delta method,
         estimated from the same K weights); ``rec`` [N] (mean over the K samples of
-        log p(x|z_k)).
+        log p(x|z_k)); ``encoder_loc`` [N, d] (the encoder's means before a refinement,
+        :meth:`vae_tfp.models.VAE.encoder_params`; ``loc`` itself without one).
     """
 
     @tf.function(reduce_retracing=True)
     def params_pass(xb, stateless_seed):
         return model.posterior_params(xb, seed=stateless_seed)
+
+    @tf.function(reduce_retracing=True)
+    def encoder_pass(xb):
+        return model.encoder_params(xb)[0]
 
     @tf.function(reduce_retracing=True)
     def chunk_pass(xb, loc, log_var, n, stateless_seed):
@@ -109,11 +118,15 @@ def importance_weighted_pass(
         "log_px": [],
         "log_px_mc_var": [],
         "rec": [],
+        "encoder_loc": [],
     }
     for b, start in enumerate(range(0, len(x), batch_size)):
         xb = tf.constant(x[start : start + batch_size])
         refinement_seed = tf.random.experimental.stateless_fold_in([seed, b], _REFINEMENT)
         loc, log_var = params_pass(xb, refinement_seed)
+        # The encoder's means, before a refinement (He et al. 2019 count AU on these).
+        refined = model.posterior_refinement is not None
+        out["encoder_loc"].append(encoder_pass(xb).numpy() if refined else loc.numpy())
         lse_parts, lse2_parts, rec_sum = [], [], 0.0
         for c, n in enumerate(_chunk_sizes(n_samples, chunk)):
             stateless_seed = tf.constant([seed, b * 100003 + c], tf.int32)
@@ -173,6 +186,9 @@ def compute_metrics(
         passed["loc"], passed["log_var"], n_samples=n_mi_samples, seed=eval_seed
     )
     au, variances = active_units(passed["loc"], threshold)
+    # He et al. 2019's convention: >= on the encoder's means (the same means as au's
+    # unless the method refines q(z|x), as SA-VAE).
+    au_he2019, encoder_variances = active_units(passed["encoder_loc"], threshold, strict=False)
     metrics.update(
         {
             "mi": aggregate["mi"],
@@ -188,6 +204,8 @@ def compute_metrics(
             "kl_per_dim": kl_per_dim.mean(0).tolist(),
             "mi_per_dim": aggregate["mi_per_dim"].tolist(),
             "au_variances": variances.tolist(),
+            "au_he2019": au_he2019,
+            "au_encoder_variances": encoder_variances.tolist(),
         }
     )
     # Monte Carlo error alone (test set held fixed): sqrt(sum_n Var_n) / N.
@@ -235,6 +253,15 @@ def compute_metrics(
         "marginal_kl_direct": "E_{z~q(z)}[log q(z) - log p(z)], same samples as mi",
         "au": f"dims with Var_x(E_q[z_i|x]) > {threshold} (ddof=1, strict, Burda et al. 2016)",
         "au_threshold": threshold,
+        "au_he2019": (
+            f"dims with Var_x(E_q[z_i|x]) >= {threshold} (ddof=1) on the encoder's means, "
+            "before any refinement: He et al. 2019's calc_au (jxhe/vae-lagging-encoder "
+            "cdc4eb9); the same means as au unless the method refines q(z|x)"
+        ),
+        "au_encoder_variances": (
+            "Var_x of the encoder's means per dimension (ddof=1), before any refinement; "
+            "au_variances are those of the posterior the model uses"
+        ),
         "standard_errors": (
             "std over test examples / sqrt(n_test) for per-example averages; nll_iw_mc: Monte "
             "Carlo error of nll_iw alone (delta method on the K weights, test set fixed); none "

@@ -71,23 +71,41 @@ def iw_log_likelihood(log_weights: np.ndarray) -> np.ndarray:
     return logsumexp(log_weights, axis=1) - np.log(log_weights.shape[1])
 
 
-def active_units(loc: np.ndarray, threshold: float = 0.01) -> tuple[int, np.ndarray]:
+def active_units(
+    loc: np.ndarray, threshold: float = 0.01, strict: bool = True
+) -> tuple[int, np.ndarray]:
     """Active units (Burda et al. 2016, Sec. 5.2): dims with Cov_x(E_q[z_i|x]) > threshold.
 
     The variance over the evaluation set of each dimension's posterior mean uses ddof=1 (as
-    He et al. 2019's code). The comparison is strict (``>``, Burda et al.); He et al.'s code
-    uses ``>=``, which differs only for variances exactly at the threshold.
+    He et al. 2019's code). The comparison is strict (``>``, Burda et al.) by default; He et
+    al. 2019's code counts ``>=`` (``calc_au`` in ``image.py`` and ``text.py`` of
+    jxhe/vae-lagging-encoder at commit cdc4eb9d9599a026bf277db74efc2ba1ec203b15:
+    ``(au_var >= delta).sum()``, ``au_var`` the ddof-1 variance of ``model.encode_stats``,
+    the *encoder's* means), which differs only for variances exactly at the threshold.
+    Which means enter is the caller's choice: the suite's ``au`` takes the posterior the
+    model uses (SA-VAE: the refined means), ``au_he2019`` the encoder's
+    (:mod:`vae_tfp.evaluation.evaluate`).
 
     Args:
         loc: Posterior means, [N, d].
-        threshold: Variance threshold (0.01 in Burda et al.).
+        threshold: Variance threshold (0.01 in Burda et al. and He et al.).
+        strict: Count ``variance > threshold`` (Burda et al.); False counts ``>=``
+            (He et al. 2019's code).
 
     Returns:
         (number of active units, per-dimension variances [d]) so other thresholds can be
         applied later.
     """
     variances = np.var(np.asarray(loc, np.float64), axis=0, ddof=1)
-    return int(np.sum(variances > threshold)), variances
+    return count_active(variances, threshold, strict), variances
+
+
+def count_active(variances: np.ndarray, threshold: float = 0.01, strict: bool = True) -> int:
+    """How many per-dimension variances of :func:`active_units` pass the threshold
+    (``>`` if ``strict``, Burda et al. 2016; ``>=`` otherwise, He et al. 2019's code)."""
+    variances = np.asarray(variances, np.float64)
+    passed = variances > threshold if strict else variances >= threshold
+    return int(np.sum(passed))
 
 
 def _posterior_samples(loc: np.ndarray, scale: np.ndarray, n_samples: int, seed: int) -> np.ndarray:

@@ -97,13 +97,23 @@ class VAE(tf.Module):
         Raises:
             ValueError: If the posterior is refined and no seed is given.
         """
-        loc, log_var = self.encoder.params(x)
-        if self.posterior_transform is not None:
-            loc, log_var = self.posterior_transform(loc, log_var, training=training)
+        loc, log_var = self.encoder_params(x, training=training)
         if self.posterior_refinement is not None:
             if seed is None:
                 raise ValueError("this model refines q(z|x) by random steps: pass a seed")
             loc, log_var = self.posterior_refinement(self, x, loc, log_var, seed, kl_weight)
+        return loc, log_var
+
+    def encoder_params(self, x: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """(loc, log_var) of the encoder's q(z|x): after the posterior transform (BN-VAE,
+        delta-VAE; part of the encoder in those papers' code), before any refinement.
+
+        He et al. 2019's active units are counted on these means (their ``encode_stats``);
+        for a model without a refinement they are :meth:`posterior_params`'s.
+        """
+        loc, log_var = self.encoder.params(x)
+        if self.posterior_transform is not None:
+            loc, log_var = self.posterior_transform(loc, log_var, training=training)
         return loc, log_var
 
     def posterior(
