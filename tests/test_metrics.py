@@ -104,18 +104,6 @@ def test_iw_log_likelihood_is_log_mean_exp():
     np.testing.assert_allclose(iw_log_likelihood(log_w), np.log([2.0, 2.0]))
 
 
-@pytest.fixture(scope="module")
-def ppca_and_data():
-    model = make_model(data_dim=6, spectrum=[2.0, 1.0, 0.5], noise_std=0.5, seed=1)
-    rng = np.random.default_rng(5)
-    x = (
-        rng.standard_normal((400, 3)) @ model.weight.T
-        + model.bias
-        + 0.5 * rng.standard_normal((400, 6))
-    )
-    return model, x.astype(np.float32)
-
-
 @pytest.mark.parametrize("k", [1, 7, 50])
 def test_nll_iw_is_exact_for_the_exact_posterior(ppca_and_data, k):
     model, x = ppca_and_data

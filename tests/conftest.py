@@ -1,0 +1,20 @@
+"""Fixtures shared by several test modules."""
+
+import numpy as np
+import pytest
+
+from vae_tfp.data.linear_gaussian import make_model
+
+
+@pytest.fixture(scope="module")
+def ppca_and_data():
+    """A pPCA model with orthogonal W (6 dimensions, spectrum 2, 1, 0.5, sigma 0.5) and 400
+    examples drawn from it (float32): the exact log p(x) and posterior are known."""
+    model = make_model(data_dim=6, spectrum=[2.0, 1.0, 0.5], noise_std=0.5, seed=1)
+    rng = np.random.default_rng(5)
+    x = (
+        rng.standard_normal((400, 3)) @ model.weight.T
+        + model.bias
+        + 0.5 * rng.standard_normal((400, 6))
+    )
+    return model, x.astype(np.float32)
