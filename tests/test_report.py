@@ -209,3 +209,78 @@ def test_ppca_with_rate_far_above_log_n_shows_marginal_kl_as_a_bracket_holding_z
         low, high = map(float, cells["marginal_kl"].strip("[]").split(", "))
         assert low == 0.0 < 20.0 < high  # kl - mi ~ 29.5 - log 300 = 23.8; truth 0 inside
         assert cells["mi"].startswith("[5.70, ") and cells["mi"].endswith("†")
+
+
+def _run_with_units(root, dataset, method, n_test, refined=False):
+    """A metrics.json with per-dimension MI and AU variances: dimension 0 carries 0.03
+    nats, dimension 1 0.2; the encoder's mean variances put dimension 1 exactly at the AU
+    threshold (counted by He et al. 2019's >=, not by Burda et al.'s >)."""
+    path = _fake_run(root / dataset, method, 0, -20.0, n_test=n_test)
+    payload = json.loads(path.read_text())
+    payload["run"]["dataset"] = dataset
+    payload["metrics"].update(
+        mi_per_dim=[0.03, 0.2],
+        au_variances=[0.5, 0.3],
+        mi_minibatch=1.2,
+    )
+    payload["estimators"].update(au_threshold=0.01, mi_samples=10, mi_minibatch_size=128)
+    if refined:  # SA-VAE: au on the refined means, au_he2019 on the encoder's
+        payload["metrics"]["au_encoder_variances"] = [0.5, 0.01]
+        payload["estimators"]["posterior"] = "SVI steps"
+    path.write_text(json.dumps(payload))
+    return path
+
+
+def test_informative_threshold_follows_each_runs_n(tmp_path):
+    """The same per-dimension MI is informative at N = 2,000 (threshold 0.010 nats) and not
+    at N = 359 (0.056), unless the config fixes the threshold; each row records its own."""
+    from vae_tfp.report.collapse import informative_threshold
+
+    paths = [
+        _run_with_units(tmp_path, "digits", "vanilla", 359),
+        _run_with_units(tmp_path, "linear_gaussian", "vanilla", 2000),
+    ]
+    frame = collect_runs(paths).set_index("dataset")
+    assert frame.loc["digits", "informative_mi"] == informative_threshold(359, 10)
+    assert frame.loc["linear_gaussian", "informative_mi"] == informative_threshold(2000, 10)
+    assert frame.loc["digits", "informative_units"] == 1
+    assert frame.loc["linear_gaussian", "informative_units"] == 2
+    assert not frame["informative_mi_fixed"].any()
+    fixed = collect_runs(paths, informative_mi=0.1).set_index("dataset")
+    assert list(fixed["informative_units"]) == [1, 1] and fixed["informative_mi_fixed"].all()
+
+
+def test_published_conventions_in_the_dataset_table_on_request(tmp_path):
+    """au_he2019 (>= on the encoder's means) and mi_minibatch with its batch size appear in
+    the per-dataset table only when asked; the caption names both estimators, N and B."""
+    from vae_tfp.report.tables import write_dataset_table
+
+    paths = [
+        _run_with_units(tmp_path, "digits", "vanilla", 359),
+        _run_with_units(tmp_path, "digits", "sa_vae", 359, refined=True),
+    ]
+    frame = collect_runs(paths).set_index("method")
+    # Without a refinement He et al.'s count reads au_variances with >=: both dimensions.
+    assert frame.loc["vanilla", "au_he2019"] == 2
+    # SA-VAE: au counts the refined means (2), au_he2019 the encoder's, 0.01 counted by >=.
+    assert frame.loc["sa_vae", "au"] == 3 and frame.loc["sa_vae", "au_he2019"] == 2
+    assert frame.loc["sa_vae", "mi_minibatch_size"] == 128
+    frame = frame.reset_index()
+    plain, published = tmp_path / "plain", tmp_path / "published"
+    plain.mkdir()
+    published.mkdir()
+    write_dataset_table(frame, "digits", plain)
+    table = (plain / "digits.md").read_text()
+    assert "au_he2019" not in table and "mi_minibatch" not in table
+    assert "I(x; z_i) > T = 2 / (N S r²)" in table and "T = 0.0557 nats here" in table
+    write_dataset_table(frame, "digits", published, published=True)
+    table = (published / "digits.md").read_text()
+    header = next(line for line in table.splitlines() if line.startswith("| decoder"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert columns.index("au_he2019") == columns.index("au") + 1
+    assert columns.index("mi_minibatch") == columns.index("mi") + 1
+    assert "B = 128 examples" in table and "log B = 4.85" in table
+    assert "≥ 0.01 on the encoder's means" in table and "N = 359 test examples" in table
+    numbers = pd.read_csv(published / "digits.csv")
+    assert list(numbers["au_he2019_mean"]) == [2.0, 2.0]
+    assert list(numbers["mi_minibatch_mean"]) == [1.2, 1.2]

@@ -7,7 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vae_tfp.report.collapse import run_verdict, unit_verdicts, verdict_counts
+from vae_tfp.metrics import aggregate_posterior_metrics
+from vae_tfp.report.collapse import (
+    INFORMATIVE_RELATIVE_STD,
+    informative_threshold,
+    mi_per_dim_mc_std,
+    run_verdict,
+    unit_verdicts,
+    verdict_counts,
+)
 from vae_tfp.report.statistics import paired_differences, t_interval
 from vae_tfp.report.tables import (
     dataset_caption,
@@ -85,7 +93,59 @@ def test_collapse_verdicts_on_hand_built_metrics():
     assert run_verdict(["collapsed", "active_uninformative"]) == "collapsed"
     assert run_verdict(["informative"] * 3) == "uncollapsed"
     with pytest.raises(ValueError, match="mi_per_dim has"):
-        unit_verdicts([0.1], [0.1, 0.2], 0.01)
+        unit_verdicts([0.1], [0.1, 0.2], 0.01, 0.05)
+
+
+@pytest.mark.parametrize(
+    ("n_test", "n_samples", "threshold"), [(359, 10, 0.05571), (2000, 10, 0.01), (10000, 10, 0.002)]
+)
+def test_informative_threshold_is_two_over_n_s_r_squared(n_test, n_samples, threshold):
+    assert informative_threshold(n_test, n_samples) == pytest.approx(threshold, rel=1e-3)
+    assert informative_threshold(n_test, n_samples, relative_std=0.2) == pytest.approx(
+        threshold / 4, rel=1e-3
+    )
+    with pytest.raises(ValueError, match="need N, S"):
+        informative_threshold(0, n_samples)
+
+
+def _known_information_dims(n_test, informations, seed):
+    """Posterior parameters of dimensions with known information over n_test examples:
+    q(z_i|x_n) = N(a_i u_n, 0.5), u_n ~ N(0, 1), carries 0.5 log(1 + a_i^2 / 0.5) nats
+    (vae_tfp.report.estimator_noise); a_i = 0 carries none."""
+    slopes = np.sqrt(0.5 * np.expm1(2 * np.asarray(informations)))
+    u = np.random.default_rng(seed).standard_normal((n_test, len(slopes)))
+    loc = u * slopes
+    return loc, np.full_like(loc, np.log(0.5))
+
+
+@pytest.mark.parametrize(("n_test", "n_samples"), [(359, 10), (2000, 10)])
+def test_informative_threshold_follows_the_estimators_noise_at_two_n(n_test, n_samples):
+    """Known answers at two N (thresholds 0.056 and 0.010 nats): on one test set, over 8
+    seeds of the samples z ~ q(z|x),
+
+    - the estimate of a dimension carrying exactly the threshold T has a Monte Carlo
+      standard deviation of r T (r = 0.1; pooled over 6 dimensions, 42 degrees of freedom:
+      within 30%), as mi_per_dim_mc_std predicts;
+    - a dimension with no information is estimated at exactly 0 < T (probability 1);
+    - one carrying T/4 is estimated below T and one carrying 4 T above it, every time: under
+      the normal approximation each is 1.5 / r = 15 standard deviations out, a probability
+      below 1e-40 per estimate.
+    """
+    threshold = informative_threshold(n_test, n_samples)
+    at, quarter, four = [threshold] * 6, [threshold / 4] * 2, [4 * threshold] * 2
+    loc, log_var = _known_information_dims(n_test, [*at, *quarter, *four, 0.0], seed=n_test)
+    estimates = np.array(
+        [
+            aggregate_posterior_metrics(loc, log_var, n_samples, seed=s, upper=False)["mi_per_dim"]
+            for s in range(8)
+        ]
+    )
+    spread = np.sqrt(estimates[:, :6].var(0, ddof=1).mean())
+    assert spread == pytest.approx(INFORMATIVE_RELATIVE_STD * threshold, rel=0.3)
+    assert spread == pytest.approx(mi_per_dim_mc_std(threshold, n_test, n_samples), rel=0.3)
+    assert np.all(estimates[:, -1] == 0.0)
+    assert np.all(estimates[:, 6:8] < threshold)
+    assert np.all(estimates[:, 8:10] > threshold)
 
 
 def _table_frame():

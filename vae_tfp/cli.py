@@ -10,6 +10,7 @@
     python -m vae_tfp stale-runs RESULTS [--stage train|evaluate] [--targets]
     python -m vae_tfp landing-page --summary CSV --template RST --output RST
     python -m vae_tfp dataset-table --summary CSV --dataset D --output-dir DIR
+                                    [--published-conventions]
     python -m vae_tfp statistics --summary CSV [--baseline METHOD] --output-dir DIR
     python -m vae_tfp collapse-page --results DIR --output FILE.md
     python -m vae_tfp reproduction --summary CSV --published YAML --reproduce-json JSON
@@ -154,15 +155,13 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 def _aggregate(args: argparse.Namespace) -> None:
     from vae_tfp.report.aggregate import write_all_tables
-    from vae_tfp.report.collapse import DEFAULT_INFORMATIVE_MI
 
-    informative_mi = DEFAULT_INFORMATIVE_MI if args.informative_mi is None else args.informative_mi
     paths = write_all_tables(
         args.metrics,
         args.output_dir,
         args.order_json,
         args.baseline,
-        informative_mi,
+        args.informative_mi,
         args.code_versions,
     )
     logging.info("aggregated %d runs -> %s", len(args.metrics), ", ".join(map(str, paths)))
@@ -206,7 +205,9 @@ def _dataset_table(args: argparse.Namespace) -> None:
 
     from vae_tfp.report.tables import write_dataset_table
 
-    paths = write_dataset_table(pd.read_csv(args.summary), args.dataset, args.output_dir)
+    paths = write_dataset_table(
+        pd.read_csv(args.summary), args.dataset, args.output_dir, args.published_conventions
+    )
     logging.info("table of %s -> %s", args.dataset, ", ".join(map(str, paths)))
 
 
@@ -420,7 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--informative-mi",
         type=float,
         default=None,
-        help="nats of I(x; z_i) above which a dimension is informative (collapse verdict)",
+        help="nats of I(x; z_i) above which a dimension is informative (collapse verdict); "
+        "default: each run's 2 / (N S r^2), vae_tfp.report.collapse.informative_threshold",
     )
     aggregate.add_argument(
         "--code-versions",
@@ -467,6 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--summary", required=True, type=Path, help="summary.csv (ordered)")
     table.add_argument("--dataset", required=True, help="the dataset")
     table.add_argument("--output-dir", required=True, type=Path, help="where <dataset>.* go")
+    table.add_argument(
+        "--published-conventions",
+        action="store_true",
+        help="also show He et al. 2019's conventions: au_he2019 and mi_minibatch",
+    )
     table.set_defaults(func=_dataset_table)
 
     statistics = commands.add_parser(

@@ -171,7 +171,6 @@ class VAE(tf.Module):
             kl_per_dim_sampled=sampled,
         )
 
-
     def log_weights(
         self,
         x: tf.Tensor,

@@ -28,7 +28,7 @@ from vae_tfp.report.code_versions import (
     code_version_columns,
     code_version_note,
 )
-from vae_tfp.report.collapse import DEFAULT_INFORMATIVE_MI, unit_verdicts, verdict_counts
+from vae_tfp.report.collapse import informative_threshold, unit_verdicts, verdict_counts
 from vae_tfp.report.formatting import METRICS, bound_rule, format_rows, is_marked, spread_rule
 from vae_tfp.report.tables import latex_table, long_table, ordered
 
@@ -47,21 +47,49 @@ def _has_unit_metrics(payload: dict) -> bool:
     )
 
 
-def _verdicts(payload: dict, informative_mi: float) -> list[str]:
+def run_informative_mi(payload: dict, informative_mi: float | None = None) -> float:
+    """The informative threshold of one run, nats: ``informative_mi`` if given, else
+    :func:`vae_tfp.report.collapse.informative_threshold` at the run's N and S (a file
+    without ``mi_samples`` counts one sample: the largest, most cautious threshold)."""
+    if informative_mi is not None:
+        return float(informative_mi)
+    estimators = payload["estimators"]
+    return informative_threshold(int(estimators["n_test"]), int(estimators.get("mi_samples", 1)))
+
+
+def _verdicts(payload: dict, informative_mi: float | None) -> list[str]:
     metrics = payload["metrics"]
     return unit_verdicts(
         metrics["mi_per_dim"],
         metrics["au_variances"],
         payload["estimators"]["au_threshold"],
-        informative_mi,
+        run_informative_mi(payload, informative_mi),
     )
 
 
-def run_row(
-    metrics_path: str | os.PathLike, informative_mi: float = DEFAULT_INFORMATIVE_MI
-) -> dict:
+def he2019_active_units(payload: dict) -> float:
+    """He et al. 2019's active-unit count of one run (>= threshold on the encoder's means;
+    :func:`vae_tfp.metrics.active_units`): ``au_he2019`` of ``metrics.json``, or computed
+    from the recorded variances of files written before it existed (the encoder's are the
+    model's when no refinement is described); NaN when a refined run lacks them."""
+    metrics, estimators = payload["metrics"], payload["estimators"]
+    if "au_he2019" in metrics:
+        return float(metrics["au_he2019"])
+    if "au_threshold" not in estimators:
+        return float("nan")
+    variances = metrics.get("au_encoder_variances")
+    if variances is None and "posterior" not in estimators:
+        variances = metrics.get("au_variances")
+    if variances is None:
+        return float("nan")
+    return float(np.sum(np.asarray(variances, np.float64) >= estimators["au_threshold"]))
+
+
+def run_row(metrics_path: str | os.PathLike, informative_mi: float | None = None) -> dict:
     """Flattens one ``metrics.json`` into a table row, with the run's collapse verdict
-    (:mod:`vae_tfp.report.collapse`, dimensions informative above ``informative_mi`` nats)."""
+    (:mod:`vae_tfp.report.collapse`: dimensions informative above ``informative_mi`` nats,
+    or, if None, above the run's :func:`vae_tfp.report.collapse.informative_threshold`),
+    ``au_he2019`` and ``mi_minibatch_size`` (He et al. 2019's conventions)."""
     payload = read_json(metrics_path)
     config = payload["config"]
     row = {key: payload["run"][key] for key in ("experiment", *KEYS)}
@@ -78,11 +106,15 @@ def run_row(
     row["iw_samples"] = payload["estimators"]["iw_samples"]
     row["mi_samples"] = payload["estimators"].get("mi_samples")
     row["n_test"] = payload["estimators"]["n_test"]
+    row["au_threshold"] = payload["estimators"].get("au_threshold")
+    row["mi_minibatch_size"] = payload["estimators"].get("mi_minibatch_size")
+    row["au_he2019"] = he2019_active_units(payload)
     spec = DATASETS.get(row["dataset"])
     row["dataset_description"] = spec.description if spec else row["dataset"]
     if _has_unit_metrics(payload):
         row.update(verdict_counts(_verdicts(payload, informative_mi)))
-        row["informative_mi"] = informative_mi
+        row["informative_mi"] = run_informative_mi(payload, informative_mi)
+        row["informative_mi_fixed"] = informative_mi is not None
     row["mi_ceiling"] = float(np.log(payload["estimators"]["n_test"]))
     row["wall_time_s"] = payload["wall_time_s"]
     row["op_determinism"] = bool(
@@ -95,7 +127,7 @@ def run_row(
 
 
 def collect_runs(
-    metrics_paths: Iterable[str | os.PathLike], informative_mi: float = DEFAULT_INFORMATIVE_MI
+    metrics_paths: Iterable[str | os.PathLike], informative_mi: float | None = None
 ) -> pd.DataFrame:
     """One row per run, sorted by dataset, decoder, method, seed.
 
@@ -113,9 +145,11 @@ def collect_runs(
 
 
 def unit_rows(
-    metrics_paths: Iterable[str | os.PathLike], informative_mi: float = DEFAULT_INFORMATIVE_MI
+    metrics_paths: Iterable[str | os.PathLike], informative_mi: float | None = None
 ) -> pd.DataFrame:
-    """One row per run x latent dimension: ``kl``, ``mi``, ``au_variance`` and ``verdict``."""
+    """One row per run x latent dimension: ``kl``, ``mi``, ``au_variance`` (the posterior
+    the model uses), ``au_encoder_variance`` (the encoder's means, before a refinement) and
+    ``verdict``."""
     rows = []
     for path in metrics_paths:
         payload = read_json(path)
@@ -123,6 +157,8 @@ def unit_rows(
             continue
         metrics, run = payload["metrics"], payload["run"]
         verdicts = _verdicts(payload, informative_mi)
+        # The encoder's means' variances (He et al. 2019's AU); NaN in older files.
+        encoder = metrics.get("au_encoder_variances", [float("nan")] * len(verdicts))
         for dim, verdict in enumerate(verdicts):
             rows.append(
                 {
@@ -131,10 +167,12 @@ def unit_rows(
                     "kl": metrics["kl_per_dim"][dim],
                     "mi": metrics["mi_per_dim"][dim],
                     "au_variance": metrics["au_variances"][dim],
+                    "au_encoder_variance": encoder[dim],
                     "verdict": verdict,
                 }
             )
-    return pd.DataFrame(rows, columns=[*KEYS, "dim", "kl", "mi", "au_variance", "verdict"])
+    columns = [*KEYS, "dim", "kl", "mi", "au_variance", "au_encoder_variance", "verdict"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def summarize(frame: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
@@ -170,7 +208,7 @@ def write_all_tables(
     output_dir: str | os.PathLike,
     order: dict[str, list[str]] | None = None,
     baseline: str = "vanilla",
-    informative_mi: float = DEFAULT_INFORMATIVE_MI,
+    informative_mi: float | None = None,
     code_versions: str = DEFAULT_MODE,
 ) -> list[Path]:
     """Every table of an experiment from its ``metrics.json`` files.
@@ -185,7 +223,8 @@ def write_all_tables(
         order: The config's order of datasets, decoders and methods
             (:func:`vae_tfp.report.tables.ordered`); default alphabetical.
         baseline: The method variant listed first and compared against.
-        informative_mi: Threshold of the collapse verdict, nats.
+        informative_mi: Threshold of the collapse verdict, nats; None (default): each
+            run's :func:`vae_tfp.report.collapse.informative_threshold` at its N and S.
         code_versions: ``mark`` the tables whose rows come from different code versions
             or a dirty tree, or ``refuse`` to write them
             (:mod:`vae_tfp.report.code_versions`).

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,7 @@ import pandas as pd
 
 from vae_tfp.io import atomic_write
 from vae_tfp.report.code_versions import code_version_note
+from vae_tfp.report.collapse import threshold_rule
 from vae_tfp.report.formatting import (
     BEST,
     METRICS,
@@ -51,6 +53,9 @@ from vae_tfp.report.statistics import (
 CELL = ["dataset", "decoder", "method"]
 # The numbers behind the bracket cells, kept in the per-dataset CSV.
 BRACKET_METRICS = ["mi_upper", "marginal_kl_lower"]
+# He et al. 2019's conventions, shown beside the suite's (``report.published_conventions``):
+# each placed after the suite's metric it differs from.
+PUBLISHED_CONVENTIONS = {"au_he2019": "au", "mi_minibatch": "mi"}
 STATISTICS_METRICS = ["nll_iw", "kl", "mi", "au", "informative_units"]
 PAIRED_METRICS = ["nll_iw", "mi"]
 # Run-level columns of summary.csv that are settings or bookkeeping, not measurements.
@@ -58,12 +63,13 @@ NOT_METRICS = {
     "experiment", "dataset", "decoder", "method", "seed", "method_name", "decoder_type",
     "latent_dim", "best_epoch", "iw_samples", "mi_samples", "n_test", "mi_ceiling",
     "op_determinism", "git_commit", "run_dir", "collapse_verdict", "dataset_description",
-    "informative_mi",
+    "informative_mi", "informative_mi_fixed", "mi_minibatch_size", "au_threshold",
 }  # fmt: skip
 UNITS = {
     "au": "count",
     "exact_active_units": "count",
     "informative_units": "count",
+    "au_he2019": "count",
     "active_uninformative_units": "count",
     "collapsed_units": "count",
     "wall_time_s": "s",
@@ -95,12 +101,27 @@ def ordered(frame: pd.DataFrame, order: Mapping[str, Sequence[str]], baseline: s
     return frame.loc[sort.sort_values([*CELL, "seed"], kind="stable").index].reset_index(drop=True)
 
 
-def dataset_table(frame: pd.DataFrame, decimals: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+def table_metrics(published: bool = False) -> list[str]:
+    """The columns of a per-dataset table: :data:`METRICS`, and with ``published`` He et
+    al. 2019's conventions (:data:`PUBLISHED_CONVENTIONS`) after the suite's metric each
+    differs from."""
+    columns = []
+    for metric in METRICS:
+        columns.append(metric)
+        columns.extend(p for p, beside in PUBLISHED_CONVENTIONS.items() if beside == metric)
+    return columns if published else list(METRICS)
+
+
+def dataset_table(
+    frame: pd.DataFrame, decimals: int = 2, published: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The table of one dataset's runs: display strings and the numbers behind them.
 
     Args:
         frame: The ordered runs of one dataset.
         decimals: Decimals shown.
+        published: Also show He et al. 2019's conventions, ``au_he2019`` and
+            ``mi_minibatch`` (:func:`table_metrics`).
 
     Returns:
         ``(display, numbers)``: ``display`` has decoder, method, n and a cell per metric
@@ -108,8 +129,9 @@ def dataset_table(frame: pd.DataFrame, decimals: int = 2) -> tuple[pd.DataFrame,
         by :func:`vae_tfp.report.formatting.best_row`); ``numbers`` has mean, std, ci95
         (half-width) and n per metric, ``mi_upper`` and ``marginal_kl_lower`` included.
     """
-    display = format_rows(frame, ["decoder", "method"], METRICS, BEST, decimals)
-    metrics = [m for m in [*METRICS, *BRACKET_METRICS] if m in frame and frame[m].notna().any()]
+    columns = table_metrics(published)
+    display = format_rows(frame, ["decoder", "method"], columns, BEST, decimals)
+    metrics = [m for m in [*columns, *BRACKET_METRICS] if m in frame and frame[m].notna().any()]
     numbers = []
     for (decoder, method), group in frame.groupby(["decoder", "method"], sort=False):
         number = {"decoder": decoder, "method": method, "n": len(group)}
@@ -121,12 +143,41 @@ def dataset_table(frame: pd.DataFrame, decimals: int = 2) -> tuple[pd.DataFrame,
     return display, numbers.rename(columns=lambda c: c.replace("half_width", "ci95"))
 
 
+def published_caption(frame: pd.DataFrame, display: pd.DataFrame) -> str:
+    """The caption sentences on He et al. 2019's conventions the table shows (none if it
+    shows neither)."""
+
+    def values(column):
+        if column not in frame:
+            return "unknown"
+        return ", ".join(f"{v:g}" for v in sorted(frame[column].dropna().unique()))
+
+    text = ""
+    if "au_he2019" in display:
+        text += (
+            f" au_he2019: He et al. 2019's count, Var_x E_q[z_i|x] ≥ {values('au_threshold')} "
+            "on the encoder's means (their code's calc_au), before any refinement of q(z|x) "
+            "(SA-VAE), where au counts > on the posterior the model uses."
+        )
+    if "mi_minibatch" in display and "mi_minibatch_size" in frame:
+        sizes = sorted(frame["mi_minibatch_size"].dropna().unique())
+        ceiling = ", ".join(f"{math.log(b):.2f}" for b in sizes)
+        text += (
+            " mi_minibatch: He et al. 2019's estimator, q(z) the mixture of q(z|x) within "
+            f"consecutive test minibatches of B = {values('mi_minibatch_size')} examples "
+            f"(one sample per example), at most log B = {ceiling}: biased further below "
+            "I(x; z) than mi, comparable only with numbers of the same B."
+        )
+    return text
+
+
 def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) -> str:
     """Units, estimator settings, data version and the table's rules for one dataset.
 
     Args:
         frame: The dataset's runs.
-        display: Its display table, to state the † mark only when it is used.
+        display: Its display table, to state the † mark and the published conventions
+            only when it shows them.
     """
     first = frame.iloc[0]
 
@@ -134,13 +185,25 @@ def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) ->
         return ", ".join(str(v) for v in sorted(frame[column].dropna().unique()))
 
     marked = is_marked(display) if display is not None else False
+    # A summary.csv from before the noise rule has a fixed threshold and no column saying so.
+    fixed = "informative_mi" in frame and (
+        "informative_mi_fixed" not in frame or bool(frame["informative_mi_fixed"].any())
+    )
+    rule = threshold_rule(float(frame["informative_mi"].iloc[0]) if fixed else None)
+    if not fixed:
+        thresholds = frame["informative_mi"].dropna() if "informative_mi" in frame else []
+        here = ", ".join(f"{t:.3g}" for t in sorted(set(thresholds)))
+        rule += f"; T = {here} nats here." if here else "."
+    au_threshold = values("au_threshold") if "au_threshold" in frame else "0.01"
+    au = f"au: dimensions with Var_x E_q[z_i|x] > {au_threshold} (Burda et al. 2016)"
     return (
         f"{first['dataset']}: {first['dataset_description']}. Nats per example (au, "
         f"informative_units: counts of latent dimensions). {spread_rule()} "
         f"nll_iw: K = {values('iw_samples')} importance samples. "
         f"{bound_rule(frame, marked)} mi uses {values('mi_samples')} samples z ~ q(z|x) "
-        "per example. informative_units: dimensions with I(x; z_i) > "
-        f"{values('informative_mi')} nats. {bold_rule()}"
+        f"per example. {au} on the posterior the model uses (SA-VAE: the refined means). "
+        f"{rule}{published_caption(frame, display) if display is not None else ''} "
+        f"{bold_rule()}"
     )
 
 
@@ -262,9 +325,10 @@ def write_display(
 
 
 def write_dataset_table(
-    frame: pd.DataFrame, dataset: str, output_dir: str | os.PathLike
+    frame: pd.DataFrame, dataset: str, output_dir: str | os.PathLike, published: bool = False
 ) -> list[Path]:
-    """``<dataset>.md``, ``.tex``, ``.html`` and ``.csv`` from the ordered runs.
+    """``<dataset>.md``, ``.tex``, ``.html`` and ``.csv`` from the ordered runs (with
+    ``published``, He et al. 2019's conventions too: :func:`dataset_table`).
 
     Raises:
         ValueError: If the frame has no run of ``dataset``.
@@ -274,7 +338,7 @@ def write_dataset_table(
         raise ValueError(
             f"no runs of dataset {dataset!r}; datasets: {sorted(set(frame['dataset']))}"
         )
-    display, numbers = dataset_table(runs)
+    display, numbers = dataset_table(runs, published=published)
     base = Path(output_dir) / dataset
     caption = code_version_note(runs) + dataset_caption(runs, display)  # the note: provenance
     written = write_display(display, caption, base, f"tab:{dataset}", 2)

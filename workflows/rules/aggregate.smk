@@ -26,7 +26,7 @@ rule aggregate:
         output_dir=parent_of_output("csv"),
         order=ORDER_JSON,
         baseline=BASELINE,
-        informative_mi=INFORMATIVE_MI,
+        informative_mi=INFORMATIVE_MI_OPTION,
         code_versions=CODE_VERSIONS,
     log:
         "results/{experiment}/logs/aggregate.log",
@@ -41,7 +41,7 @@ rule aggregate:
         "../../environment.yml"
     shell:
         "python -m vae_tfp aggregate --output-dir {params.output_dir:q} --order-json {params.order:q}"
-        " --baseline {params.baseline:q} --informative-mi {params.informative_mi}"
+        " --baseline {params.baseline:q} {params.informative_mi}"
         " --code-versions {params.code_versions} {input.metrics:q} 2> {log:q}"
 
 
@@ -61,6 +61,7 @@ rule dataset_table:
         ),
     params:
         output_dir=parent_of_output("md"),
+        published=PUBLISHED_OPTION,
     log:
         "results/{experiment}/logs/dataset_table/{dataset}.log",
     threads: 1
@@ -71,7 +72,7 @@ rule dataset_table:
         "../../environment.yml"
     shell:
         "python -m vae_tfp dataset-table --summary {input.summary:q} --dataset {wildcards.dataset:q}"
-        " --output-dir {params.output_dir:q} 2> {log:q}"
+        " --output-dir {params.output_dir:q} {params.published} 2> {log:q}"
 
 
 rule statistics:
