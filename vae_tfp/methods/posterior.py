@@ -32,7 +32,7 @@ class BatchNormMeans(tf.Module):
     have variance gamma^2 Var / (Var + eps), so an encoder that shrinks the spread of its raw
     means below eps escapes it. This happens on markov_mixture x lstm (config/full.yaml):
     the training KL falls from 0.25-0.32 to 0.005 nats against the bound 4 x 0.18, and the
-    runs collapse (README, "Methods side by side").
+    runs collapse (docs/methods.md, "Methods side by side").
 
     Args:
         latent_dim: Dimension of z.
