@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vae_tfp.report.collapse import informative_threshold
 from vae_tfp.report.collapse_page import FIGURES, LSTM, PIXELCNN, PPCA, ceiling_case, write_page
 from vae_tfp.report.estimator_noise import synthetic_noise
 
@@ -21,13 +22,22 @@ CELLS = {
 }  # fmt: skip
 
 
-def _results(root):
+# Test-set sizes of the embedded default's datasets.
+N_TEST = {"digits": 359, "linear_gaussian": 2000, "markov_mixture": 1000}
+
+
+def _results(root, fixed=None):
+    """Fake run folders and summary.csv; each row's informative threshold is its dataset's
+    2 / (N S r^2) (S = 10), or ``fixed``."""
     rows = []
     for (dataset, decoder, method), metrics in CELLS.items():
         for seed, shift in enumerate((-0.01, 0.01)):
             shifted = {key: value + shift for key, value in metrics.items()}
             cell = {"dataset": dataset, "decoder": decoder, "method": method, "seed": seed}
-            rows.append({**cell, "informative_mi": 0.05, **shifted})
+            threshold = fixed or informative_threshold(N_TEST[dataset], 10)
+            setting = {"n_test": N_TEST[dataset], "mi_samples": 10}
+            rows.append({**cell, **setting, "informative_mi": threshold, **shifted})
+            rows[-1]["informative_mi_fixed"] = fixed is not None
             run = root / "runs" / dataset / decoder / method / f"seed{seed}"
             run.mkdir(parents=True)
             rng = np.random.default_rng(seed)
@@ -57,7 +67,17 @@ def test_page_quotes_the_tables_and_the_measured_noise(tmp_path):
     assert "−ELBO − nll_iw = 0.06 nats" in text
     # Collapsed runs (kl < 0.1): the 3 vanilla cells off the mlp x 2 seeds x 2 dimensions.
     assert "(12 dimensions), the largest per-dimension estimate is 0.3000 nats" in text
-    assert "exceeds **0.05 nats**" in text
+    # The threshold follows each dataset's N; the collapsed runs' 0.3 nats exceed it.
+    assert "T = 2 / (N S r²), r = 10%" in text
+    assert "digits **0.0557 nats** (N = 359)" in text
+    assert "linear_gaussian **0.01 nats** (N = 2,000)" in text
+    assert "markov_mixture: 0.3000 against T = 0.02, above it" in text
+    fixed = tmp_path / "fixed" / "results" / "embedded"
+    _results(fixed, fixed=0.05)
+    text = " ".join(write_page(fixed, tmp_path / "fixed" / "page.md", synthetic_n=40).split())
+    assert "T, here fixed by the config's `report.informative_mi`:" in text
+    assert "digits **0.05 nats** (N = 359)" in text
+    assert "r = 10%" not in text
     at = {row["true_mi"]: row for row in synthetic_noise(40)}
     assert f"{at[0.05]['mean']:.4f} ± {at[0.05]['std']:.4f} at 0.05 nats" in text
     assert (tmp_path / "docs" / "figures" / "digits_pixelcnn_mi_per_dim.png").read_bytes() == b"png"

@@ -73,10 +73,13 @@ def run_noise(results: str | os.PathLike, seeds: int = 5, n_samples: int = 10) -
         dimension's estimate over the seeds, nats), ``low_mc_std`` (the same over the
         dimensions estimated below :data:`LOW_INFORMATION`), ``collapsed_dims`` (how many dimensions
         belong to runs with a whole rate below :data:`COLLAPSED_RATE`) and
-        ``collapsed_max_mi`` (their largest per-dimension estimate, nats; NaN if none).
+        ``collapsed_max_mi`` (their largest per-dimension estimate, nats; NaN if none) and
+        ``collapsed_max_mi_by_dataset`` (the same per dataset that has such runs), so each
+        dataset's largest collapsed value can be set against its own informative threshold.
     """
     results = Path(results)
     max_std, low_std, collapsed, n_runs = 0.0, 0.0, [], 0
+    by_dataset: dict[str, float] = {}
     for samples_path in sorted(results.glob("runs/*/*/*/seed*/samples.npz")):
         metrics = json.loads((samples_path.parent / "metrics.json").read_text())["metrics"]
         with np.load(samples_path) as arrays:
@@ -95,10 +98,13 @@ def run_noise(results: str | os.PathLike, seeds: int = 5, n_samples: int = 10) -
         n_runs += 1
         if metrics["kl"] < COLLAPSED_RATE:
             collapsed.extend(metrics["mi_per_dim"])
+            dataset = samples_path.parts[-5]  # runs/<dataset>/<decoder>/<method>/seed<k>
+            by_dataset[dataset] = max(by_dataset.get(dataset, -np.inf), *metrics["mi_per_dim"])
     return {
         "runs": n_runs,
         "max_mc_std": max_std,
         "low_mc_std": low_std,
         "collapsed_dims": len(collapsed),
         "collapsed_max_mi": float(max(collapsed)) if collapsed else float("nan"),
+        "collapsed_max_mi_by_dataset": {k: float(v) for k, v in sorted(by_dataset.items())},
     }
