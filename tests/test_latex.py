@@ -55,8 +55,15 @@ def _tables(tmp_path) -> list:
     saturated = frame[frame["method"] == "beta"].assign(method="anneal", mi=5.5, mi_upper=None)
     single = frame[(frame["method"] == "vanilla") & (frame["seed"] == 0)].assign(method="one")
     frame = pd.concat([frame, saturated, single], ignore_index=True)
-    written = write_dataset_table(frame, "digits", tmp_path)
+    # He et al. 2019's columns and the noise-following threshold (T = 2 / (N S r²)) in the
+    # caption.
+    frame = frame.assign(
+        au_he2019=frame["au"], mi_minibatch=frame["mi"] - 0.5, mi_minibatch_size=128,
+        au_threshold=0.01, informative_mi_fixed=False,
+    )  # fmt: skip
+    written = write_dataset_table(frame, "digits", tmp_path, published=True)
     assert all(mark in written[1].read_text() for mark in ("$^\\dagger$", "$\\ge$", "(n = 1)"))
+    assert "r$^2$" in written[1].read_text() and "au\\_he2019" in written[1].read_text()
     written += list(write_statistics(frame, tmp_path, "vanilla").values())
     runs = collect_runs(
         [_fake_run(tmp_path / "runs", "vanilla", s, -20.0 - s, 5, 3.0) for s in (0, 1)]

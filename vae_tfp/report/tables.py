@@ -221,6 +221,7 @@ LATEX_REPLACEMENTS = {
     "×": r"$\times$",
     "−": r"$-$",
     "√": r"$\surd$",
+    "²": r"$^2$",
     "Δ": r"$\Delta$",
     "≤": r"$\le$",
     "≥": r"$\ge$",
