@@ -201,6 +201,9 @@ def test_au_equals_the_number_of_eigenvalues_above_noise(exact_evaluation):
     result, model, _, _ = exact_evaluation
     assert result["metrics"]["au"] == model.n_active(4) == 3
     assert result["metrics"]["au_variances"][-1] == 0.0
+    # No refinement: He et al. 2019's count reads the same means (no variance at 0.01).
+    assert result["metrics"]["au_encoder_variances"] == result["metrics"]["au_variances"]
+    assert result["metrics"]["au_he2019"] == 3
 
 
 def test_estimator_settings_are_recorded(exact_evaluation):
