@@ -4,7 +4,7 @@
 # make test-cluster   install the SLURM executor plugin (the `slurm` extra, pinned in
 #                     requirements/lock-slurm.txt), bring up a loopback SLURM (root; installs
 #                     slurm-wlm with apt-get when missing) and run a tiny grid through the
-#                     SLURM profile; skips elsewhere
+#                     SLURM profile (and plan one with it: tests/test_workflow.py); skips elsewhere
 # make test-checks    compile the LaTeX tables with pdflatex and render a page (root; installs
 #                     texlive-latex-recommended and poppler-utils with apt-get when missing)
 # make report         the HTML report of the last experiment run (EXPERIMENT=embedded;
@@ -81,7 +81,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 test-cluster: $(SLURM_STAMP)
-	$(BIN)/python -m pytest -m cluster tests/test_cluster.py
+	$(BIN)/python -m pytest -m cluster tests/test_cluster.py tests/test_workflow.py
 
 test-checks: $(STAMP)
 	$(BIN)/python -m pytest -m checks tests/test_latex.py

@@ -309,7 +309,12 @@ def test_lint_reports_nothing(tmp_path):
     assert result.returncode == 0 and "Lints for" not in output, output[-5000:]
 
 
-@pytest.mark.parametrize("profile", ["default", "gpu", "slurm"])
+@pytest.mark.parametrize(
+    "profile",
+    # The SLURM profile needs the executor plugin, the `slurm` extra that `make test-cluster`
+    # installs: that target runs this case.
+    ["default", "gpu", pytest.param("slurm", marks=pytest.mark.cluster)],
+)
 def test_every_profile_plans_the_grid(tmp_path, profile):
     """Each profile is a valid set of Snakemake options (the SLURM one with its executor
     plugin installed); a dry run with it plans one train job per run."""
