@@ -223,7 +223,7 @@ def _statistics(args: argparse.Namespace) -> None:
 def _collapse_page(args: argparse.Namespace) -> None:
     from vae_tfp.report.collapse_page import write_page
 
-    write_page(args.results, args.output)
+    write_page(args.results, args.output, real_results=args.real_results)
     logging.info("%s written from %s", args.output, args.results)
 
 
@@ -490,6 +490,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     page.add_argument("--results", required=True, type=Path, help="e.g. results/embedded")
     page.add_argument("--output", required=True, type=Path, help="e.g. docs/posterior-collapse.md")
+    page.add_argument(
+        "--real-results",
+        type=Path,
+        default=None,
+        help="real-data runs whose rate exceeds log N, e.g. results/au_ablation",
+    )
     page.set_defaults(func=_collapse_page)
 
     reproduction = commands.add_parser(

@@ -32,6 +32,7 @@ from vae_tfp.report.estimator_noise import (
     synthetic_noise,
 )
 from vae_tfp.report.formatting import BRACKET_WIDTH, MI_CEILING_MARGIN, MiStatus, mi_status
+from vae_tfp.report.real_scale import real_scale_text
 
 # The cells the page quotes (dataset, decoder, method), all in the embedded default.
 PPCA = ("linear_gaussian", "linear", "vanilla")
@@ -133,15 +134,24 @@ def ceiling_case(seed: int = 0) -> dict[str, float]:
     }
 
 
+REAL_SCALE_GENERIC = (
+    "At real-data scale (binarized MNIST, N = 10,000, log N = 9.21) every uncollapsed VAE "
+    "has a\nrate above log N, so its `marginal_kl` is such a bracket."
+)
+
+
 def render(
     summary: pd.DataFrame,
     noise: dict,
     synthetic: list[dict],
     experiment: str,
     ceiling: dict[str, float] | None = None,
+    real_scale: str | None = None,
 ) -> str:
     """The page's Markdown from the summary table, the estimator-noise measurements and the
-    pPCA case above log N (:func:`ceiling_case`, computed when not given)."""
+    pPCA case above log N (:func:`ceiling_case`, computed when not given); ``real_scale``
+    replaces the generic sentence on real data by trained runs
+    (:func:`vae_tfp.report.real_scale.real_scale_text`)."""
     c = Cells(summary)
     ceiling = ceiling or ceiling_case()
     n = int(c.n.loc[PPCA])
@@ -234,8 +244,7 @@ prior if printed as a value. The bracket of the marginal KL, [{_f(ceiling["margi
 {_f(ceiling["marginal_kl_upper"])}] (the tables show its lower end as 0, a KL being ≥ 0),
 holds the true 0, and `mi_upper` = {_f(ceiling["mi_upper"], 1)} says how little the test set
 can tell at this rate: the posteriors of N = {ceiling["n"]:,} points barely overlap.
-At real-data scale (binarized MNIST, N = 10,000, log N = 9.21) every uncollapsed VAE has a
-rate above log N, so its `marginal_kl` is such a bracket.
+{real_scale or REAL_SCALE_GENERIC}
 
 ## When is a dimension informative?
 
@@ -316,7 +325,10 @@ def collapsed_text(noise: dict, thresholds: dict[str, tuple[float, int | None, b
 
 
 def write_page(
-    results: str | os.PathLike, output: str | os.PathLike, synthetic_n: int = 359
+    results: str | os.PathLike,
+    output: str | os.PathLike,
+    synthetic_n: int = 359,
+    real_results: str | os.PathLike | None = None,
 ) -> str:
     """Writes the page and copies its figures into ``figures/`` beside it.
 
@@ -324,14 +336,26 @@ def write_page(
         results: The experiment folder (``results/embedded``).
         output: The Markdown file to write (``docs/posterior-collapse.md``).
         synthetic_n: N of the synthetic noise measurement (the digits test-set size).
+        real_results: An experiment folder of real-data runs whose rates exceed log N
+            (e.g. ``results/au_ablation``): their brackets, run by run.
 
     Returns:
         The Markdown written.
     """
     results, output = Path(results), Path(output)
     summary = pd.read_csv(results / "tables" / "summary.csv")
+    real_scale = None
+    if real_results is not None:
+        real_results = Path(real_results)
+        real_summary = pd.read_csv(real_results / "tables" / "summary.csv")
+        real_scale = real_scale_text(real_summary, real_results.name)
     text = render(
-        summary, run_noise(results), synthetic_noise(synthetic_n), results.name, ceiling_case()
+        summary,
+        run_noise(results),
+        synthetic_noise(synthetic_n),
+        results.name,
+        ceiling_case(),
+        real_scale,
     )
     figures = output.parent / "figures"
     figures.mkdir(parents=True, exist_ok=True)
