@@ -26,10 +26,11 @@ def _summary(mi_upper):
 def test_rows_show_both_brackets_with_the_kl_lower_end_at_zero():
     table = real_scale_table(_summary([40.0, 4.95]))
     assert f"10,000 ({math.log(10000):.2f})" in table
-    assert "[9.20, 40.0]" in table and "[0.00, 15.80]" in table  # 25 - 40 < 0 shown as 0
+    assert "[9.20, 25.00]" in table and "[0.00, 15.80]" in table  # the rate caps mi_upper 40
     assert "[0.05, 0.10]" in table  # 5 - 4.95 and 5 - 4.9: a narrow bracket
+    assert "| 25.00 |" in table  # two decimals, never re-parsed as a number
     assert "rate above log N" in real_scale_text(_summary([40.0, 4.95]), "au_ablation")
-    assert "(1 of them with a rate above log N)" in real_scale_text(
+    assert "1 of them with a rate above log N" in real_scale_text(
         _summary([40.0, 4.95]), "au_ablation"
     )
 

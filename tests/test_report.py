@@ -155,9 +155,9 @@ def test_wrapping_latex_columns_are_ragged_right_and_the_rest_untouched():
 
 def test_a_wide_bracket_is_shown_as_a_bracket_never_a_point(tmp_path):
     """kl 2.0, mi 1.5 in every run. mi_upper 1.55 (width 0.05 <= 0.1 nats): points. mi_upper
-    4.0 (width 2.5): mi as [1.50, 4.00] and marginal_kl as [kl - mi_upper, kl - mi] =
-    [-2.00, 0.50], its lower end shown as 0 (a KL is >= 0); N = 1000 is far above e^2.5, so
-    no † mark. The caption gives N, log N and the rule."""
+    4.0: the rate is the tighter upper bound (I <= kl), so mi shows as [1.50, 2.00] (width 0.5)
+    and marginal_kl as [kl - min(mi_upper, kl), kl - mi] = [0.00, 0.50]; N = 1000 is far above
+    e^2.5, so no † mark. The caption gives N, log N and the rule."""
     paths = [
         _fake_run(tmp_path / "narrow", "vanilla", s, -20.0 - s, mi_upper=1.55) for s in (0, 1)
     ] + [_fake_run(tmp_path / "wide", "beta_0.5", s, -20.0 - s, mi_upper=4.0) for s in (0, 1)]
@@ -165,7 +165,7 @@ def test_a_wide_bracket_is_shown_as_a_bracket_never_a_point(tmp_path):
     table = summarize(frame).set_index("method")
     assert table.loc["vanilla", "mi"] == "1.50 ± 0.00"
     assert table.loc["vanilla", "marginal_kl"] == "0.50 ± 0.00"
-    assert table.loc["beta_0.5", "mi"] == "[1.50, 4.00]"
+    assert table.loc["beta_0.5", "mi"] == "[1.50, 2.00]"
     assert table.loc["beta_0.5", "marginal_kl"] == "[0.00, 0.50]"
     written = write_tables(frame, tmp_path / "tables")
     note = written["md"].read_text().split("\n\n")[0]

@@ -2,9 +2,10 @@
 exceeds log N, read from another experiment's ``summary.csv`` (e.g. binarized MNIST).
 
 At N test examples the whole-set ``mi`` cannot exceed log N, so for a model whose rate is
-well above log N the page shows, run by run, the bracket [mi, mi_upper] on I(x; z) and the
-bracket [kl − mi_upper, kl − mi] on KL(q(z) ‖ p(z)) (lower end shown as 0, a KL being ≥ 0):
-what the test set can and cannot say about the split.
+well above log N the page shows, run by run, the bracket [mi, min(mi_upper, kl)] on I(x; z)
+(the rate bounds the information too, KL(q(z) ‖ p(z)) being ≥ 0) and the bracket
+[kl − min(mi_upper, kl), kl − mi] on KL(q(z) ‖ p(z)): what the test set can and cannot say
+about the split.
 """
 
 from __future__ import annotations
@@ -36,16 +37,17 @@ def real_scale_table(summary: pd.DataFrame) -> str:
     rows = []
     for run in summary.itertuples():
         log_n = math.log(run.n_test)
+        upper = min(run.mi_upper, run.kl)  # I(x; z) <= kl, since KL(q(z) || p(z)) >= 0
         rows.append(
             {
                 "run": f"{run.dataset} × {run.decoder} × {run.method}, seed {run.seed}",
                 "N (log N)": f"{int(run.n_test):,} ({log_n:.2f})",
                 "kl": f"{run.kl:.2f}",
-                "mi": f"[{run.mi:.2f}, {run.mi_upper:.1f}]",
-                "marginal_kl": f"[{max(run.kl - run.mi_upper, 0.0):.2f}, {run.kl - run.mi:.2f}]",
+                "mi": f"[{run.mi:.2f}, {upper:.2f}]",
+                "marginal_kl": f"[{run.kl - upper:.2f}, {run.kl - run.mi:.2f}]",
             }
         )
-    return pd.DataFrame(rows).to_markdown(index=False)
+    return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
 
 
 def real_scale_text(summary: pd.DataFrame, experiment: str) -> str:
@@ -57,12 +59,13 @@ def real_scale_text(summary: pd.DataFrame, experiment: str) -> str:
     """
     above = int((summary["kl"] > summary["n_test"].map(math.log)).sum())
     return (
-        f"At real-data scale the rate exceeds log N. The {len(summary)} runs of "
-        f"`results/{experiment}` ({above} of them with a rate above log N), each evaluated "
-        "on its test split:\n\n"
+        f"At real-data scale the rate exceeds log N. The {len(summary)} runs of the "
+        f"experiment `{experiment}` (`results/{experiment}`; {above} of them with a rate "
+        "above log N), each evaluated on its test split:\n\n"
         + real_scale_table(summary)
-        + "\n\nWhere `mi` sits at log N, its lower end says only that the test set is too "
-        "small to resolve more information, and `marginal_kl`'s upper end, kl − mi, that at "
-        "most that much of the rate is a gap between q(z) and p(z); the lower end shows how "
-        "little the data rule out. Neither end is the value."
+        + "\n\n`mi`'s upper end is the smaller of the leave-one-out bound `mi_upper` and the "
+        "rate itself. Where `mi` sits at log N, its lower end says only that the test set is "
+        "too small to resolve more information, and `marginal_kl`'s upper end, kl − mi, that "
+        "at most that much of the rate is a gap between q(z) and p(z); a lower end of 0 says "
+        "the data cannot rule out that there is none. Neither end is the value."
     )
