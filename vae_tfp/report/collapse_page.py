@@ -5,7 +5,8 @@ collapse?" The page answers with the rate split kl = mi + marginal_kl and the em
 default's runs; every number in it is read from ``results/<experiment>/tables`` (or measured
 from the run folders' ``samples.npz``) when the page is written, none is typed:
 
-    python -m vae_tfp collapse-page --results results/embedded --output docs/posterior-collapse.md
+    python -m vae_tfp collapse-page --results results/embedded --output docs/posterior-collapse.md \
+        --real-results results/au_ablation   # the real-data case (config/au-ablation.yaml)
 """
 
 from __future__ import annotations
