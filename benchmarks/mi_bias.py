@@ -38,7 +38,7 @@ def main() -> None:
         return mean, np.broadcast_to(np.log(variance), mean.shape)
 
     print(f"\nwhole-set estimator, {args.samples} samples per example, {args.repeats} repeats")
-    print("mi: lower bound; mi_upper: leave-one-out upper bound (Poole et al. 2019, eq. 13)")
+    print("mi: lower bound; mi_upper: leave-one-out upper bound (Poole et al. 2019)")
     print(
         f"{'N':>6} {'log N':>7} {'mean':>8} {'bias':>8} {'std':>7} {'marg_kl':>8} "
         f"{'upper':>8} {'bias':>8} {'std':>7}"

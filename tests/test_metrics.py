@@ -340,7 +340,7 @@ def test_marginals_far_in_every_tail_fall_back_to_float64():
     np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-5)
 
 
-# ---- The MI bracket: leave-one-out upper bound (Poole et al. 2019, eq. 13) ------------------
+# ---- The MI bracket: leave-one-out upper bound (Poole et al. 2019) ------------------------
 
 
 def _ppca_posteriors(model, n, rep):

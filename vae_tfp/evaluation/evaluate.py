@@ -10,8 +10,8 @@ Metrics (nats per example, averaged over test examples; definitions in
   the K samples drawn ``iw_chunk`` at a time and combined by log-sum-exp.
 - ``mi``: I_q(x; z) with q(z) the mixture of q(z|x') over the test set: a lower bound on the
   population information, at most log N.
-- ``mi_upper``: the leave-one-out upper bound on I_q(x; z) (Poole et al. 2019, eq. 13), from
-  the same samples as ``mi``.
+- ``mi_upper``: the leave-one-out upper bound on I_q(x; z) (Poole et al. 2019,
+  arXiv:1905.06922), from the same samples as ``mi``.
 - ``marginal_kl_lower``, ``marginal_kl_upper``: the bracket kl - mi_upper <= KL(q(z) || p(z))
   <= kl - mi; ``marginal_kl`` (= ``marginal_kl_upper``) is kept for older readers.
 - ``au``: active units, Cov_x(E_q[z_i|x]) > threshold on the posterior the model uses
@@ -233,9 +233,9 @@ def compute_metrics(
             "(bias measured in vae_tfp.metrics.estimators.aggregate_posterior_metrics)"
         ),
         "mi_upper": (
-            "leave-one-out upper bound on I_q(x;z) (Poole et al. 2019, eq. 13): the mi samples "
-            "with each example's own q(z|x) left out of the mixture, which then has n_test - 1 "
-            "components; an upper bound in expectation, no ceiling"
+            "leave-one-out upper bound on I_q(x;z) (Poole et al. 2019, arXiv:1905.06922): the "
+            "mi samples with each example's own q(z|x) left out of the mixture, which then "
+            "has n_test - 1 components; an upper bound in expectation, no ceiling"
         ),
         "mi_samples": n_mi_samples,
         "mi_minibatch": (

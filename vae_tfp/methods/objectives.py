@@ -6,9 +6,10 @@ Burda, Grosse & Salakhutdinov (2016), eq. 8: with k samples z_1..z_k ~ q(z|x),
 
 a lower bound on log p(x) that rises with k (their Theorem 1) and equals the ELBO at k = 1.
 Its gradient weights each sample's log-weight gradient by its normalized importance weight
-(their eq. 13); automatic differentiation of the bound gives exactly that. The k = 1 case
-is the VAE of their code: one sample of log p(x|z) + log p(z) - log q(z|x), i.e. the ELBO
-with the one-sample KL estimate (``kl_estimator: sampled``).
+(their code: iwae.py, gradIminibatch_srng); automatic differentiation of the bound gives
+exactly that. The k = 1 case is the VAE of their code: one sample of
+log p(x|z) + log p(z) - log q(z|x), i.e. the ELBO with the one-sample KL estimate
+(``kl_estimator: sampled``).
 
 Evaluation is unchanged: ``nll_iw`` uses its own K, whatever k trained the model.
 """

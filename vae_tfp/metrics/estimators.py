@@ -335,7 +335,8 @@ def aggregate_posterior_metrics(
     sum to ``mi``.
 
     Upper bound: ``mi_upper`` is the leave-one-out bound of Poole et al. 2019 ("On
-    Variational Bounds of Mutual Information", ICML, eq. 13), which uses the known q(z|x):
+    Variational Bounds of Mutual Information", ICML 2019, arXiv:1905.06922), which uses the
+    known q(z|x):
 
         mi_upper = (1/N) sum_n E_{z ~ q(z|x_n)} [log q(z|x_n) - log (1/(N-1)) sum_{m != n}
                    q(z|x_m)],

@@ -229,12 +229,12 @@ runs trade a little ELBO for a rate that is information.
 `mi` is the information of the *empirical* joint over the N test examples: each example's
 own posterior is one of the N components of the mixture q(z), so `mi` can never exceed
 log N, and `kl − mi` is then at least `kl − log N` whatever q(z) is. The suite therefore
-also reports `mi_upper`, the leave-one-out upper bound of Poole et al. 2019 (eq. 13), which
-leaves each example's own component out of the mixture, and treats the two as a bracket:
-`mi` ≤ I(x; z) ≤ `mi_upper`, and `kl − mi_upper` ≤ KL(q(z) ‖ p(z)) ≤ `kl − mi`. Where
-the bracket is wider than {BRACKET_WIDTH:g} nats, or `mi` is within
-{MI_CEILING_MARGIN:g} nat of log N (marked †), every table shows both as brackets, never
-as points.
+also reports `mi_upper`, the leave-one-out upper bound of Poole et al. 2019
+(arXiv:1905.06922), which leaves each example's own component out of the mixture, and
+treats the two as a bracket: `mi` ≤ I(x; z) ≤ `mi_upper`, and
+`kl − mi_upper` ≤ KL(q(z) ‖ p(z)) ≤ `kl − mi`. Where the bracket is wider than
+{BRACKET_WIDTH:g} nats, or `mi` is within {MI_CEILING_MARGIN:g} nat of log N (marked †),
+every table shows both as brackets, never as points.
 
 The exact pPCA posterior with spectrum 20 in 8 dimensions (σ = 0.5) shows why: its rate is
 {_f(ceiling["kl"])} nats on N = {ceiling["n"]:,} examples (log N = {_f(ceiling["log_n"])}),

@@ -7,7 +7,7 @@ number looks and is marked the same everywhere:
   shows "(n = 1)" and no ± (its spread is unknown, not 0).
 - ``mi`` is the mixture estimate over the N test examples, a lower bound on I_q(x; z) that
   cannot exceed log N; ``mi_upper`` is the leave-one-out upper bound of Poole et al. 2019
-  (eq. 13; :func:`vae_tfp.metrics.aggregate_posterior_metrics`). Where the bracket
+  (arXiv:1905.06922; :func:`vae_tfp.metrics.aggregate_posterior_metrics`). Where the bracket
   [mi, mi_upper] is wide -- wider than :data:`BRACKET_WIDTH` nats, or ``mi`` within
   :data:`MI_CEILING_MARGIN` nat of log N (marked †) -- ``mi`` is shown as the bracket and
   ``marginal_kl`` as [kl - mi_upper, kl - mi], never as a point (lower ends below 0 shown as
@@ -269,7 +269,7 @@ def bound_rule(frame: pd.DataFrame, marked: bool) -> str:
         "mi: I(x; z) with q(z) the mixture over the whole test set "
         f"({evaluation_size_text(frame)}), a lower bound that cannot exceed log N. Where "
         "the bracket [mi, mi_upper] (mi_upper: the leave-one-out upper bound, Poole et al. "
-        "2019, eq. 13, or kl where that is smaller, I(x; z) ≤ kl) is wider than "
+        "2019, or kl where that is smaller, I(x; z) ≤ kl) is wider than "
         f"{BRACKET_WIDTH:g} nats or mi is within {MI_CEILING_MARGIN:g} nat of log N, mi is "
         "shown as that bracket and marginal_kl as [kl − mi_upper, kl − mi] (means over "
         "seeds; a lower end below 0 shown as 0, a KL being ≥ 0), never as a point; runs "
