@@ -119,7 +119,7 @@ def _trained(status: RunStatus, run_dir: Path) -> None:
         status.epoch, status.epochs = int(summary["epochs_trained"]), int(summary["epochs"])
         status.elapsed = format_duration(float(summary["wall_time_s"]))
     except (OSError, ValueError, KeyError, TypeError):
-        pass
+        return  # an unreadable or older summary leaves epochs and elapsed empty
 
 
 def _training_progress(status: RunStatus, run_dir: Path, log: list[str], now: float) -> None:

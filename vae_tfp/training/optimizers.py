@@ -87,7 +87,7 @@ def build_optimizer(training: Mapping[str, Any], variables: list | None = None):
         second_moment = settings.get("initial_second_moment", 0.0)
         if second_moment:
             for velocity in optimizer._velocities:  # tf_keras's name for Adam's v slots
-                velocity.assign(tf.fill(tf.shape(velocity), tf.cast(second_moment, velocity.dtype)))
+                velocity.assign(tf.ones_like(velocity) * second_moment)
     return optimizer
 
 
