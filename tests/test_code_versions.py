@@ -11,7 +11,13 @@ import pytest
 from docutils.core import publish_parts
 
 from vae_tfp import cli
-from vae_tfp.provenance import source_hash, training_code_record
+from vae_tfp.provenance import (
+    TRAINING_SESSIONS,
+    finish_training_sessions,
+    source_hash,
+    start_training_session,
+    training_code_record,
+)
 from vae_tfp.report.aggregate import write_all_tables
 from vae_tfp.report.code_versions import MixedCodeVersionsError, code_version_problems
 from vae_tfp.report.stale import stale_runs
@@ -167,20 +173,20 @@ def test_a_resumed_training_records_each_session_and_a_change_of_code(tmp_path, 
     )
     run_dir = tmp_path / "run"
     (run_dir / "resume").mkdir(parents=True)
-    first = cli._start_training_session(run_dir)  # interrupted: a resume state is left
+    first = start_training_session(run_dir)  # interrupted: a resume state is left
     (run_dir / "resume" / "state-e00002-b000000.json").write_text("{}")
     current["source_hash"] = "f" * 64  # the code changed before the rerun
-    sessions = cli._start_training_session(run_dir)
+    sessions = start_training_session(run_dir)
     assert [s["resumed"] for s in sessions] == [False, True] and len(first) == 1
-    cli._finish_training_sessions(run_dir, sessions)
+    finish_training_sessions(run_dir, sessions)
     record = json.loads((run_dir / "checkpoint" / "code_version.json").read_text())
     assert record["across_versions"] and record["source_hash"] == "f" * 64
-    assert not (run_dir / cli.TRAINING_SESSIONS).exists()
+    assert not (run_dir / TRAINING_SESSIONS).exists()
     # A fresh start (no resume state) forgets the sessions of an earlier training.
     (run_dir / "resume" / "state-e00002-b000000.json").unlink()
-    cli._start_training_session(run_dir)
+    start_training_session(run_dir)
     (run_dir / "resume" / "state-e00001-b000000.json").write_text("{}")
-    sessions = cli._start_training_session(run_dir)
+    sessions = start_training_session(run_dir)
     assert not training_code_record(sessions)["across_versions"] and len(sessions) == 2
 
 

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from vae_tfp.cli import FIGURES_HELP, RATE_DISTORTION_HELP, main
+from vae_tfp.cli import main
+from vae_tfp.cli.figures import FIGURES_HELP, RATE_DISTORTION_HELP
 from vae_tfp.report import collect_runs
 from vae_tfp.report.figures import (
     DATASET_DECODER_FIGURES,

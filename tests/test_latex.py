@@ -20,7 +20,8 @@ from test_reproduction import ENTRY, ROW, _summary
 
 from vae_tfp.report import collect_runs, write_tables
 from vae_tfp.report.reproduction import reproduction_table, write_reproduction_tables
-from vae_tfp.report.tables import ordered, write_dataset_table, write_statistics
+from vae_tfp.report.statistics_table import write_statistics
+from vae_tfp.report.tables import ordered, write_dataset_table
 
 pytestmark = pytest.mark.checks
 

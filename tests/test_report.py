@@ -126,13 +126,13 @@ def test_tables_are_readable_by_others_not_owner_only(tmp_path):
     ],
 )
 def test_latex_escape_keeps_text_as_written(text, latex):
-    from vae_tfp.report.tables import latex_escape
+    from vae_tfp.report.display import latex_escape
 
     assert latex_escape(text) == latex
 
 
 def test_wrapping_latex_columns_are_ragged_right_and_the_rest_untouched():
-    from vae_tfp.report.tables import latex_table
+    from vae_tfp.report.display import latex_table
 
     frame = pd.DataFrame({"name": ["a_b"], "value": ["1.00"], "note": ["long text"]})
     latex = latex_table(frame, "caption", "tab:x", 1, column_format="p{2cm}rp{3cm}")

@@ -16,15 +16,10 @@ from vae_tfp.report.collapse import (
     unit_verdicts,
     verdict_counts,
 )
+from vae_tfp.report.display import latex_table
 from vae_tfp.report.statistics import paired_differences, t_interval
-from vae_tfp.report.tables import (
-    dataset_caption,
-    dataset_table,
-    latex_table,
-    long_table,
-    ordered,
-    write_statistics,
-)
+from vae_tfp.report.statistics_table import write_statistics
+from vae_tfp.report.tables import dataset_caption, dataset_table, long_table, ordered
 
 # Student-t quantiles t_{0.975, df} from a printed table (e.g. Abramowitz & Stegun 26.10).
 T975 = {1: 12.7062, 2: 4.3027, 3: 3.1824}

@@ -90,6 +90,12 @@ def test_tables_in_three_formats(tmp_path):
     assert pd.read_csv(paths["csv"])["within"].tolist() == [True]
 
 
+def test_a_single_seed_shows_no_spread_as_every_table_does(tmp_path):
+    table = reproduction_table(_summary([89.0]), {"r": ROW}, [ENTRY])
+    markdown = write_reproduction_tables(table, tmp_path)["md"].read_text()
+    assert "| 89.00 (n = 1) " in markdown and "89.00 ±" not in markdown
+
+
 def test_the_shipped_published_file_has_sources_and_numbers():
     rows = load_published("config/published.yaml")
     assert rows and all(r["source"]["citation"] and r["source"]["location"] for r in rows.values())

@@ -6,8 +6,9 @@ changes, the package version and :func:`source_hash`, the SHA-256 of the package
 source. The source hash is what identifies the code: two runs with the same hash ran the
 same package code whatever their commits, and a dirty tree's commit does not identify it.
 
-The train command records the code version of each training session next to the
-checkpoint (``checkpoint/code_version.json``, :func:`training_code_record`); a run resumed
+The train command records the code version of each training session
+(:func:`start_training_session`) and, when training finishes, puts them next to the
+checkpoint (``checkpoint/code_version.json``, :func:`finish_training_sessions`); a run resumed
 under another source hash says so (``across_versions``). Evaluation copies that record into
 ``metrics.json`` beside its own code version.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import logging
 import os
 import platform
 import socket
@@ -25,6 +27,11 @@ import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from vae_tfp.io import read_json, write_json
+from vae_tfp.run_files import checkpoint_path
+
+log = logging.getLogger(__name__)
 
 PACKAGES = (
     "vae_tfp",
@@ -164,6 +171,44 @@ def read_training_code_record(checkpoint_dir: str | os.PathLike) -> dict[str, An
     before the suite recorded it."""
     path = Path(checkpoint_dir) / TRAINING_CODE_VERSION
     return json.loads(path.read_text()) if path.exists() else None
+
+
+# The code versions of the train commands of a run not yet finished (a resumed run has more
+# than one); when training finishes they go to checkpoint/code_version.json.
+TRAINING_SESSIONS = "training_sessions.json"
+
+
+def start_training_session(run_dir: Path) -> list[dict[str, Any]]:
+    """Appends this command's code version to the run's unfinished training sessions.
+
+    A command that finds a resume state (``resume/state-*.json``, any training config: a
+    state of another config makes the record list a session too many, never too few)
+    continues the sessions recorded before; one that finds none starts the list anew.
+
+    Returns:
+        The sessions so far, this one last.
+    """
+    ledger = run_dir / TRAINING_SESSIONS
+    resumes = any((run_dir / "resume").glob("state-*.json"))
+    sessions = read_json(ledger) if resumes and ledger.exists() else []
+    sessions.append(training_session(resumes))
+    write_json(ledger, sessions)
+    if len({s["source_hash"] for s in sessions}) > 1:
+        log.warning(
+            "resuming %s under another code version than it was started with "
+            "(source hashes %s): checkpoint/code_version.json will say so",
+            run_dir,
+            ", ".join(dict.fromkeys(s["source_hash"][:12] for s in sessions)),
+        )
+    return sessions
+
+
+def finish_training_sessions(run_dir: Path, sessions: list[dict[str, Any]]) -> None:
+    """Writes ``checkpoint/code_version.json`` beside the trained checkpoint
+    (:func:`training_code_record`) and drops the unfinished list."""
+    record = training_code_record(sessions)
+    write_json(checkpoint_path(run_dir).parent / TRAINING_CODE_VERSION, record)
+    (run_dir / TRAINING_SESSIONS).unlink(missing_ok=True)
 
 
 def device_description() -> str:

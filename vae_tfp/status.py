@@ -1,4 +1,5 @@
-"""``python -m vae_tfp status``: where every run of an experiment stands, read from its folder.
+"""Where every run of an experiment stands, read from its folder (``python -m vae_tfp
+status``, :mod:`vae_tfp.cli.provenance`).
 
     python -m vae_tfp status [RESULTS] [--configfile FILE]
 
@@ -23,11 +24,8 @@ TensorFlow: it answers in a fraction of a second while an experiment trains.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
 import re
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -38,7 +36,7 @@ from vae_tfp.io import read_json
 from vae_tfp.progress import format_duration, remaining_seconds
 
 # What the train and evaluate rules write (workflows/rules/*.smk; checkpoint/best.json is
-# vae_tfp.training.checkpoint_path(run_dir).with_suffix(".json"), not imported: TensorFlow).
+# vae_tfp.run_files.checkpoint_path(run_dir).with_suffix(".json")).
 TRAIN_LOG = "train.log"
 EVALUATE_LOG = "evaluate.log"
 TRAINED = ("history.csv", "checkpoint/best.json")
@@ -279,48 +277,3 @@ def find_config(results: Path, config_dir: Path = Path("config")) -> Path | None
         if isinstance(loaded, dict) and loaded.get("experiment") == results.name:
             return path
     return None
-
-
-def _status(args: argparse.Namespace) -> None:
-    from vae_tfp.config import load_experiment_config
-
-    configfile = args.configfile
-    if args.results is None:
-        configfile = configfile or Path("config/config.yaml")
-        config = load_experiment_config(configfile)
-        results = Path("results") / config["experiment"]
-    else:
-        results = args.results
-        configfile = configfile or find_config(results)
-        config = load_experiment_config(configfile) if configfile else None
-    origin = f"grid of {configfile}" if config else "run folders only (no config: --configfile)"
-    try:
-        print(f"{results} ({origin})")
-        print(format_table(experiment_status(results, config)), flush=True)
-    except BrokenPipeError:  # `status | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    """Adds the ``status`` subcommand to the CLI's subparsers."""
-    parser = commands.add_parser(
-        "status",
-        help="every run of an experiment: planned, training (epoch i/N, ETA), failed, evaluated",
-        description=__doc__.split("\n\n", 2)[2].split("\n\nRuns come")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "results",
-        nargs="?",
-        type=Path,
-        default=None,
-        help="the experiment folder, e.g. results/embedded (default: that of --configfile)",
-    )
-    parser.add_argument(
-        "--configfile",
-        type=Path,
-        default=None,
-        help="the experiment config, for the runs not started yet (default: the file in "
-        "config/ whose experiment is RESULTS's name; config/config.yaml without RESULTS)",
-    )
-    parser.set_defaults(func=_status)

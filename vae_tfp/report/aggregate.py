@@ -29,8 +29,9 @@ from vae_tfp.report.code_versions import (
     code_version_note,
 )
 from vae_tfp.report.collapse import informative_threshold, unit_verdicts, verdict_counts
+from vae_tfp.report.display import latex_table
 from vae_tfp.report.formatting import METRICS, bound_rule, format_rows, is_marked, spread_rule
-from vae_tfp.report.tables import latex_table, long_table, ordered
+from vae_tfp.report.tables import long_table, ordered
 
 KEYS = ["dataset", "decoder", "method", "seed"]
 UNITS_NOTE = (

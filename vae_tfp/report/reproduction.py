@@ -27,7 +27,8 @@ import pandas as pd
 import yaml
 
 from vae_tfp.io import atomic_write
-from vae_tfp.report.tables import latex_table
+from vae_tfp.report.display import latex_table
+from vae_tfp.report.formatting import point_text
 
 DEFAULT_TOLERANCE = 1.0  # nats, when a row states none and the paper gives no std
 ROW_FIELDS = ("dataset", "dataset_version", "metric", "estimator", "value", "std", "source")
@@ -158,8 +159,8 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
             return f"not run: {r['not_run']}"
         if not r["n"]:
             return "not reached (no finished run)"
-        spread = f" ± {r['ours_std']:.2f}" if r["n"] > 1 else ""
-        return f"{r['ours_mean']:.2f}{spread} (n={r['n']})"
+        text = point_text(r["ours_mean"], r["ours_std"], r["n"])  # one seed: "(n = 1)"
+        return text if r["n"] == 1 else f"{text} (n={r['n']})"
 
     def published(r):
         if r["unconfirmed"]:
