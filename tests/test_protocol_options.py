@@ -62,7 +62,7 @@ def test_training_kl_follows_the_kl_estimator():
 def test_kl_estimator_errors_name_what_is_allowed():
     with pytest.raises(ValueError, match=r"kl_estimator must be one of \['analytic', 'sampled'\]"):
         build_method({"method": "vanilla", "kl_estimator": "exact"})
-    with pytest.raises(ValueError, match="'free_bits' floors or reshapes the KL term"):
+    with pytest.raises(ValueError, match="'free_bits' floors or replaces it"):
         build_method({"method": "free_bits", "lambda": 0.5, "kl_estimator": "sampled"})
 
 
@@ -87,8 +87,8 @@ def test_a_run_with_burda_code_options(tmp_path):
     decoder re-initialization would too), the loss uses the sampled KL, the logged KL stays
     the analytic one (>= 0) and the Burda rates are rounded."""
     from vae_tfp.config.checks import check_experiment_config
+    from vae_tfp.run_model import model_from_run_config, reinitialize_decoder
     from vae_tfp.training import train_run
-    from vae_tfp.training.build import model_from_run_config, reinitialize_decoder
 
     config = yaml.safe_load(open("config/config.yaml"))
     config["decoders"]["burda_code"] = {

@@ -30,7 +30,7 @@ def _binary_data():
     return PreparedData("digits", "binary", train=x, valid=x, test=x)
 
 
-def _vae(decoder_options, event_shape, kind, vocab_size=None):
+def _vae(decoder_options, event_shape, kind, vocab_size=None, posterior_refinement=None):
     tf.keras.utils.set_random_seed(0)
     model_options = {
         "latent_dim": LATENT,
@@ -38,7 +38,14 @@ def _vae(decoder_options, event_shape, kind, vocab_size=None):
         "encoder_embedding_size": 4,
         "encoder_hidden_size": 8,
     }
-    return build_vae(model_options, decoder_options, event_shape, kind, vocab_size)
+    return build_vae(
+        model_options,
+        decoder_options,
+        event_shape,
+        kind,
+        vocab_size,
+        posterior_refinement=posterior_refinement,
+    )
 
 
 def test_image_reconstructions_are_the_decoder_mean_at_the_posterior_mean(tmp_path):
@@ -65,8 +72,8 @@ def test_a_refined_posterior_is_the_one_reconstructed_and_saved(tmp_path):
     from vae_tfp.methods import build_method
 
     data = _binary_data()
-    model = _vae({"type": "mlp", "hidden_units": [8]}, (16,), "binary")
-    model.posterior_refinement = build_method({"method": "sa_vae"}).posterior_refinement()
+    refinement = build_method({"method": "sa_vae"}).posterior_refinement()
+    model = _vae({"type": "mlp", "hidden_units": [8]}, (16,), "binary", None, refinement)
     arrays = write_samples(model, data, seed=5, path=tmp_path / "samples.npz")
     originals = data.test[:N_RECONSTRUCTIONS]
     refined, _ = _posterior_params(model, originals, seed=5)

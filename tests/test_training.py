@@ -34,8 +34,9 @@ def _per_example_nll_iw(run_dir, payload) -> np.ndarray:
     import tensorflow as tf
 
     from vae_tfp.evaluation import importance_weighted_pass
+    from vae_tfp.run_files import checkpoint_path
+    from vae_tfp.run_model import model_from_run_config
     from vae_tfp.seeds import derive_seed
-    from vae_tfp.training import checkpoint_path, model_from_run_config
 
     config = payload["config"]
     data = prepare_dataset(config["dataset"], config["dataset_options"])

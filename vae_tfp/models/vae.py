@@ -218,6 +218,8 @@ def build_vae(
     event_shape: Sequence[int],
     kind: str,
     vocab_size: int | None = None,
+    posterior_transform: tf.Module | None = None,
+    posterior_refinement: Callable[..., tuple[tf.Tensor, tf.Tensor]] | None = None,
 ) -> VAE:
     """Builds a VAE from the ``model`` and ``decoder_options`` sections of a run config.
 
@@ -233,6 +235,9 @@ def build_vae(
         event_shape: Shape of one example.
         kind: Dataset kind, ``"binary"``, ``"real"`` or ``"tokens"``.
         vocab_size: Number of token ids (token data only).
+        posterior_transform: The method's transform of (loc, log_var), built for
+            ``model_options["latent_dim"]`` (:class:`VAE`).
+        posterior_refinement: The method's refinement of q(z|x) (:class:`VAE`).
     """
     latent_dim = int(model_options["latent_dim"])
     if kind == "tokens":
@@ -251,4 +256,4 @@ def build_vae(
             activation=model_options.get("encoder_activation", "relu"),
         )
     decoder = build_decoder(decoder_options, latent_dim, event_shape, kind, vocab_size)
-    return VAE(encoder, decoder, latent_dim)
+    return VAE(encoder, decoder, latent_dim, posterior_transform, posterior_refinement)
