@@ -34,6 +34,7 @@ class ControlledCapacity(Method):
     gamma * |mean_batch KL - C(step)|, C(step) = capacity_max * min(1, step / capacity_steps)."""
 
     name: ClassVar[str] = "capacity"
+    role: ClassVar[str] = "kl_term"  # it replaces the KL term; a schedule may weight it
     gamma: float = hyperparameter(
         description="weight of the distance between the rate and the target",
         minimum=0,

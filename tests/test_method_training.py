@@ -1,4 +1,4 @@
-"""Methods that change training itself: aggressive inner loop and pretrain_fb phases."""
+"""Method parts that change training itself: the encoder inner loop and phases."""
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ def test_aggressive_inner_loop_updates_only_the_encoder(tmp_path):
     )
     decoder_before = _values(trainer.model.decoder.variables)
     encoder_before = _values(trainer.model.encoder.variables)
-    steps = trainer.encoder_inner_loop(np.random.default_rng(0))
+    steps = trainer.inner_loop.run(np.random.default_rng(0))
     assert 10 <= steps <= 30 and steps % 10 == 0
     for before, after in zip(decoder_before, _values(trainer.model.decoder.variables), strict=True):
         np.testing.assert_array_equal(before, after)
@@ -61,8 +61,8 @@ def test_aggressive_history_records_inner_steps_and_its_end(tmp_path, monkeypatc
     summary = trainer.run()
     history = pd.read_csv(tmp_path / "history.csv")
     assert history["valid_mi"].tolist() == [1.0, 2.0, 1.5, 1.7]
-    assert summary["aggressive_ended_after_epoch"] == 3
-    assert history["aggressive"].tolist() == [1, 1, 1, 0]
+    assert summary["inner_loop_ended_after_epoch"] == 3
+    assert history["inner_loop"].tolist() == [1, 1, 1, 0]
     assert (history.loc[:2, "encoder_inner_steps"] >= 20).all()  # >= 5 per decoder update
     assert history.loc[3, "encoder_inner_steps"] == 0  # after the switch-off, none
     assert summary["encoder_inner_steps"] == history["encoder_inner_steps"].sum()

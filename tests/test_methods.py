@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vae_tfp.methods import METHODS, build_method
+from vae_tfp.methods import METHODS, PRESETS, build_method
 from vae_tfp.methods.schedules import linear_warmup
 
 
@@ -42,7 +42,8 @@ def test_kl_weights(options, step, weight):
 def test_weighted_loss_is_minus_rec_plus_weighted_kl():
     rec = tf.constant([-3.0, -5.0])
     kl_per_dim = tf.constant([[1.0, 2.0], [3.0, 0.0]])
-    loss = build_method({"method": "beta", "beta": 2.0}).loss(rec, kl_per_dim, 0)
+    term = build_method({"method": "beta", "beta": 2.0}).kl_term(kl_per_dim, 0)
+    loss = -tf.reduce_mean(rec) + term  # the composition's one-sample loss
     assert float(loss) == pytest.approx(4.0 + 2.0 * 3.0)
 
 
@@ -72,8 +73,14 @@ def test_bad_method_configs_are_named():
 
 
 def test_registry_names():
-    assert set(METHODS) == {
+    assert set(PRESETS) == {
         "vanilla",
+        "pretrain_fb",
+        "li2019",
+        "aggressive_anneal",
+        "sa_vae_anneal",
+    }
+    assert set(METHODS) == {
         "beta",
         "kl_anneal",
         "cyclical",
@@ -83,7 +90,7 @@ def test_registry_names():
         "aggressive",
         "bn_vae",
         "delta_vae",
-        "pretrain_fb",
+        "pretrain",
         "iwae",
         "skip_vae",
         "word_dropout",

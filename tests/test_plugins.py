@@ -19,6 +19,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 from test_workflow import planned_jobs, snakemake, tiny_config, write_config
@@ -34,12 +35,13 @@ from vae_tfp.config import (
 )
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.methods import build_method
-from vae_tfp.methods.registry import METHODS
+from vae_tfp.methods.registry import METHODS, PRESETS
 from vae_tfp.models.decoder_types import DECODER_TYPES, PLUGIN_DECODER_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 CAPACITY = ROOT / "examples" / "capacity_vae.py"
 TOY = ROOT / "tests" / "plugins" / "toy_plugin.py"
+STEP_SCHEDULE = ROOT / "tests" / "plugins" / "step_schedule.py"
 
 
 @pytest.fixture
@@ -47,7 +49,9 @@ def registries():
     """Restores every registry and the loader's memory after the test."""
     saved = [
         (registry, dict(registry))
-        for registry in (METHODS, DECODER_TYPES, PLUGIN_DECODER_KINDS, DATASETS, plugins._LOADED)
+        for registry in (
+            METHODS, PRESETS, DECODER_TYPES, PLUGIN_DECODER_KINDS, DATASETS, plugins._LOADED
+        )  # fmt: skip
     ]
     entry_points_done = plugins._ENTRY_POINTS_DONE
     yield
@@ -107,8 +111,8 @@ def test_capacity_plugin_pulls_the_rate_towards_the_rising_target(
         (
             lambda c: c["methods"]["cap_1"].update(gama=3.0),
             "method variant 'cap_1' (methods.cap_1): method 'capacity' got unknown "
-            "hyper-parameters ['gama']; accepted: ['gamma', 'capacity_max', 'capacity_steps', "
-            "'kl_estimator']",
+            "hyper-parameter 'gama'; accepted: {'capacity': ['gamma', 'capacity_max', "
+            "'capacity_steps']} and kl_estimator",
         ),
         (
             lambda c: c["methods"]["cap_1"].update(gamma=-1.0),
@@ -166,10 +170,11 @@ def test_a_plugin_must_register_something_under_a_free_name(registries, tmp_path
             @dataclasses.dataclass(frozen=True)
             class Impostor(Method):
                 name: ClassVar[str] = "beta"
+                role: ClassVar[str] = "kl_weight"
             """
         )
     )
-    with pytest.raises(plugins.PluginError, match="method 'beta' is already registered"):
+    with pytest.raises(plugins.PluginError, match="'beta' is already registered"):
         plugins.load_plugins([str(clash)])
 
 
@@ -213,6 +218,7 @@ def test_installed_entry_points_load_without_being_listed(tmp_path):
             @dataclasses.dataclass(frozen=True)
             class HalfBeta(Method):
                 name: ClassVar[str] = "half_beta"
+                role: ClassVar[str] = "kl_weight"
             """
         )
     )
@@ -282,8 +288,15 @@ def test_plugin_method_decoder_and_dataset_run_to_the_tables(tmp_path):
     config["plugins"].append("toy_plugin.py")
     config["datasets"]["prototypes"] = {"options": {"flip": 0.1}}
     config["decoders"]["logistic"] = {"type": "logistic", "init_scale": 0.5}
+    shutil.copy(STEP_SCHEDULE, tmp_path / "step_schedule.py")
+    config["plugins"].append("step_schedule.py")
+    # A plugin part (a schedule) composed with a built-in floor: weight 0.2 for the first
+    # 20 updates (the first epoch: 1,257 training digits in batches of 64), then 1.
+    config["methods"]["step_fb"] = {
+        "method": "kl_step + free_bits", "low": 0.2, "switch_step": 20, "lambda": 0.1,
+    }  # fmt: skip
     config["grid"] = [
-        {"datasets": ["digits"], "decoders": ["mlp"], "methods": ["cap_1"]},
+        {"datasets": ["digits"], "decoders": ["mlp"], "methods": ["cap_1", "step_fb"]},
         {"datasets": ["prototypes"], "decoders": ["logistic"], "methods": ["cap_1"]},
     ]
     configfile = write_config(tmp_path, config)
@@ -293,7 +306,13 @@ def test_plugin_method_decoder_and_dataset_run_to_the_tables(tmp_path):
     results = tmp_path / "results" / config["experiment"]
     with open(results / "tables" / "summary.csv", newline="") as f:
         rows = {(r["dataset"], r["decoder"], r["method"]): r for r in csv.DictReader(f)}
-    assert set(rows) == {("digits", "mlp", "cap_1"), ("prototypes", "logistic", "cap_1")}
+    assert set(rows) == {
+        ("digits", "mlp", "cap_1"),
+        ("digits", "mlp", "step_fb"),
+        ("prototypes", "logistic", "cap_1"),
+    }
+    history = pd.read_csv(results / "runs" / "digits" / "mlp" / "step_fb" / "seed3" / "history.csv")
+    np.testing.assert_allclose(history["kl_weight"], [0.2, 1.0], rtol=1e-6)
     assert rows[("prototypes", "logistic", "cap_1")]["method_name"] == "capacity"
     table = (results / "tables" / "summary.md").read_text()
     assert "| prototypes" in table and "| cap_1" in table

@@ -582,13 +582,13 @@ def test_training_loop_binarizes_every_batch_afresh(tmp_path):
     data = _grayscale_data()
     trainer = Trainer(_tiny_run_config(), data, tmp_path)
     rows = np.arange(10)
-    first, second = trainer.train_rows(rows), trainer.train_rows(rows)
+    first, second = trainer.feed.train_rows(rows), trainer.feed.train_rows(rows)
     assert set(np.unique(first)) == {0.0, 1.0} and not np.array_equal(first, second)
     again = Trainer(_tiny_run_config(), data, tmp_path / "again")
-    np.testing.assert_array_equal(again.train_rows(rows), first)  # seeded by the run seed
+    np.testing.assert_array_equal(again.feed.train_rows(rows), first)  # seeded by the run seed
     fixed = dataclasses.replace(data, options={"data_seed": 0})
     plain = Trainer(_tiny_run_config(), fixed, tmp_path / "plain")
-    np.testing.assert_array_equal(plain.train_rows(rows), data.train[rows])
+    np.testing.assert_array_equal(plain.feed.train_rows(rows), data.train[rows])
 
 
 def test_dynamic_binarization_survives_the_prepared_file(tmp_path):

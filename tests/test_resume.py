@@ -136,14 +136,16 @@ def test_a_state_of_another_config_is_not_resumed(tmp_path, caplog):
     import logging
 
     from vae_tfp.training.loop import Trainer
+    from vae_tfp.training.state import Progress
 
     key = RunKey("digits", "mlp", "vanilla", 0)
     run_config = training_config(resolve_run_config(DEFAULT_CONFIG, key))
     run_config["training"]["epochs"] = 1
     data = prepare_dataset("digits", run_config["dataset_options"])
     first = Trainer(run_config, data, tmp_path)
-    first._save_state(__import__("vae_tfp.training.state", fromlist=["Progress"]).Progress(epoch=2))
+    first.resume.save(first._state_checkpoint(), Progress(epoch=2))
     run_config["training"]["learning_rate"] = 0.002
     with caplog.at_level(logging.WARNING, logger="vae_tfp.training"):
-        assert Trainer(run_config, data, tmp_path)._restore_state() is None
+        second = Trainer(run_config, data, tmp_path)
+        assert second.resume.restore(second._state_checkpoint()) is None
     assert "another training config" in caplog.text

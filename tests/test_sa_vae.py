@@ -254,6 +254,6 @@ def test_evaluation_uses_the_refined_posterior(ppca):
 @pytest.mark.parametrize(("step", "weight"), [(0, 0.1), (50, 0.55), (100, 1.0), (10**6, 1.0)])
 def test_sa_vae_with_annealing_weights_loss_and_svi_objective(step, weight):
     """SA-VAE + anneal (He et al. 2019): the KL weight rises linearly from beta0 to 1."""
-    method = build_method({"method": "sa_vae", "beta0": 0.1, "warmup_steps": 100})
+    method = build_method({"method": "sa_vae_anneal", "beta0": 0.1, "warmup_steps": 100})
     assert float(method.kl_weight(step)) == pytest.approx(weight)
     assert float(build_method({"method": "sa_vae"}).kl_weight(step)) == 1.0

@@ -37,12 +37,17 @@ from pathlib import Path
 from typing import Any
 
 from vae_tfp.data.registry import DATASETS, DatasetSpec, register_dataset
-from vae_tfp.methods.registry import METHODS, register_method
+from vae_tfp.methods.registry import METHODS, PRESETS, register_method
 from vae_tfp.models.decoder_types import DECODER_TYPES, register_decoder
 
 ENTRY_POINT_GROUPS = ("vae_tfp.methods", "vae_tfp.decoders", "vae_tfp.datasets")
 # What a plugin can register, and the registry holding each kind.
-_REGISTRIES = {"methods": METHODS, "decoders": DECODER_TYPES, "datasets": DATASETS}
+_REGISTRIES = {
+    "methods": METHODS,
+    "presets": PRESETS,
+    "decoders": DECODER_TYPES,
+    "datasets": DATASETS,
+}
 SPEC_HELP = (
     "a plugin is an importable module name (my_lab.vae_methods) or the path of a .py file, "
     "relative to the config file that lists it"
@@ -187,7 +192,7 @@ def _load_one(spec: str, index: int) -> LoadedPlugin:
     if not record.registered:
         raise PluginError(
             f"{where} registered no method, decoder or dataset (call register_method, "
-            "register_decoder or register_dataset at import)"
+            "register_preset, register_decoder or register_dataset at import)"
         )
     return record
 

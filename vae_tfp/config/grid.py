@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from vae_tfp.methods.registry import expression_names
 from vae_tfp.plugins import load_plugins, plugin_spec_of, resolve_plugin_specs
 
 
@@ -113,10 +114,11 @@ def resolve_run_config(config: Mapping[str, Any], key: RunKey) -> dict[str, Any]
     }
     # Only runs that use a plugin name it (the runs of built-ins keep their exact config).
     load_plugins(config.get("plugins", []))
+    method_names = expression_names(method_options.get("method", ""))
     provided = (
         plugin_spec_of("datasets", key.dataset),
         plugin_spec_of("decoders", decoder_options.get("type")),
-        plugin_spec_of("methods", method_options.get("method")),
+        *(plugin_spec_of(kind, n) for n in method_names for kind in ("methods", "presets")),
     )
     plugins = [spec for spec in dict.fromkeys(provided) if spec is not None]
     if plugins:

@@ -1,4 +1,4 @@
-"""Methods that change the model rather than the loss: the posterior or the decoder."""
+"""Parts that change the model rather than the loss: the posterior or the decoder."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class BNVAE(Method):
     """
 
     name: ClassVar[str] = "bn_vae"
+    role: ClassVar[str] = "posterior"
     gamma: float = hyperparameter(
         0.6,
         description="the fixed scale of the normalized means",
@@ -50,6 +51,7 @@ class DeltaVAE(Method):
     """
 
     name: ClassVar[str] = "delta_vae"
+    role: ClassVar[str] = "posterior"
     delta: float = hyperparameter(
         0.1, description="committed rate per dimension, nats", minimum=0, exclusive_minimum=True
     )
@@ -81,6 +83,7 @@ class SkipVAE(Method):
     option, forced on). Applies to the decoders that have that option: mlp and lstm."""
 
     name: ClassVar[str] = "skip_vae"
+    role: ClassVar[str] = "decoder"
 
     def decoder_overrides(self) -> dict[str, Any]:
         return {"skip": True}
@@ -100,6 +103,7 @@ class WordDropout(Method):
     """
 
     name: ClassVar[str] = "word_dropout"
+    role: ClassVar[str] = "decoder"
     p: float = hyperparameter(
         0.25, description="probability of replacing an input word by <unk>", minimum=0, maximum=1
     )

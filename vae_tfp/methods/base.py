@@ -1,27 +1,33 @@
-"""The base class of every anti-collapse method, built-in or plugin.
+"""The base class of every method part, built-in or plugin.
 
-A method differs from the plain ELBO only in its KL term (the regularizer hook, as in
-disentanglement_lib): the training loss for a batch is
+A method is a composition of parts (:mod:`vae_tfp.methods.composite`), at most one per
+role, each a small frozen dataclass with declared hyper-parameters acting through one hook:
 
-    loss = - mean_batch(rec) + method.kl_term(kl_per_dim, step),
+=============  ===================================================  =========================
+role           hook (neutral default on :class:`Method`)            built-in parts
+=============  ===================================================  =========================
+kl_weight      :meth:`Method.kl_weight` -- the KL multiplier        beta, kl_anneal, cyclical
+kl_term        :meth:`Method.kl_term` -- the unweighted KL term     free_bits,
+               (a floor)                                            free_bits_example,
+                                                                    kl_threshold
+objective      :meth:`Method.training_loss` -- the whole loss       iwae
+posterior      :meth:`Method.posterior_transform` -- reshapes       bn_vae, delta_vae
+               q(z|x) everywhere
+refinement     :meth:`Method.posterior_refinement` -- refines       sa_vae
+               q(z|x) per example everywhere
+phases         ``kl_weight``, ``decoder_reset_epochs``,             pretrain
+               ``first_selectable_epoch``, :meth:`Method.clock`
+inner_loop     :meth:`Method.inner_loop` -- encoder-only updates    aggressive
+               before each decoder update
+decoder        :meth:`Method.decoder_overrides` -- decoder options  skip_vae, word_dropout
+=============  ===================================================  =========================
 
-while the quantities logged (rec, kl, ELBO = rec - kl) are the same for every method.
-``kl_per_dim`` is [batch, latent_dim], KL(q(z_i|x) || p(z_i)) in nats: analytic by
-default, or the single-sample estimate log q(z_i|x) - log p(z_i) at the drawn z with
-``kl_estimator: sampled`` (a hyper-parameter every method has, see :class:`Method`).
-
-Methods that change more than the KL term do it through a few more hooks, each with a
-neutral default on :class:`Method`: :meth:`Method.bind` (learn the run's length, for
-schedules), :meth:`Method.posterior_transform` (reshape q(z|x): BN-VAE, delta-VAE),
-:meth:`Method.posterior_refinement` (refine q(z|x) per example: SA-VAE),
-:meth:`Method.decoder_overrides` (decoder options: skip-VAE), :meth:`Method.applies_to`
-(reject a decoder/dataset it cannot work with), ``decoder_reset_epochs`` and
-``first_selectable_epoch`` (phases: pretrain_fb) and ``encoder_inner_loop`` (aggressive).
+Every part may also implement :meth:`Method.bind` (learn the run's length) and
+:meth:`Method.applies_to` (reject a decoder or dataset it cannot work with).
 
 Hyper-parameters are dataclass fields declared with
 :func:`vae_tfp.declarations.hyperparameter` (type, default, range); the constructor checks
-them, so a method object is always valid, and config validation reads the same
-declarations.
+them, so a part object is always valid, and config validation reads the same declarations.
 """
 
 from __future__ import annotations
@@ -29,52 +35,55 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from vae_tfp.declarations import check_declared, hyperparameter
+from vae_tfp.declarations import check_declared
 from vae_tfp.lazy import lazy_import
 
 # Imported on first use: validating a config (the Snakefile's parse) needs no TensorFlow.
 tf = lazy_import("tensorflow")
 
-KL_ESTIMATORS = ("analytic", "sampled")
+# role -> what a part of that role changes (``python -m vae_tfp methods`` prints it).
+ROLES: dict[str, str] = {
+    "kl_weight": "the KL weight at each update (a schedule)",
+    "kl_term": "the unweighted KL term of the loss (a floor)",
+    "objective": "the whole training objective",
+    "posterior": "q(z|x) itself, everywhere it is used",
+    "refinement": "q(z|x), refined per example everywhere it is used",
+    "phases": "training phases (a KL-free phase, a decoder reset)",
+    "inner_loop": "encoder-only updates before each decoder update",
+    "decoder": "options forced on the decoder",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class InnerLoopSettings:
+    """How many encoder-only updates precede one decoder update (He et al. 2019, Alg. 1).
+
+    Attributes:
+        max_steps: Cap on encoder updates before one decoder update.
+        check_every: Window of the convergence check, in inner steps.
+    """
+
+    max_steps: int
+    check_every: int
 
 
 @dataclasses.dataclass(frozen=True)
 class Method:
-    """The standard ELBO (Kingma & Welling 2014, eq. 3): KL weight 1 at every step.
+    """A method part: neutral on every hook, so a subclass overrides only its role's.
 
-    Subclasses set ``name`` (the config name), declare their hyper-parameters as fields and
-    override the hooks they need; :meth:`check` adds checks across hyper-parameters.
-
-    Every method has ``kl_estimator``, the estimate of KL(q(z|x) || p(z)) its training loss
-    differentiates: ``analytic`` (the closed form for Gaussians, Kingma & Welling 2014,
-    App. B) or ``sampled``, the one-sample Monte Carlo estimate log q(z|x) - log p(z) at the
-    reparameterized z of the reconstruction term (Kingma & Welling 2014, eq. 6, the
-    estimator of Burda et al. 2016's code, whose VAE is the k = 1 case of the IWAE bound).
-    Both are unbiased; the sampled one is noisier. Logged and evaluated KL values are always
-    analytic. A KL floor (free bits) on a one-sample estimate would floor noise, so methods
-    that override :meth:`kl_term` take the analytic estimator only.
+    Subclasses set ``name`` (the config name) and ``role`` (a key of :data:`ROLES`), declare
+    their hyper-parameters as fields and override their role's hook; :meth:`check` adds
+    checks across hyper-parameters.
     """
 
-    name: ClassVar[str] = "vanilla"
-    # Whether the loop runs He et al. 2019's encoder inner loop (see Aggressive).
-    encoder_inner_loop: ClassVar[bool] = False
-
-    kl_estimator: str = hyperparameter(
-        "analytic",
-        description="KL estimate the training loss differentiates: the closed form, or "
-        "log q(z|x) - log p(z) at the drawn z (Burda et al. 2016's code)",
-        choices=KL_ESTIMATORS,
-        kw_only=True,
-    )
+    name: ClassVar[str] = ""
+    role: ClassVar[str] = ""
+    # Config key -> the key that replaces it (a preset's default for the first is dropped
+    # when a config sets the second).
+    alternatives: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self) -> None:
         check_declared(self)
-        if self.kl_estimator == "sampled" and type(self).kl_term is not Method.kl_term:
-            raise ValueError(
-                f"method {self.name!r} floors or reshapes the KL term, which needs the "
-                "analytic KL: kl_estimator 'sampled' is allowed only for methods whose KL "
-                "term is weight x KL (vanilla, beta, kl_anneal, cyclical, ...)"
-            )
         self.check()
 
     def check(self) -> None:
@@ -82,20 +91,51 @@ class Method:
         one's own type and range are checked from its declaration before this)."""
 
     def bind(self, steps_per_epoch: int, total_steps: int) -> Method:
-        """Returns the method with its run-length-dependent settings filled in."""
+        """Returns the part with its run-length-dependent settings filled in.
+
+        Args:
+            steps_per_epoch: Decoder updates per epoch.
+            total_steps: Decoder updates this part's clock covers (after any phase that
+                shifts the clock, see :meth:`clock`).
+        """
         del steps_per_epoch, total_steps
         return self
 
-    @property
-    def first_selectable_epoch(self) -> int:
-        """The first epoch whose checkpoint may be selected as the best one."""
-        return 1
+    def applies_to(self, decoder_type: str, dataset_kind: str) -> str | None:
+        """None if the part works with this decoder and data, else the reason it does not."""
+        del decoder_type, dataset_kind
+        return None
 
-    @property
-    def decoder_reset_epochs(self) -> tuple[int, ...]:
-        """Epochs after which the decoder is re-initialized (phases, see PretrainFreeBits)."""
-        return ()
+    # ---- kl_weight / phases ------------------------------------------------------------
+    def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:
+        """The part's factor of the KL weight at ``step`` (updates done before this one)."""
+        del step
+        return tf.constant(1.0)
 
+    # ---- kl_term -------------------------------------------------------------------------
+    def kl_term(self, kl_per_dim: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
+        """The unweighted KL part of the batch loss: mean_batch sum_i KL_i.
+
+        Args:
+            kl_per_dim: KL(q(z_i|x) || p(z_i)) per example and dimension, [batch, dims].
+            step: Updates done before this one (on the part's clock).
+        """
+        del step
+        return tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=-1))
+
+    # ---- objective -----------------------------------------------------------------------
+    def training_loss(
+        self, model: Any, x: tf.Tensor, seed: tf.Tensor, step: tf.Tensor | int
+    ) -> tuple[Any, tf.Tensor]:
+        """An objective part's forward pass and loss (see :class:`vae_tfp.methods.IWAE`).
+
+        Returns:
+            (a :class:`vae_tfp.models.vae.ForwardResult` whose rec and analytic KL the loop
+            logs, the scalar loss to minimize).
+        """
+        raise NotImplementedError(f"{self.name!r} is not an objective part")
+
+    # ---- posterior / refinement / decoder -------------------------------------------------
     def posterior_transform(self, latent_dim: int) -> tf.Module | None:
         """A module applied to (loc, log_var) of q(z|x) everywhere, or None."""
         del latent_dim
@@ -110,54 +150,25 @@ class Method:
         return None
 
     def decoder_overrides(self) -> dict[str, Any]:
-        """Decoder options the method imposes (merged over the decoder variant's)."""
+        """Decoder options the part imposes (merged over the decoder variant's)."""
         return {}
 
-    def applies_to(self, decoder_type: str, dataset_kind: str) -> str | None:
-        """None if the method works with this decoder and data, else the reason it does not."""
-        del decoder_type, dataset_kind
+    # ---- phases ---------------------------------------------------------------------------
+    @property
+    def first_selectable_epoch(self) -> int:
+        """The first epoch whose checkpoint may be selected as the best one."""
+        return 1
+
+    @property
+    def decoder_reset_epochs(self) -> tuple[int, ...]:
+        """Epochs after which the decoder is re-initialized."""
+        return ()
+
+    def clock_offset_epochs(self) -> int:
+        """Epochs before the clock of the other parts starts (a phase part's first phase)."""
+        return 0
+
+    # ---- inner_loop -----------------------------------------------------------------------
+    def inner_loop(self) -> InnerLoopSettings | None:
+        """The encoder inner loop's settings, or None for joint updates only."""
         return None
-
-    def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:
-        """The multiplier of the KL term at ``step`` (logged in history as ``kl_weight``)."""
-        del step
-        return tf.constant(1.0)
-
-    def kl_term(self, kl_per_dim: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
-        """The KL part of the batch loss: kl_weight(step) * mean_batch sum_i KL_i."""
-        total = tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=-1))
-        return self.kl_weight(step) * total
-
-    def training_kl(self, out: Any) -> tf.Tensor:
-        """The per-dimension KL the training loss uses, [batch, latent_dim]: the forward
-        pass's analytic ``kl_per_dim`` or its one-sample ``kl_per_dim_sampled``
-        (:attr:`kl_estimator`).
-
-        Args:
-            out: A :class:`vae_tfp.models.vae.ForwardResult`.
-        """
-        return out.kl_per_dim_sampled if self.kl_estimator == "sampled" else out.kl_per_dim
-
-    def training_loss(
-        self, model: Any, x: tf.Tensor, seed: tf.Tensor, step: tf.Tensor | int
-    ) -> tuple[Any, tf.Tensor]:
-        """One training step's forward pass and loss (the loop's only call into a method's
-        objective): one reparameterized sample, loss = :meth:`loss` of its rec and
-        :meth:`training_kl`. An objective with several samples (IWAE) overrides it.
-
-        Args:
-            model: The :class:`vae_tfp.models.vae.VAE`.
-            x: The batch.
-            seed: The step's stateless seed, int32 [2].
-            step: Decoder updates done before this one (the schedules' clock).
-
-        Returns:
-            (the :class:`vae_tfp.models.vae.ForwardResult` whose rec and analytic KL the
-            loop logs, the scalar loss to minimize).
-        """
-        out = model.forward(x, seed, training=True, kl_weight=self.kl_weight(step))
-        return out, self.loss(out.rec, self.training_kl(out), step)
-
-    def loss(self, rec: tf.Tensor, kl_per_dim: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
-        """The scalar training loss of a batch (to minimize)."""
-        return -tf.reduce_mean(rec) + self.kl_term(kl_per_dim, step)

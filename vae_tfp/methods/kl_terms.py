@@ -1,4 +1,9 @@
-"""Methods that change only the KL term of the loss: weights, schedules and floors."""
+"""Parts that change only the KL part of the loss: weights (schedules) and floors.
+
+A composition's KL term is ``kl_weight(step) * kl_term(kl_per_dim, step)``: one part of
+role ``kl_weight`` (a schedule) times one of role ``kl_term`` (a floor), each neutral when
+absent (:mod:`vae_tfp.methods.composite`).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,6 @@ from vae_tfp.methods.schedules import cyclical, linear_warmup
 
 
 @dataclasses.dataclass(frozen=True)
-class Vanilla(Method):
-    """The standard ELBO (Kingma & Welling 2014, eq. 3)."""
-
-    name: ClassVar[str] = "vanilla"
-
-
-@dataclasses.dataclass(frozen=True)
 class Beta(Method):
     """KL weighted by a constant beta (Higgins et al. 2017, beta-VAE, eq. 4).
 
@@ -26,6 +24,7 @@ class Beta(Method):
     """
 
     name: ClassVar[str] = "beta"
+    role: ClassVar[str] = "kl_weight"
     beta: float = hyperparameter(
         description="weight of the KL term (beta < 1 and beta > 1 both allowed)", minimum=0
     )
@@ -37,16 +36,54 @@ class Beta(Method):
 
 @dataclasses.dataclass(frozen=True)
 class KLAnneal(Method):
-    """Linear KL annealing (Bowman et al. 2016, Sec. 3.1): weight beta0 -> 1 over a warm-up."""
+    """Linear KL annealing (Bowman et al. 2016, Sec. 3.1): weight beta0 -> 1 over a warm-up
+    of ``warmup_steps`` updates or ``warmup_epochs`` epochs (He et al. 2019 and Li et al.
+    2019 state theirs in epochs: ``--warm_up 10``).
+
+    Their code raises the weight by (1 - beta0) / (warm_up * N / B) *before* each update
+    (jxhe/vae-lagging-encoder ``text.py``), so their update t uses the weight this schedule
+    gives at t + 1: a one-update offset, not reproduced.
+    """
 
     name: ClassVar[str] = "kl_anneal"
+    role: ClassVar[str] = "kl_weight"
+    alternatives: ClassVar[dict[str, str]] = {
+        "warmup_steps": "warmup_epochs",
+        "warmup_epochs": "warmup_steps",
+    }
     beta0: float = hyperparameter(description="KL weight at step 0", minimum=0, maximum=1)
     warmup_steps: int = hyperparameter(
-        description="updates over which the weight rises to 1 (0: no warm-up)", minimum=0
+        0, description="updates over which the weight rises to 1 (0: see warmup_epochs)", minimum=0
     )
+    warmup_epochs: int = hyperparameter(
+        0,
+        description="epochs over which the weight rises to 1 (instead of warmup_steps)",
+        minimum=0,
+    )
+    steps_per_epoch: int = 0  # no hyper-parameter: bind() fills it in
+
+    def check(self) -> None:
+        if self.warmup_steps and self.warmup_epochs:
+            raise ValueError(
+                "kl_anneal: give warmup_steps or warmup_epochs, not both "
+                f"(got {self.warmup_steps} and {self.warmup_epochs})"
+            )
+
+    def bind(self, steps_per_epoch: int, total_steps: int) -> Method:
+        del total_steps
+        return dataclasses.replace(self, steps_per_epoch=steps_per_epoch)
+
+    @property
+    def warmup_updates(self) -> int:
+        """The warm-up in updates."""
+        if not self.warmup_epochs:
+            return self.warmup_steps
+        if not self.steps_per_epoch:
+            raise ValueError("kl_anneal: steps_per_epoch unknown; call bind() first")
+        return self.warmup_epochs * self.steps_per_epoch
 
     def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:
-        return linear_warmup(step, self.beta0, self.warmup_steps)
+        return linear_warmup(step, self.beta0, self.warmup_updates)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +92,7 @@ class Cyclical(Method):
     over a proportion R of the cycle, then held at 1 (:func:`schedules.cyclical`)."""
 
     name: ClassVar[str] = "cyclical"
+    role: ClassVar[str] = "kl_weight"
     n_cycles: int = hyperparameter(4, description="M, the number of cycles", minimum=1)
     ratio: float = hyperparameter(
         0.5,
@@ -93,6 +131,7 @@ class FreeBits(Method):
     """
 
     name: ClassVar[str] = "free_bits"
+    role: ClassVar[str] = "kl_term"
     lambda_: float = hyperparameter(
         description="per-dimension floor on the batch-mean KL, nats", minimum=0, key="lambda"
     )
@@ -107,12 +146,16 @@ class FreeBits(Method):
 class FreeBitsExample(Method):
     """Free bits per example and dimension: sum_i mean_batch max(lambda, KL_i(x)).
 
-    The floor applies to each example's KL in each dimension before averaging (a variant
-    used in the literature besides Kingma et al. 2016's batch-averaged floor,
-    :class:`FreeBits`); an example's dimension below lambda gets no KL gradient.
+    The floor applies to each example's KL in each dimension before averaging: Li et al.
+    2019's ``--fb 2`` with lambda = target_kl / nz (bohanli/vae-pretraining-encoder
+    d59f91c, ``text_anneal_fb.py``), besides Kingma et al. 2016's batch-averaged floor
+    (:class:`FreeBits`). An example's dimension below lambda gets no KL gradient. Li et
+    al.'s code drops such terms (a mask) where this keeps them at lambda: the gradient is the
+    same, the loss value differs by a constant.
     """
 
     name: ClassVar[str] = "free_bits_example"
+    role: ClassVar[str] = "kl_term"
     lambda_: float = hyperparameter(
         0.5, description="floor per example and dimension, nats", minimum=0, key="lambda"
     )
@@ -133,6 +176,7 @@ class KLThreshold(Method):
     """
 
     name: ClassVar[str] = "kl_threshold"
+    role: ClassVar[str] = "kl_term"
     lambda_: float = hyperparameter(
         3.0, description="floor on the batch-mean total KL, nats", minimum=0, key="lambda"
     )

@@ -36,21 +36,15 @@ class IWAE(Method):
 
     The logged rec is the mean of log p(x|z_j) over the k samples and the logged KL the
     analytic one, so history.csv's ELBO stays the ELBO of the same q(z|x) (not L_k).
-    There is no separate KL term to weight, floor or estimate: ``kl_estimator`` does not
-    apply and must stay at its default.
+    There is no separate KL term to weight, floor or estimate: a composition with a
+    ``kl_weight`` or ``kl_term`` part, or with ``kl_estimator: sampled``, is rejected.
     """
 
     name: ClassVar[str] = "iwae"
+    role: ClassVar[str] = "objective"
     k: int = hyperparameter(
         5, description="importance samples per example in the training bound", minimum=1
     )
-
-    def check(self) -> None:
-        if self.kl_estimator != "analytic":
-            raise ValueError(
-                "iwae's bound has no separate KL term (log p(z) - log q(z|x) is inside each "
-                "importance weight): kl_estimator does not apply"
-            )
 
     def training_loss(
         self, model: Any, x: tf.Tensor, seed: tf.Tensor, step: tf.Tensor | int

@@ -1,4 +1,4 @@
-"""Methods that change how training proceeds: an encoder inner loop, or phases."""
+"""Parts that change how training proceeds: an encoder inner loop, or phases."""
 
 from __future__ import annotations
 
@@ -6,31 +6,36 @@ import dataclasses
 from typing import ClassVar
 
 from vae_tfp.declarations import hyperparameter
-from vae_tfp.methods.base import Method, tf
-from vae_tfp.methods.kl_terms import FreeBits
+from vae_tfp.methods.base import InnerLoopSettings, Method, tf
 
 
 @dataclasses.dataclass(frozen=True)
 class Aggressive(Method):
     """Aggressive inference-network training (He et al. 2019, "Lagging Inference Networks",
-    Algorithm 1) with the plain ELBO.
+    Algorithm 1): an encoder inner loop before every decoder update.
 
     While aggressive mode is on, each decoder update is preceded by encoder-only updates on
     fresh random minibatches; every ``check_every`` inner steps the mean loss of that window
     is compared with the previous window's and the inner loop stops when it did not improve,
     or after ``max_inner_steps`` (He et al.'s code: 15 and 100). Aggressive mode ends for good
     at the first epoch boundary where the validation MI is lower than at the previous one
-    (:func:`aggressive_continues`); training then updates encoder and decoder jointly.
+    (:func:`aggressive_continues`); training then updates encoder and decoder jointly. The
+    inner updates use the loss of the whole composition at the current KL weight, and do
+    not move the schedules' clock (He et al.'s ``text.py`` raises the weight once per
+    decoder update).
     """
 
     name: ClassVar[str] = "aggressive"
-    encoder_inner_loop: ClassVar[bool] = True
+    role: ClassVar[str] = "inner_loop"
     max_inner_steps: int = hyperparameter(
         100, description="cap on encoder updates before one decoder update", minimum=1
     )
     check_every: int = hyperparameter(
         15, description="window of the convergence check, in inner steps", minimum=1
     )
+
+    def inner_loop(self) -> InnerLoopSettings:
+        return InnerLoopSettings(self.max_inner_steps, self.check_every)
 
 
 def aggressive_continues(previous_mi: float | None, current_mi: float) -> bool:
@@ -52,27 +57,28 @@ def inner_loop_converged(previous_window_loss: float | None, window_loss: float)
 
 
 @dataclasses.dataclass(frozen=True)
-class PretrainFreeBits(Method):
-    """Autoencoder pretraining, decoder reset, then free bits (Li et al. 2019, "A
-    Surprisingly Effective Fix for Deep Latent Variable Modeling of Text", Sec. 3).
+class Pretrain(Method):
+    """Autoencoder pretraining, then a decoder reset (Li et al. 2019, "A Surprisingly
+    Effective Fix for Deep Latent Variable Modeling of Text", Sec. 3).
 
     For the first ``pretrain_epochs`` epochs the KL weight is 0 (an autoencoder with a
     stochastic code); after the last of them the decoder is re-initialized (fresh weights
-    from a seed derived from the run seed, fresh optimizer state) while the encoder is kept,
-    and training continues with :class:`FreeBits` (floor lambda on each dimension's
-    batch-mean KL). Only epochs after pretraining can be selected as the best checkpoint.
+    from a seed derived from the run seed, fresh optimizer state) while the encoder is kept.
+    The other parts' clock starts then: a schedule's step 0 is the first update after the
+    reset, as in Li et al.'s code, whose second script starts its warm-up afresh. Only
+    epochs after pretraining can be selected as the best checkpoint.
 
-    ``steps_per_epoch`` is no hyper-parameter: :meth:`bind` fills it in.
+    Where the suite differs: Li et al. pretrain in a separate run (``text_beta.py --beta 0``,
+    to the end of its own plateau schedule) and load its best checkpoint; here the phase is
+    ``pretrain_epochs`` epochs of the same run, at the run's learning rate.
     """
 
-    name: ClassVar[str] = "pretrain_fb"
+    name: ClassVar[str] = "pretrain"
+    role: ClassVar[str] = "phases"
     pretrain_epochs: int = hyperparameter(
         5, description="epochs of autoencoder pretraining (KL weight 0)", minimum=1
     )
-    lambda_: float = hyperparameter(
-        0.5, description="free-bits floor per dimension, nats", minimum=0, key="lambda"
-    )
-    steps_per_epoch: int = 0
+    steps_per_epoch: int = 0  # no hyper-parameter: bind() fills it in
 
     @property
     def decoder_reset_epochs(self) -> tuple[int, ...]:
@@ -82,18 +88,15 @@ class PretrainFreeBits(Method):
     def first_selectable_epoch(self) -> int:
         return self.pretrain_epochs + 1
 
+    def clock_offset_epochs(self) -> int:
+        return self.pretrain_epochs
+
     def bind(self, steps_per_epoch: int, total_steps: int) -> Method:
         del total_steps
         return dataclasses.replace(self, steps_per_epoch=steps_per_epoch)
 
-    def _pretraining(self, step: tf.Tensor | int) -> tf.Tensor:
-        if not self.steps_per_epoch:
-            raise ValueError("pretrain_fb: steps_per_epoch unknown; call bind() first")
-        return tf.cast(step, tf.int64) < self.pretrain_epochs * int(self.steps_per_epoch)
-
     def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:
-        return tf.where(self._pretraining(step), 0.0, 1.0)
-
-    def kl_term(self, kl_per_dim: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
-        free_bits = FreeBits(self.lambda_).kl_term(kl_per_dim, step)
-        return tf.where(self._pretraining(step), 0.0, free_bits)
+        if not self.steps_per_epoch:
+            raise ValueError("pretrain: steps_per_epoch unknown; call bind() first")
+        pretraining = tf.cast(step, tf.int64) < self.pretrain_epochs * int(self.steps_per_epoch)
+        return tf.where(pretraining, 0.0, 1.0)

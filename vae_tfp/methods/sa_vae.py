@@ -11,7 +11,8 @@ gradient ascent with momentum on that example's ELBO,
     ELBO(lambda; x, eps) = log p(x | mu + sigma * eps) - beta_t KL(q_lambda(z) || p(z)),
 
 one fresh reparameterized sample eps_k per step, beta_t the step's KL weight (1 unless
-annealed, He et al. 2019's "SA-VAE + anneal"). The training loss is the negative ELBO at
+annealed: He et al. 2019's "SA-VAE + anneal" is the composition ``sa_vae + kl_anneal``,
+the preset ``sa_vae_anneal``). The training loss is the negative ELBO at
 lambda_K, and its gradient flows through the K steps: to the encoder through lambda_0
 (second-order terms: Hessian-vector products of the ELBO in lambda), and to the decoder both
 directly and through the steps, as in Kim et al.'s code (``train_n2n=1, acc_param_grads=1``).
@@ -40,7 +41,6 @@ from typing import Any, ClassVar
 
 from vae_tfp.declarations import hyperparameter
 from vae_tfp.methods.base import Method, tf
-from vae_tfp.methods.schedules import linear_warmup
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,12 +150,13 @@ class SAVAE(Method):
     ``svi_steps`` SVI steps from the encoder's output, trained end to end through the
     refinement (:class:`SVIRefinement`; the module docstring states the variant).
 
-    With ``beta0 < 1`` and ``warmup_steps > 0`` the KL weight rises linearly to 1 (in the
-    loss and in the ELBO the SVI steps ascend), as He et al. 2019 run "SA-VAE + anneal"
-    (from 0.1 over 10 epochs). With ``svi_steps = 0`` it is the plain VAE.
+    The KL weight of the ELBO the SVI steps ascend is the composition's (a ``kl_weight``
+    part anneals it, as in He et al. 2019's "SA-VAE + anneal"). With ``svi_steps = 0`` it is
+    the plain VAE.
     """
 
     name: ClassVar[str] = "sa_vae"
+    role: ClassVar[str] = "refinement"
     svi_steps: int = hyperparameter(
         10, description="K, SVI steps per example (Kim et al.: 20; He et al.: 10)", minimum=0
     )
@@ -175,17 +176,9 @@ class SAVAE(Method):
         exclusive_minimum=True,
         allow_infinite=True,
     )
-    beta0: float = hyperparameter(
-        1.0, description="KL weight at step 0 (annealed to 1)", minimum=0, maximum=1
-    )
-    warmup_steps: int = hyperparameter(
-        0, description="updates over which the KL weight rises to 1", minimum=0
-    )
 
     def posterior_refinement(self) -> SVIRefinement:
         return SVIRefinement(
             self.svi_steps, self.svi_lr, self.svi_momentum, self.svi_max_grad_norm
         )
 
-    def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:
-        return linear_warmup(step, self.beta0, self.warmup_steps)

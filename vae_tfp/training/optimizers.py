@@ -206,3 +206,31 @@ def plateau_step(
             return decayed, True
         return dataclasses.replace(state, not_improved=not_improved), False
     return dataclasses.replace(state, best_loss=valid_loss, not_improved=0), False
+
+
+def plateau_epoch_end(
+    schedule: Mapping[str, Any], learning_rate: float, progress: Any, epoch: int, row: Mapping
+) -> bool:
+    """The plateau schedule (:func:`plateau_step`) after ``epoch``, on a run's progress.
+
+    Updates ``progress.plateau`` and, after ``max_decays`` decays, ``progress.stop_reason``.
+
+    Args:
+        schedule: :func:`schedule_settings` of the run (nothing happens unless ``plateau``).
+        learning_rate: The run's initial learning rate.
+        progress: The run's :class:`vae_tfp.training.state.Progress`.
+        epoch: The epoch just validated.
+        row: Its history row (``valid_elbo``).
+
+    Returns:
+        Whether training goes back to the best checkpoint with fresh optimizer state (a
+        decay, once a checkpoint exists).
+    """
+    if schedule["type"] != "plateau":
+        return False
+    state = PlateauState(**(progress.plateau or {"learning_rate": learning_rate}))
+    state, decayed = plateau_step(state, -row["valid_elbo"], epoch, schedule)
+    progress.plateau = dataclasses.asdict(state)
+    if state.decays >= schedule["max_decays"]:
+        progress.stop_reason = f"learning rate decayed {state.decays} times (plateau schedule)"
+    return decayed and progress.best["epoch"] > 0

@@ -15,6 +15,31 @@ from vae_tfp.io import read_json, write_json
 log = logging.getLogger(__name__)
 
 SUM_KEYS = ("loss", "rec", "kl", "kl_weight")
+HISTORY_COLUMNS = (
+    "epoch",
+    "step",
+    "loss",
+    "elbo",
+    "rec",
+    "kl",
+    "kl_weight",
+    "valid_elbo",
+    "valid_rec",
+    "valid_kl",
+    "valid_mi",
+    "valid_au",
+    "learning_rate",
+    "inner_loop",  # 1 while the encoder inner loop runs (aggressive training)
+    "encoder_inner_steps",
+    "wall_time_s",
+)
+# Progress fields under their names in resume states written before methods were
+# compositions (He et al.'s "aggressive training" is now the inner_loop part's).
+RENAMED_FIELDS = {
+    "aggressive": "inner_loop",
+    "aggressive_ended": "inner_loop_ended",
+    "aggressive_rng_state": "inner_loop_rng_state",
+}
 
 
 @dataclasses.dataclass
@@ -33,10 +58,10 @@ class Progress:
     best: dict[str, float] = dataclasses.field(
         default_factory=lambda: {"epoch": 0, "valid_elbo": -math.inf}
     )
-    aggressive: bool = False
-    aggressive_ended: int | None = None
+    inner_loop: bool = False
+    inner_loop_ended: int | None = None
     previous_mi: float | None = None
-    aggressive_rng_state: dict | None = None
+    inner_loop_rng_state: dict | None = None
     elapsed_s: float = 0.0
     plateau: dict[str, float] | None = None
     stop_reason: str | None = None
@@ -79,6 +104,7 @@ class ResumeStore:
                 if saved.pop("config_hash") != self.config_hash:
                     log.warning("ignoring %s: saved for another training config", sidecar)
                     continue
+                saved = {RENAMED_FIELDS.get(key, key): value for key, value in saved.items()}
                 progress = Progress(**saved)
                 status = checkpoint.read(str(sidecar.with_suffix("")))
                 status.assert_existing_objects_matched()

@@ -1,0 +1,151 @@
+"""Methods as compositions of parts: each preset's defining property, the rules that reject
+a bad composition, and presets that kept their meaning giving the numbers they gave before."""
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+import yaml
+
+from vae_tfp.config import RunKey, check_experiment_config, resolve_run_config
+from vae_tfp.config.checks import ConfigError
+from vae_tfp.data import prepare_dataset
+from vae_tfp.methods import build_method
+from vae_tfp.training.loop import Trainer
+
+REFERENCE = Path(__file__).parent / "data" / "preset_reference.json"
+
+
+def _weights(method, steps):
+    return [float(method.kl_weight(step)) for step in steps]
+
+
+def _kl_term_and_gradient(method, kl_values, step):
+    kl_per_dim = tf.Variable(kl_values)
+    with tf.GradientTape() as tape:
+        term = method.kl_term(kl_per_dim, step)
+    return float(term), tape.gradient(term, kl_per_dim).numpy()
+
+
+# ---- li2019 (Li et al. 2019) ---------------------------------------------------------------
+
+
+def test_li2019_weight_is_zero_while_pretraining_then_warms_up_from_the_reset():
+    """10 updates per epoch, 2 pretraining epochs, warm-up over 3 epochs from 0: weight 0 for
+    updates 0-19, then 0 at the reset (update 20, the clock's 0), 0.5 fifteen updates later,
+    1 from update 50 on."""
+    method = build_method({"method": "li2019", "pretrain_epochs": 2, "warmup_epochs": 3}).bind(
+        steps_per_epoch=10, total_steps=200
+    )
+    steps = [0, 19, 20, 35, 50, 10**6]
+    np.testing.assert_allclose(_weights(method, steps), [0, 0, 0, 0.5, 1, 1], atol=1e-7)
+    assert method.decoder_reset_epochs == (2,)
+    assert method.first_selectable_epoch == 3
+
+
+def test_li2019_floors_each_example_and_dimension_and_pretraining_has_no_kl_gradient():
+    method = build_method({"method": "li2019", "pretrain_epochs": 1, "lambda": 0.25}).bind(10, 100)
+    kl = [[0.1, 2.0], [0.9, 0.2]]  # below lambda: (0, 0) and (1, 1)
+    term, grad = _kl_term_and_gradient(method, kl, 10**6)  # after the warm-up: weight 1
+    assert term == pytest.approx((0.25 + 0.9) / 2 + (2.0 + 0.25) / 2)
+    np.testing.assert_allclose(grad, [[0.0, 0.5], [0.5, 0.0]])  # 1/batch above the floor
+    term, grad = _kl_term_and_gradient(method, kl, 5)  # pretraining
+    assert term == 0.0 and np.all(grad == 0.0)
+
+
+def test_a_given_warmup_replaces_the_presets_warmup_in_epochs():
+    method = build_method({"method": "li2019", "warmup_steps": 40})
+    schedule = method.part("kl_weight")
+    assert (schedule.warmup_steps, schedule.warmup_epochs) == (40, 0)
+    with pytest.raises(ValueError, match="warmup_steps or warmup_epochs, not both"):
+        build_method({"method": "kl_anneal", "beta0": 0, "warmup_steps": 5, "warmup_epochs": 1})
+
+
+# ---- aggressive_anneal and sa_vae_anneal (He et al. 2019) ----------------------------------
+
+
+def test_aggressive_anneal_has_the_inner_loop_and_anneals_from_a_tenth_over_ten_epochs():
+    method = build_method({"method": "aggressive_anneal"}).bind(steps_per_epoch=7, total_steps=700)
+    settings = method.inner_loop()
+    assert (settings.max_steps, settings.check_every) == (100, 15)
+    np.testing.assert_allclose(_weights(method, [0, 35, 70, 71]), [0.1, 0.55, 1.0, 1.0], rtol=1e-6)
+    assert build_method({"method": "aggressive"}).bind(7, 700).kl_weight(0) == 1.0
+
+
+def test_sa_vae_anneal_refines_with_the_shared_schedule():
+    method = build_method({"method": "sa_vae_anneal", "warmup_epochs": 2}).bind(50, 500)
+    assert method.posterior_refinement() is not None
+    np.testing.assert_allclose(_weights(method, [0, 50, 100]), [0.1, 0.55, 1.0], rtol=1e-6)
+
+
+def test_a_schedule_after_a_phase_covers_the_rest_of_the_run():
+    """Cyclical annealing after 2 pretraining epochs: its cycles span the 80 updates left."""
+    method = build_method(
+        {"method": "pretrain + cyclical", "pretrain_epochs": 2, "n_cycles": 2, "ratio": 0.5}
+    ).bind(steps_per_epoch=10, total_steps=100)
+    assert method.part("kl_weight").total_steps == 80
+    # The clock starts at update 20: the second cycle starts at update 20 + 40.
+    np.testing.assert_allclose(_weights(method, [10, 20, 30, 40, 60, 70]), [0, 0, 0.5, 1, 0, 0.5])
+
+
+# ---- rejected compositions -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"method": "vanila"}, KeyError, "unknown method part 'vanila'"),
+        ({"method": "aggressive + kl_aneal"}, KeyError, "unknown method part 'kl_aneal'"),
+        ({"method": "li2019", "lamda": 0.5}, TypeError, "unknown hyper-parameter 'lamda'"),
+        ({"method": "free_bits + kl_threshold", "lambda": 1}, ValueError, "both kl_term parts"),
+        ({"method": "kl_anneal + cyclical", "beta0": 0}, ValueError, "both kl_weight parts"),
+        ({"method": "sa_vae + sa_vae"}, ValueError, "both refinement parts"),
+        ({"method": "iwae + kl_anneal", "beta0": 0}, ValueError, "replaces the whole objective"),
+        ({"method": "bn_vae + free_bits", "lambda": 1}, ValueError, "bounds every dimension's KL"),
+        ({"method": "li2019", "kl_estimator": "sampled"}, ValueError, "floors or replaces it"),
+        ({"method": "skip_vae + skip_vae"}, ValueError, "same decoder option twice"),
+        ({"method": 3}, TypeError, "names joined by '\\+'"),
+    ],
+)
+def test_invalid_compositions_are_rejected_naming_the_reason(options, error, message):
+    with pytest.raises(error, match=message):
+        build_method(options)
+
+
+def test_a_bad_composition_fails_the_config_check_before_any_work():
+    config = yaml.safe_load(open("config/config.yaml"))
+    config["methods"]["bad"] = {"method": "bn_vae + free_bits", "lambda": 0.5}
+    with pytest.raises(ConfigError, match="method variant 'bad'.*bounds every dimension's KL"):
+        check_experiment_config(config)
+
+
+# ---- presets that kept their meaning ---------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_presets_that_kept_their_meaning_give_the_numbers_saved_before_the_change():
+    """history.csv of 2-epoch runs (digits x mlp) against values the code before methods
+    were compositions wrote (tests/data/preset_reference.json): a schedule, phases with a
+    floor, SA-VAE + anneal (now through the shared schedule), the inner loop and the
+    one-sample KL. A rounding-level tolerance: a change of meaning moves them by far more."""
+    reference = json.loads(REFERENCE.read_text())["runs"]
+    new_spelling = {"sa_anneal_before": {"method": "sa_vae_anneal", "svi_steps": 2,
+                                         "beta0": 0.1, "warmup_steps": 30}}  # fmt: skip
+    config = yaml.safe_load(open("config/config.yaml"))
+    config["methods"] = {
+        name: new_spelling.get(name, run["options"]) for name, run in reference.items()
+    }
+    data = None
+    for name, saved in reference.items():
+        run_config = resolve_run_config(config, RunKey("digits", "mlp", name, 0))
+        run_config["training"]["epochs"] = 2
+        data = data or prepare_dataset("digits", run_config["dataset_options"])
+        with tempfile.TemporaryDirectory() as run_dir:
+            Trainer(run_config, data, run_dir).run()
+            history = pd.read_csv(Path(run_dir) / "history.csv")
+        for column in ("loss", "elbo", "kl", "kl_weight", "valid_elbo", "encoder_inner_steps"):
+            np.testing.assert_allclose(history[column], saved[column], rtol=1e-5, err_msg=name)
