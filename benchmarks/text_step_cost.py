@@ -1,0 +1,217 @@
+"""The suite's text-VAE train step against a PyTorch peer, on Penn Treebank batches.
+
+Li et al. 2019's PTB model (``config/paper.yaml``'s ``ptb x lstm_256``: embeddings 256,
+one-layer LSTM encoder and decoder of 256 units, z = 32 joined to every decoder input and
+setting its initial state, dropout 0.5, softmax over the 10k vocabulary), batches of 32,
+SGD with the gradient norm clipped at 5, trained by
+
+- the suite: ``vae_tfp.models.build_vae`` and the train loop's step (``VAE.forward`` under
+  a ``GradientTape``, global-norm clip, ``tf_keras`` SGD), in one ``tf.function``;
+- optionally the suite at an earlier commit (``--baseline REV``: that commit's
+  ``vae_tfp/models/sequence.py``, the model code before a speed change);
+- the PyTorch eager peer of ``benchmarks/text_vae_torch.py`` (the ``bench`` extra).
+
+Three batchings of the training sentences (``vae_tfp.data.buckets``): ``padded`` (random
+batches padded to the corpus's longest sentence, as the train loop batches today),
+``buckets`` (``--buckets`` boundaries that pad least) and ``equal`` (sentences of one length
+per batch, as He et al.'s and Li et al.'s code batch them). Each round times the same
+randomly drawn batches of every batching through every implementation, the implementations
+in turn (alternated, so a noisy machine slows all of them alike); after all shapes were
+compiled once (the warm-up, reported apart). The whole-PTB epoch is the mean time per batch
+times the batches of an epoch (train steps only, no validation pass); the figure printed is
+the median over rounds.
+
+    VAE_TFP_DATA_CACHE=... python benchmarks/text_step_cost.py [--threads 2] [--rounds 3]
+        [--batches 20] [--buckets 8] [--baseline REV]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+BATCH, LATENT, WIDTH = 32, 32, 256
+MODEL = {"latent_dim": LATENT, "encoder_embedding_size": WIDTH, "encoder_hidden_size": WIDTH}
+DECODER = {"type": "lstm", "embedding_size": WIDTH, "hidden_size": WIDTH, "dropout": 0.5}
+
+
+def baseline_sequence_module(revision: str):
+    """``vae_tfp/models/sequence.py`` as it was at ``revision``, imported as a module."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:vae_tfp/models/sequence.py"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    spec = importlib.util.spec_from_loader(f"sequence_at_{revision}", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    exec(compile(source, f"{revision}:vae_tfp/models/sequence.py", "exec"), module.__dict__)
+    return module
+
+
+def suite_step(vocab_size: int, steps: int, sequence_module=None):
+    """The suite's train step on one batch per call: ``step(x) -> loss`` (x int32 [B, L])."""
+    import tensorflow as tf
+    import tf_keras
+
+    from vae_tfp.models import build_vae
+    from vae_tfp.models.vae import VAE
+
+    tf_keras.utils.set_random_seed(0)
+    if sequence_module is None:
+        vae = build_vae(MODEL, DECODER, (steps,), "tokens", vocab_size)
+    else:
+        encoder = sequence_module.SequenceEncoder((steps,), LATENT, vocab_size, WIDTH, WIDTH)
+        options = {k: v for k, v in DECODER.items() if k != "type"}
+        decoder = sequence_module.LSTMDecoder(LATENT, (steps,), "tokens", vocab_size, **options)
+        vae = VAE(encoder, decoder, LATENT)
+    variables = vae.trainable_variables
+    optimizer = tf_keras.optimizers.SGD(1.0)
+    optimizer.build(variables)
+    sampler = tf.random.Generator.from_seed(1)
+
+    # One trace per batch shape (static shapes, as the code before #25 needs; warm-up traces).
+    @tf.function(reduce_retracing=False)
+    def train(x):  # the loop's step (vae_tfp/training/loop.py) for the plain VAE
+        seed = tf.cast(sampler.make_seeds(1)[:, 0], tf.int32)
+        with tf.GradientTape() as tape:
+            out = vae.forward(x, seed, training=True)
+            loss = -tf.reduce_mean(out.rec) + tf.reduce_mean(out.kl)
+        grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 5.0)
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return loss
+
+    return lambda x: float(train(tf.constant(x, tf.int32)))
+
+
+def plans(lengths: np.ndarray, steps: int, n_buckets: int, seed: int = 0):
+    """{batching: (list of LengthBatch, epoch plan size)} for the three batchings."""
+    from vae_tfp.data.buckets import LengthBatch, bucket_boundaries, length_batches
+
+    order = np.random.default_rng(seed).permutation(len(lengths))
+    padded = [
+        LengthBatch(np.sort(order[i : i + BATCH]), steps) for i in range(0, len(order), BATCH)
+    ]
+    return {
+        "padded": padded,
+        "buckets": length_batches(lengths, BATCH, seed, 0, bucket_boundaries(lengths, n_buckets)),
+        "equal": length_batches(lengths, BATCH, seed, 0),
+    }
+
+
+def timed_batches(step, batches) -> list[float]:
+    times = []
+    for x in batches:
+        started = time.perf_counter()
+        step(x)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def machine_note(threads: int) -> str:
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores visible, {threads} threads; load average {load}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=20, help="batches per round and batching")
+    parser.add_argument("--buckets", type=int, default=8, help="bucket boundaries (buckets)")
+    parser.add_argument("--baseline", help="also time the suite's sequence.py at this commit")
+    parser.add_argument("--batchings", nargs="+", default=["padded", "buckets", "equal"])
+    parser.add_argument("--no-peer", action="store_true", help="skip the PyTorch peer")
+    args = parser.parse_args()
+
+    from vae_tfp.runtime import configure_tensorflow
+
+    configure_tensorflow(args.threads)
+    import tensorflow as tf
+
+    from vae_tfp.data import prepare_dataset
+    from vae_tfp.data.store import token_counts
+
+    data = prepare_dataset("ptb", {"data_seed": 0}, None)
+    lengths, steps, vocab = token_counts(data.train), data.train.shape[1], len(data.vocabulary)
+    print(f"{datetime.datetime.now().isoformat(timespec='seconds')}; {machine_note(args.threads)}")
+    print(f"PTB train: {len(lengths)} sentences, padded length {steps}, mean length "
+          f"{lengths.mean():.1f} (words + EOS), vocabulary {vocab}; batch {BATCH}")  # fmt: skip
+    implementations = {"suite": suite_step(vocab, steps)}
+    if args.baseline:
+        module = baseline_sequence_module(args.baseline)
+        implementations[f"suite@{args.baseline}"] = suite_step(vocab, steps, module)
+    versions = f"TensorFlow {tf.__version__}"
+    if not args.no_peer:
+        import torch
+        from text_vae_torch import peer_step
+
+        implementations["pytorch"] = peer_step(vocab, args.threads)
+        versions += f", PyTorch {torch.__version__} eager"
+    print(versions)
+
+    all_plans = {name: plan for name, plan in plans(lengths, steps, args.buckets).items()
+                 if name in args.batchings}  # fmt: skip
+    rng = np.random.default_rng(1)
+    draws = {
+        name: [plan[i] for i in rng.choice(len(plan), args.rounds * args.batches)]
+        for name, plan in all_plans.items()
+    }
+    for name, drawn in draws.items():  # compile every shape drawn, once
+        shapes = {(len(b.rows), b.length): b for b in drawn}
+        for impl, step in implementations.items():
+            started = time.perf_counter()
+            for batch in shapes.values():
+                step(batch.tokens(data.train))
+            print(f"warm-up {impl} on {len(shapes)} {name} shapes: "
+                  f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+
+    per_batch = {(b, i): [] for b in all_plans for i in implementations}
+    epochs = {(b, i): [] for b in all_plans for i in implementations}
+    for r in range(args.rounds):
+        for name, plan in all_plans.items():
+            chosen = draws[name][r * args.batches : (r + 1) * args.batches]
+            xs = [batch.tokens(data.train) for batch in chosen]
+            order = list(implementations)
+            order = order[r % len(order) :] + order[: r % len(order)]  # rotate who goes first
+            for impl in order:
+                times = timed_batches(implementations[impl], xs)
+                per_batch[name, impl] += times
+                epochs[name, impl].append(statistics.fmean(times) * len(plan))
+        print(f"round {r + 1}/{args.rounds} done; load average {os.getloadavg()[0]:.2f}")
+
+    print(f"\nwhole-PTB epoch, train steps only ({args.threads} threads; median over "
+          f"{args.rounds} rounds of {args.batches} batches; per batch: median ms)")  # fmt: skip
+    for name, plan in all_plans.items():
+        padding = 1 - lengths.sum() / sum(len(b.rows) * b.length for b in plan)
+        shapes = len({b.length for b in plan})
+        print(f"{name}: {len(plan)} batches an epoch, {shapes} lengths, {padding:.0%} padding")
+        minutes = {i: statistics.median(epochs[name, i]) / 60 for i in implementations}
+        for impl in implementations:
+            ms = 1000 * statistics.median(per_batch[name, impl])
+            rounds = ", ".join(f"{e / 60:.2f}" for e in epochs[name, impl])
+            print(f"  {impl:>24}: {ms:7.1f} ms/batch, epoch {minutes[impl]:6.2f} min "
+                  f"(rounds {rounds})")  # fmt: skip
+        if "pytorch" in minutes:
+            print(f"  {'peer / suite':>24}: {minutes['pytorch'] / minutes['suite']:.2f}x")
+    print(f"load average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
