@@ -32,17 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 import tf_keras
 
 from vae_tfp.config import training_config
 from vae_tfp.data.store import PreparedData
-from vae_tfp.io import atomic_write, write_json
 from vae_tfp.methods import build_method
 from vae_tfp.models.decoder_types import XLA_TRAIN_STEPS
 from vae_tfp.progress import timing_text
-from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
 from vae_tfp.training import inner_loop
 from vae_tfp.training.build import checkpoint_path, model_from_run_config, reinitialize_decoder
@@ -53,8 +50,10 @@ from vae_tfp.training.optimizers import (
     schedule_settings,
     scheduled_learning_rate,
 )
+from vae_tfp.training.outputs import write_outputs
 from vae_tfp.training.spans import BatchFeed
 from vae_tfp.training.state import HISTORY_COLUMNS, SUM_KEYS, Progress, ResumeStore
+from vae_tfp.training.steps import make_train_step
 from vae_tfp.training.validation import VALID_AU_THRESHOLD, VALID_BATCH_SIZE, validation_scores
 
 log = logging.getLogger(__name__)
@@ -155,42 +154,16 @@ class Trainer:
         return tf.function(step_fn, jit_compile=True, reduce_retracing=True)
 
     def _make_step(self, update_encoder: bool, update_decoder: bool):
-        """A step function updating the chosen parts on one batch; returns batch means.
-
-        Only steps that update the decoder advance the global step (the schedules' clock):
-        an inner loop's extra encoder updates do not move the KL schedule.
-        """
-        model, method = self.model, self.method
-        variables = (self.encoder_variables if update_encoder else []) + (
-            self.decoder_variables if update_decoder else []
+        """:func:`make_train_step` for the chosen parts with this run's state."""
+        return make_train_step(
+            self.model,
+            self.method,
+            (self.encoder_variables, self.encoder_optimizer) if update_encoder else None,
+            (self.decoder_variables, self.decoder_optimizer) if update_decoder else None,
+            step=self.step,
+            sampler=self.sampler,
+            clip_norm=self.clip_norm,
         )
-        n_encoder = len(self.encoder_variables) if update_encoder else 0
-
-        def step_fn(x):
-            step = self.step.read_value()  # decoder updates done before this one
-            seed = tf.cast(self.sampler.make_seeds(1)[:, 0], tf.int32)  # TFP wants int32
-            with tf.GradientTape() as tape:
-                out, loss = method.training_loss(model, x, seed, step)
-            grads = tape.gradient(loss, variables)
-            if self.clip_norm is not None:  # one global norm over the updated variables
-                grads, _ = tf.clip_by_global_norm(grads, self.clip_norm)
-            if update_encoder:
-                self.encoder_optimizer.apply_gradients(
-                    zip(grads[:n_encoder], self.encoder_variables, strict=True)
-                )
-            if update_decoder:
-                self.decoder_optimizer.apply_gradients(
-                    zip(grads[n_encoder:], self.decoder_variables, strict=True)
-                )
-                self.step.assign_add(1)
-            return {
-                "loss": loss,
-                "rec": tf.reduce_mean(out.rec),
-                "kl": tf.reduce_mean(out.kl),
-                "kl_weight": tf.cast(method.kl_weight(step), tf.float32),
-            }
-
-        return step_fn
 
     def _check_finite(self, loss: float, epoch: int | None) -> None:
         """Stops the run on a NaN or infinite loss, after writing a diagnostic snapshot."""
@@ -327,29 +300,15 @@ class Trainer:
             progress.epoch, progress.next_batch, progress.inner_steps = epoch + 1, 0, 0
             self.feed.epoch_sums.assign(tf.zeros_like(self.feed.epoch_sums))  # save() reads them
             save()
-        return self._finish(progress, elapsed_before + time.perf_counter() - started)
-
-    def _finish(self, progress: Progress, wall_time_s: float) -> dict[str, Any]:
-        """Writes ``history.csv`` and the training summary; removes the resume states."""
-        history = progress.history
-        frame = pd.DataFrame(history, columns=list(HISTORY_COLUMNS))
-        atomic_write(self.run_dir / "history.csv", lambda s: frame.to_csv(s, index=False))
-        summary = {
-            "best_epoch": progress.best["epoch"],
-            "best_valid_elbo": progress.best["valid_elbo"],
-            "selection_rule": LAST_EPOCH_RULE if self.keep_last_epoch else SELECTION_RULE,
-            "first_selectable_epoch": self.method.first_selectable_epoch,
-            "epochs": self.epochs,
-            "epochs_trained": len(history),
-            "stop_reason": progress.stop_reason,
-            "steps": int(self.step.numpy()),
-            "encoder_inner_steps": int(sum(r["encoder_inner_steps"] for r in history)),
-            "inner_loop_ended_after_epoch": progress.inner_loop_ended,
-            "method": self.method.describe(),
-            "wall_time_s": wall_time_s,
-            "op_determinism": op_determinism_enabled(),
-        }
-        write_json(checkpoint_path(self.run_dir).with_suffix(".json"), summary)
+        summary = write_outputs(
+            self.run_dir,
+            progress,
+            selection_rule=LAST_EPOCH_RULE if self.keep_last_epoch else SELECTION_RULE,
+            method=self.method,
+            epochs=self.epochs,
+            steps=int(self.step.numpy()),
+            wall_time_s=elapsed_before + time.perf_counter() - started,
+        )
         shutil.rmtree(self.resume.resume_dir, ignore_errors=True)
         return summary
 

@@ -1,0 +1,62 @@
+"""What a finished training run leaves in its folder: ``history.csv`` (one row per epoch,
+:data:`~vae_tfp.training.state.HISTORY_COLUMNS`) and the training summary
+``checkpoint/best.json`` beside the selected checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from vae_tfp.io import atomic_write, write_json
+from vae_tfp.methods import Composite
+from vae_tfp.runtime import op_determinism_enabled
+from vae_tfp.training.build import checkpoint_path
+from vae_tfp.training.state import HISTORY_COLUMNS, Progress
+
+
+def write_outputs(
+    run_dir: Path,
+    progress: Progress,
+    *,
+    selection_rule: str,
+    method: Composite,
+    epochs: int,
+    steps: int,
+    wall_time_s: float,
+) -> dict[str, Any]:
+    """Writes ``history.csv`` and ``checkpoint/best.json`` for a finished run.
+
+    Args:
+        run_dir: The run folder.
+        progress: The run's final progress (history, best epoch, stop reason).
+        selection_rule: How the evaluated checkpoint was chosen.
+        method: The run's method (its parts are recorded).
+        epochs: Epochs the run was configured for.
+        steps: Decoder updates done.
+        wall_time_s: Training time, over every session of the run.
+
+    Returns:
+        The summary written to ``checkpoint/best.json``.
+    """
+    history = progress.history
+    frame = pd.DataFrame(history, columns=list(HISTORY_COLUMNS))
+    atomic_write(run_dir / "history.csv", lambda s: frame.to_csv(s, index=False))
+    summary = {
+        "best_epoch": progress.best["epoch"],
+        "best_valid_elbo": progress.best["valid_elbo"],
+        "selection_rule": selection_rule,
+        "first_selectable_epoch": method.first_selectable_epoch,
+        "epochs": epochs,
+        "epochs_trained": len(history),
+        "stop_reason": progress.stop_reason,
+        "steps": steps,
+        "encoder_inner_steps": int(sum(r["encoder_inner_steps"] for r in history)),
+        "inner_loop_ended_after_epoch": progress.inner_loop_ended,
+        "method": method.describe(),
+        "wall_time_s": wall_time_s,
+        "op_determinism": op_determinism_enabled(),
+    }
+    write_json(checkpoint_path(run_dir).with_suffix(".json"), summary)
+    return summary
