@@ -38,7 +38,8 @@ def main() -> None:
     from vae_tfp.data.linear_gaussian import LinearGaussianModel
     from vae_tfp.data.store import load_prepared
     from vae_tfp.io import read_json
-    from vae_tfp.training import checkpoint_path, model_from_run_config
+    from vae_tfp.run_files import checkpoint_path
+    from vae_tfp.run_model import model_from_run_config
 
     root = Path(args.experiment_dir)
     data = load_prepared(root / "data" / "linear_gaussian.npz")

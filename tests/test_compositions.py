@@ -149,3 +149,35 @@ def test_presets_that_kept_their_meaning_give_the_numbers_saved_before_the_chang
             history = pd.read_csv(Path(run_dir) / "history.csv")
         for column in ("loss", "elbo", "kl", "kl_weight", "valid_elbo", "encoder_inner_steps"):
             np.testing.assert_allclose(history[column], saved[column], rtol=1e-5, err_msg=name)
+
+
+# ---- config/paper.yaml runs the published protocols ----------------------------------------
+
+
+def test_paper_config_trains_every_row_with_its_papers_protocol():
+    """SGD + clipping + halve-on-plateau for every text row (He et al.: lr 1, patience 2;
+    Li et al.: lr 0.5, patience 5), tanh + the Burda schedule + the last epoch for MNIST,
+    the compositions named after the papers in the grid, and a listed difference for every
+    dataset."""
+    from vae_tfp.config import iter_runs
+
+    config = yaml.safe_load(open("config/paper.yaml"))
+    runs = [resolve_run_config(config, key) for key in iter_runs(config)]
+    expression = {run["method"]: run["method_options"]["method"] for run in runs}
+    assert {"li2019", "aggressive_anneal", "sa_vae_anneal"} <= set(expression.values())
+    for run in runs:
+        training, dataset = run["training"], run["dataset"]
+        schedule = training.get("learning_rate_schedule", {})
+        if dataset in ("yahoo", "yelp", "ptb"):
+            assert training["optimizer"] == {"name": "sgd", "clip_norm": 5.0}
+            assert schedule["type"] == "plateau" and schedule["max_decays"] == 5
+            assert (training["learning_rate"], schedule["patience"]) == (
+                (0.5, 5) if dataset == "ptb" else (1.0, 2)
+            )
+        elif dataset == "mnist":
+            assert run["model"]["encoder_activation"] == "tanh"
+            assert run["decoder_options"]["activation"] == "tanh"
+            assert schedule == {"type": "burda", "stages": 8} and training["epochs"] == 3280
+            assert training["checkpoint_selection"] == "last_epoch"
+        build_method(run["method_options"])  # every composition is valid
+    assert set(config["protocol_differences"]) == set(config["datasets"])

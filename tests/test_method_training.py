@@ -8,7 +8,7 @@ import yaml
 
 from vae_tfp.config import RunKey, resolve_run_config
 from vae_tfp.data import prepare_dataset
-from vae_tfp.training.build import reinitialize_decoder
+from vae_tfp.run_model import reinitialize_decoder
 from vae_tfp.training.loop import Trainer
 
 DEFAULT_CONFIG = yaml.safe_load(open("config/config.yaml"))

@@ -109,6 +109,12 @@ def _name_problems(config: Mapping[str, Any]) -> list[str]:
                 f"resources.gpu_decoders names {name!r}, which is not a decoder variant; "
                 f"defined: {sorted(config['decoders'])}"
             )
+    for name in config.get("protocol_differences", {}):
+        if name not in config["datasets"]:
+            problems.append(
+                f"protocol_differences names {name!r}, which is not a dataset of this config; "
+                f"defined: {sorted(config['datasets'])}"
+            )
     baseline = config.get("report", {}).get("baseline")
     if baseline is not None and baseline not in config["methods"]:
         problems.append(

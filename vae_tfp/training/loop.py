@@ -40,9 +40,10 @@ from vae_tfp.data.store import PreparedData
 from vae_tfp.methods import build_method
 from vae_tfp.models.decoder_types import XLA_TRAIN_STEPS
 from vae_tfp.progress import timing_text
+from vae_tfp.run_files import checkpoint_path
+from vae_tfp.run_model import model_from_run_config, reinitialize_decoder
 from vae_tfp.seeds import derive_seed
 from vae_tfp.training import inner_loop
-from vae_tfp.training.build import checkpoint_path, model_from_run_config, reinitialize_decoder
 from vae_tfp.training.optimizers import (
     build_optimizer,
     optimizer_settings,

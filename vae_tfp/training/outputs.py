@@ -11,8 +11,8 @@ import pandas as pd
 
 from vae_tfp.io import atomic_write, write_json
 from vae_tfp.methods import Composite
+from vae_tfp.run_files import checkpoint_path
 from vae_tfp.runtime import op_determinism_enabled
-from vae_tfp.training.build import checkpoint_path
 from vae_tfp.training.state import HISTORY_COLUMNS, Progress
 
 
