@@ -284,3 +284,34 @@ def test_published_conventions_in_the_dataset_table_on_request(tmp_path):
     numbers = pd.read_csv(published / "digits.csv")
     assert list(numbers["au_he2019_mean"]) == [2.0, 2.0]
     assert list(numbers["mi_minibatch_mean"]) == [1.2, 1.2]
+
+
+def test_protocol_differences_end_the_dataset_caption_and_fill_a_landing_page_section(tmp_path):
+    """A config's protocol_differences for a dataset are printed, numbered, at the end of
+    its table's caption, and all of them on the report's landing page."""
+    from vae_tfp.cli import main
+    from vae_tfp.report.tables import write_dataset_table
+
+    paths = [_run_with_units(tmp_path, "digits", "vanilla", 359)]
+    frame = collect_runs(paths)
+    differences = ["Batches padded to the longest sentence.", "Keras initialisation"]
+    write_dataset_table(frame, "digits", tmp_path, protocol_differences=differences)
+    caption = (tmp_path / "digits.md").read_text()
+    assert (
+        "Protocol differences from the published configuration: (1) Batches padded to the "
+        "longest sentence; (2) Keras initialisation." in caption
+    )
+    (tmp_path / "none").mkdir()
+    write_dataset_table(frame, "digits", tmp_path / "none")
+    assert "Protocol differences" not in (tmp_path / "none" / "digits.md").read_text()
+    summary = tmp_path / "summary.csv"
+    frame.to_csv(summary, index=False)
+    template = tmp_path / "workflow.rst"
+    template.write_text("The report.\n")
+    page = tmp_path / "landing.rst"
+    arguments = ["landing-page", "--summary", str(summary), "--template", str(template)]
+    assert main([*arguments, "--output", str(page), "--protocol-differences-json",
+                 json.dumps({"digits": differences})]) in (0, None)  # fmt: skip
+    text = page.read_text()
+    assert "Protocol differences\n--------------------" in text
+    assert "- **digits**: Keras initialisation" in text

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -30,9 +31,12 @@ def _landing_page(args: argparse.Namespace) -> None:
 
     from vae_tfp.io import atomic_write
     from vae_tfp.report.code_versions import code_version_summary
+    from vae_tfp.report.protocol import differences_section
 
     section = code_version_summary(pd.read_csv(args.summary))
     text = f"{args.template.read_text().rstrip()}\n\nCode versions\n-------------\n\n{section}"
+    differences = differences_section(json.loads(args.protocol_differences_json))
+    text += f"\n\n{differences}\n" if differences else ""
     atomic_write(args.output, lambda s: s.write(text))
     logging.info("landing page -> %s", args.output)
 
@@ -43,7 +47,11 @@ def _dataset_table(args: argparse.Namespace) -> None:
     from vae_tfp.report.tables import write_dataset_table
 
     paths = write_dataset_table(
-        pd.read_csv(args.summary), args.dataset, args.output_dir, args.published_conventions
+        pd.read_csv(args.summary),
+        args.dataset,
+        args.output_dir,
+        args.published_conventions,
+        json.loads(args.protocol_differences_json),
     )
     logging.info("table of %s -> %s", args.dataset, ", ".join(map(str, paths)))
 
@@ -123,6 +131,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--template", required=True, type=Path, help="workflows/report/workflow.rst"
     )
     add(landing, "--output", "the .rst file to write")
+    landing.add_argument(
+        "--protocol-differences-json",
+        default="{}",
+        help="the config's protocol_differences (dataset -> sentences) as JSON",
+    )
     landing.set_defaults(func=_landing_page)
 
     table = commands.add_parser(
@@ -135,6 +148,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--published-conventions",
         action="store_true",
         help="also show He et al. 2019's conventions: au_he2019 and mi_minibatch",
+    )
+    table.add_argument(
+        "--protocol-differences-json",
+        default="[]",
+        help="the dataset's protocol differences (the config's protocol_differences) as JSON",
     )
     table.set_defaults(func=_dataset_table)
 

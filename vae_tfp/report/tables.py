@@ -34,6 +34,7 @@ from vae_tfp.report.formatting import (
     is_marked,
     spread_rule,
 )
+from vae_tfp.report.protocol import differences_caption
 from vae_tfp.report.statistics import CELL, t_interval
 
 # The numbers behind the bracket cells, kept in the per-dataset CSV.
@@ -191,10 +192,15 @@ def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) ->
 
 
 def write_dataset_table(
-    frame: pd.DataFrame, dataset: str, output_dir: str | os.PathLike, published: bool = False
+    frame: pd.DataFrame,
+    dataset: str,
+    output_dir: str | os.PathLike,
+    published: bool = False,
+    protocol_differences: Sequence[str] = (),
 ) -> list[Path]:
     """``<dataset>.md``, ``.tex``, ``.html`` and ``.csv`` from the ordered runs (with
-    ``published``, He et al. 2019's conventions too: :func:`dataset_table`).
+    ``published``, He et al. 2019's conventions too: :func:`dataset_table`); the caption
+    ends with the config's ``protocol_differences`` for the dataset.
 
     Raises:
         ValueError: If the frame has no run of ``dataset``.
@@ -207,6 +213,7 @@ def write_dataset_table(
     display, numbers = dataset_table(runs, published=published)
     base = Path(output_dir) / dataset
     caption = code_version_note(runs) + dataset_caption(runs, display)  # the note: provenance
+    caption += differences_caption(protocol_differences)
     written = write_display(display, caption, base, f"tab:{dataset}", 2)
     atomic_write(base.with_suffix(".csv"), lambda s: numbers.to_csv(s, index=False))
     return [*written, base.with_suffix(".csv")]

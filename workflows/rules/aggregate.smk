@@ -62,6 +62,7 @@ rule dataset_table:
     params:
         output_dir=parent_of_output("md"),
         published=PUBLISHED_OPTION,
+        differences=lambda wildcards: json.dumps(PROTOCOL_DIFFERENCES.get(wildcards.dataset, [])),
     log:
         "results/{experiment}/logs/dataset_table/{dataset}.log",
     threads: 1
@@ -72,7 +73,8 @@ rule dataset_table:
         "../../environment.yml"
     shell:
         "python -m vae_tfp dataset-table --summary {input.summary:q} --dataset {wildcards.dataset:q}"
-        " --output-dir {params.output_dir:q} {params.published} 2> {log:q}"
+        " --output-dir {params.output_dir:q} {params.published}"
+        " --protocol-differences-json {params.differences:q} 2> {log:q}"
 
 
 rule statistics:

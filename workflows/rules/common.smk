@@ -179,6 +179,8 @@ INFORMATIVE_MI_OPTION = (
 )
 # He et al. 2019's conventions (au_he2019, mi_minibatch) in the per-dataset tables.
 PUBLISHED_OPTION = "--published-conventions" if REPORT.get("published_conventions") else ""
+# Where the runs differ from the published protocols they follow (dataset -> sentences).
+PROTOCOL_DIFFERENCES = config.get("protocol_differences", {})
 # Rows from different code versions or a dirty tree: mark the tables, or refuse them
 # (vae_tfp/report/code_versions.py; docs/provenance.md).
 CODE_VERSIONS = REPORT.get("code_versions", "mark")

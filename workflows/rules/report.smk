@@ -141,6 +141,8 @@ rule landing_page:
         template=os.path.join(workflow.basedir, "workflows", "report", "workflow.rst"),
     output:
         LANDING_PAGE,
+    params:
+        differences=json.dumps(PROTOCOL_DIFFERENCES),
     log:
         "results/{experiment}/logs/landing_page.log",
     threads: 1
@@ -151,4 +153,4 @@ rule landing_page:
         "../../environment.yml"
     shell:
         "python -m vae_tfp landing-page --summary {input.summary:q} --template {input.template:q}"
-        " --output {output:q} 2> {log:q}"
+        " --output {output:q} --protocol-differences-json {params.differences:q} 2> {log:q}"
