@@ -5,6 +5,7 @@ and a sentence's ELBO does not depend on the padding of its batch."""
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 
 from vae_tfp.data.buckets import (
     LengthBatch,
@@ -108,7 +109,7 @@ def test_per_sentence_elbo_is_the_same_padded_or_in_equal_length_batches():
     """log p(x|z) - KL at one fixed noise draw per sentence, the model's own ELBO terms,
     whether a sentence sits in a batch padded to the longest sentence or in a batch of
     its own length."""
-    tf.keras.utils.set_random_seed(0)
+    tf_keras.utils.set_random_seed(0)
     latent, width = 3, 9
     vae = build_vae(
         {"latent_dim": latent, "encoder_embedding_size": 4, "encoder_hidden_size": 6},

@@ -19,7 +19,7 @@ LATENT = 3
 
 
 def _made(layers: str = "all_layers", size: int = 9):
-    tf.keras.utils.set_random_seed(0)
+    tf_keras.utils.set_random_seed(0)
     return build_decoder(
         {"type": "made", "hidden_units": [16, 16], "conditional_input_layers": layers},
         LATENT,
@@ -29,7 +29,7 @@ def _made(layers: str = "all_layers", size: int = 9):
 
 
 def _pixelcnn(size: int = 16):
-    tf.keras.utils.set_random_seed(0)
+    tf_keras.utils.set_random_seed(0)
     return build_decoder({"type": "pixelcnn", "num_filters": 8}, LATENT, (size,), "binary")
 
 
@@ -108,7 +108,7 @@ ROWS = np.array([[4, 5, 6, EOS_ID, PAD_ID, PAD_ID], [6, EOS_ID, PAD_ID, PAD_ID, 
 
 
 def _token_vae(**decoder_options):
-    tf.keras.utils.set_random_seed(0)
+    tf_keras.utils.set_random_seed(0)
     return build_vae(
         {"latent_dim": LATENT, "encoder_embedding_size": 4, "encoder_hidden_size": 8},
         {"type": "lstm", "hidden_size": 8, "embedding_size": 4, **decoder_options},
@@ -150,7 +150,7 @@ def test_lstm_positions_after_eos_change_nothing(skip):
 def test_lstm_likelihood_sums_to_one_over_all_sentences():
     """Over every sentence of T = 3 tokens (words, <unk> and EOS; a row of 3 words has no
     room for its EOS and ends there), sum_x p(x|z) = 1."""
-    tf.keras.utils.set_random_seed(0)
+    tf_keras.utils.set_random_seed(0)
     decoder = build_decoder({"type": "lstm", "hidden_size": 8}, LATENT, (3,), "tokens", 6)
     words = [3, 4, 5]
     rows = [[EOS_ID, PAD_ID, PAD_ID]]  # the empty sentence has mass under the model too
@@ -165,7 +165,7 @@ def test_lstm_likelihood_sums_to_one_over_all_sentences():
 def test_mlp_token_decoder_is_normalized_and_ignores_padding():
     """The non-autoregressive token decoder: sum_x p(x|z) = 1 over every sentence of T = 2
     tokens, and positions after the EOS do not count."""
-    tf.keras.utils.set_random_seed(0)
+    tf_keras.utils.set_random_seed(0)
     decoder = build_decoder({"type": "mlp", "hidden_units": [8]}, LATENT, (2,), "tokens", 6)
     rows = [[EOS_ID, PAD_ID]] + [[w, EOS_ID] for w in (3, 4, 5)]
     rows += [[a, b] for a in (3, 4, 5) for b in (3, 4, 5)]
@@ -234,10 +234,10 @@ def test_mlp_skip_feeds_z_to_every_layer():
 )
 def test_checkpoint_round_trip_restores_every_weight(tmp_path, options, shape, kind, vocab, x):
     model_options = {"latent_dim": LATENT, "encoder_hidden_units": [4]}
-    tf.keras.utils.set_random_seed(0)
+    tf_keras.utils.set_random_seed(0)
     trained = build_vae(model_options, options, shape, kind, vocab_size=vocab)
     path = tf.train.Checkpoint(model=trained).write(str(tmp_path / "ckpt"))
-    tf.keras.utils.set_random_seed(1)
+    tf_keras.utils.set_random_seed(1)
     fresh = build_vae(model_options, options, shape, kind, vocab_size=vocab)
     tf.train.Checkpoint(model=fresh).read(path).assert_existing_objects_matched()
     assert len(fresh.variables) == len(trained.variables)

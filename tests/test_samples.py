@@ -3,6 +3,7 @@ sentence decodings and homotopies (vae_tfp/evaluation/samples.py)."""
 
 import numpy as np
 import tensorflow as tf
+import tf_keras
 
 from vae_tfp.data.store import EOS_ID, PAD_ID, SPECIAL_TOKENS, PreparedData
 from vae_tfp.evaluation.samples import (
@@ -31,7 +32,7 @@ def _binary_data():
 
 
 def _vae(decoder_options, event_shape, kind, vocab_size=None, posterior_refinement=None):
-    tf.keras.utils.set_random_seed(0)
+    tf_keras.utils.set_random_seed(0)
     model_options = {
         "latent_dim": LATENT,
         "encoder_hidden_units": [8],
