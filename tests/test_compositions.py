@@ -100,7 +100,7 @@ def test_a_schedule_after_a_phase_covers_the_rest_of_the_run():
     [
         ({"method": "vanila"}, KeyError, "unknown method part 'vanila'"),
         ({"method": "aggressive + kl_aneal"}, KeyError, "unknown method part 'kl_aneal'"),
-        ({"method": "li2019", "lamda": 0.5}, TypeError, "unknown hyper-parameter 'lamda'"),
+        ({"method": "li2019", "lamda": 0.5}, TypeError, "unknown hyper-parameters \\['lamda'\\]"),
         ({"method": "free_bits + kl_threshold", "lambda": 1}, ValueError, "both kl_term parts"),
         ({"method": "kl_anneal + cyclical", "beta0": 0}, ValueError, "both kl_weight parts"),
         ({"method": "sa_vae + sa_vae"}, ValueError, "both refinement parts"),

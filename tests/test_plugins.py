@@ -111,8 +111,8 @@ def test_capacity_plugin_pulls_the_rate_towards_the_rising_target(
         (
             lambda c: c["methods"]["cap_1"].update(gama=3.0),
             "method variant 'cap_1' (methods.cap_1): method 'capacity' got unknown "
-            "hyper-parameter 'gama'; accepted: {'capacity': ['gamma', 'capacity_max', "
-            "'capacity_steps']} and kl_estimator",
+            "hyper-parameters ['gama']; accepted: ['gamma', 'capacity_max', 'capacity_steps', "
+            "'kl_estimator']",
         ),
         (
             lambda c: c["methods"]["cap_1"].update(gamma=-1.0),
@@ -319,7 +319,7 @@ def test_plugin_method_decoder_and_dataset_run_to_the_tables(tmp_path):
 
     digests = {
         name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
-        for name in ("capacity_vae.py", "toy_plugin.py")
+        for name in ("capacity_vae.py", "toy_plugin.py", "step_schedule.py")
     }
     for key in iter_runs(config):
         run_dir = results / "runs" / key.dataset / key.decoder / key.method / f"seed{key.seed}"
@@ -328,7 +328,9 @@ def test_plugin_method_decoder_and_dataset_run_to_the_tables(tmp_path):
         by_file = {Path(p["path"]).name: p for p in loaded if p["source"] == "file"}
         for name, record in by_file.items():
             assert record["sha256"] == digests[name]
-        assert "capacity_vae.py" in run_config["plugins"] and "capacity_vae.py" in by_file
+        # Each run names the plugins its method's parts come from, and only those.
+        provider = "step_schedule.py" if key.method == "step_fb" else "capacity_vae.py"
+        assert provider in run_config["plugins"] and provider in by_file
     toy = json.loads(
         (results / "runs/prototypes/logistic/cap_1/seed3/metrics.json").read_text()
     )["provenance"]["plugins"]

@@ -176,13 +176,13 @@ def build_method(options: Mapping[str, Any]) -> Composite:
     for cls in classes:
         for key in declared_params(cls):
             owners.setdefault(key, []).append(cls)
-    for key in values:
-        if key not in owners:
-            accepted = {cls.name: list(declared_params(cls)) for cls in classes}
-            raise TypeError(
-                f"method {expression!r} got unknown hyper-parameter {key!r}; accepted: "
-                f"{accepted} and kl_estimator"
-            )
+    unknown = [key for key in values if key not in owners]
+    if unknown:
+        accepted = [key for cls in classes for key in declared_params(cls)]
+        raise TypeError(
+            f"method {expression!r} got unknown hyper-parameters {unknown}; accepted: "
+            f"{[*accepted, 'kl_estimator']}"
+        )
     parts = tuple(
         cls(
             **keyword_arguments(
