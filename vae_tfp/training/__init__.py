@@ -1,6 +1,7 @@
 """The train loop, the best-validation checkpoint and the per-epoch history."""
 
-from vae_tfp.training.loop import SELECTION_RULE, NonFiniteLossError, train_run
+from vae_tfp.training.loop import NonFiniteLossError, train_run
+from vae_tfp.training.outputs import SELECTION_RULE
 from vae_tfp.training.validation import encode_dataset
 
 __all__ = [

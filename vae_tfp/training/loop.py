@@ -3,10 +3,11 @@
 One run trains for a fixed number of epochs over shuffled minibatches. After every epoch the
 model is scored on the validation split, and the weights of the epoch with the highest
 validation ELBO (ties: the earliest) are kept as the checkpoint that evaluation uses
-(:data:`SELECTION_RULE`; a method with phases may exclude its first epochs). Every random
-stream is derived from the run seed (:mod:`vae_tfp.seeds`): initialisation, data order
-(one permutation per epoch), the reparameterization noise of training, the fixed noise of
-validation, the extra minibatches of an encoder inner loop and a decoder re-initialization.
+(:data:`vae_tfp.training.outputs.SELECTION_RULE`; a method with phases may exclude its
+first epochs). Every random stream is derived from the run seed (:mod:`vae_tfp.seeds`):
+initialisation, data order (one permutation per epoch), the reparameterization noise of
+training, the fixed noise of validation, the extra minibatches of an encoder inner loop and
+a decoder re-initialization.
 
 The loop knows methods only through the hooks of their composition
 (:class:`vae_tfp.methods.Composite`): the loss of a step (``training_loss``), the KL
@@ -21,8 +22,6 @@ it, and lets a phase reset the decoder's optimizer state.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import shutil
@@ -59,12 +58,7 @@ from vae_tfp.training.validation import VALID_AU_THRESHOLD, VALID_BATCH_SIZE, va
 
 log = logging.getLogger(__name__)
 
-LAST_EPOCH_RULE = "checkpoint of the last epoch trained (training.checkpoint_selection: last_epoch)"
-SELECTION_RULE = (
-    "checkpoint of the epoch with the highest validation ELBO (one posterior sample per "
-    "example, the same noise every epoch); ties go to the earliest epoch"
-)
-__all__ = ["HISTORY_COLUMNS", "SELECTION_RULE", "NonFiniteLossError", "Trainer", "train_run"]
+__all__ = ["HISTORY_COLUMNS", "NonFiniteLossError", "Trainer", "train_run"]
 
 # Batches trained per call into the compiled loop (a resume state can be saved between
 # calls). Large enough that the Python round trip is negligible, small enough that
@@ -124,10 +118,7 @@ class Trainer:
         self.batches_per_call = BATCHES_PER_CALL
         self.checkpoint = tf.train.Checkpoint(model=self.model)
         self.checkpoint_interval_s = float(training.get("checkpoint_interval_s", 600.0))
-        config_hash = hashlib.sha256(
-            json.dumps(training_config(run_config), sort_keys=True).encode()
-        ).hexdigest()
-        self.resume = ResumeStore(self.run_dir / "resume", config_hash)
+        self.resume = ResumeStore.for_run(self.run_dir, training_config(run_config))
         self._build_optimizers()
 
     def _build_optimizers(self) -> None:
@@ -304,7 +295,7 @@ class Trainer:
         summary = write_outputs(
             self.run_dir,
             progress,
-            selection_rule=LAST_EPOCH_RULE if self.keep_last_epoch else SELECTION_RULE,
+            keep_last_epoch=self.keep_last_epoch,
             method=self.method,
             epochs=self.epochs,
             steps=int(self.step.numpy()),

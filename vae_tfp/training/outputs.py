@@ -15,12 +15,18 @@ from vae_tfp.run_files import checkpoint_path
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.training.state import HISTORY_COLUMNS, Progress
 
+LAST_EPOCH_RULE = "checkpoint of the last epoch trained (training.checkpoint_selection: last_epoch)"
+SELECTION_RULE = (
+    "checkpoint of the epoch with the highest validation ELBO (one posterior sample per "
+    "example, the same noise every epoch); ties go to the earliest epoch"
+)
+
 
 def write_outputs(
     run_dir: Path,
     progress: Progress,
     *,
-    selection_rule: str,
+    keep_last_epoch: bool,
     method: Composite,
     epochs: int,
     steps: int,
@@ -31,7 +37,8 @@ def write_outputs(
     Args:
         run_dir: The run folder.
         progress: The run's final progress (history, best epoch, stop reason).
-        selection_rule: How the evaluated checkpoint was chosen.
+        keep_last_epoch: Whether the last epoch's weights are evaluated
+            (:data:`LAST_EPOCH_RULE`), else the best validation ELBO's (:data:`SELECTION_RULE`).
         method: The run's method (its parts are recorded).
         epochs: Epochs the run was configured for.
         steps: Decoder updates done.
@@ -46,7 +53,7 @@ def write_outputs(
     summary = {
         "best_epoch": progress.best["epoch"],
         "best_valid_elbo": progress.best["valid_elbo"],
-        "selection_rule": selection_rule,
+        "selection_rule": LAST_EPOCH_RULE if keep_last_epoch else SELECTION_RULE,
         "first_selectable_epoch": method.first_selectable_epoch,
         "epochs": epochs,
         "epochs_trained": len(history),

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import tensorflow as tf
 
@@ -78,6 +82,12 @@ class ResumeStore:
     def __init__(self, resume_dir: str | Path, config_hash: str):
         self.resume_dir = Path(resume_dir)
         self.config_hash = config_hash
+
+    @classmethod
+    def for_run(cls, run_dir: str | Path, training_config: Mapping[str, Any]) -> ResumeStore:
+        """The store in ``run_dir/resume`` for a run's training config (its SHA-256)."""
+        text = json.dumps(training_config, sort_keys=True).encode()
+        return cls(Path(run_dir) / "resume", hashlib.sha256(text).hexdigest())
 
     def save(self, checkpoint: tf.train.Checkpoint, progress: Progress) -> None:
         """Writes the TensorFlow state, then its JSON sidecar (which marks it complete),
