@@ -181,3 +181,21 @@ def test_paper_config_trains_every_row_with_its_papers_protocol():
             assert training["checkpoint_selection"] == "last_epoch"
         build_method(run["method_options"])  # every composition is valid
     assert set(config["protocol_differences"]) == set(config["datasets"])
+
+
+def test_a_resume_state_written_before_the_inner_loop_was_a_part_still_loads(tmp_path):
+    """Resume states of runs started before methods were compositions name the inner loop's
+    fields after He et al.'s aggressive training; they load under the new names."""
+    from vae_tfp.training.state import Progress, ResumeStore
+
+    store = ResumeStore(tmp_path, "hash")
+    checkpoint = tf.train.Checkpoint(step=tf.Variable(3, dtype=tf.int64))
+    store.save(checkpoint, Progress(epoch=4, inner_loop=True, inner_loop_ended=None))
+    sidecar = next(tmp_path.glob("state-*.json"))
+    saved = json.loads(sidecar.read_text())
+    for old, new in (("aggressive", "inner_loop"), ("aggressive_ended", "inner_loop_ended")):
+        saved[old] = saved.pop(new)
+    saved["aggressive_rng_state"] = saved.pop("inner_loop_rng_state")
+    sidecar.write_text(json.dumps(saved))
+    progress = store.restore(checkpoint)
+    assert progress is not None and progress.epoch == 4 and progress.inner_loop is True
