@@ -46,6 +46,9 @@ SHAPES: dict[str, dict[str, Any]] = {
     "--gpus": {"type": int, "default": None},
     "--results": {"required": True, "type": Path},
     "metrics": {"nargs": "+", "type": Path},
+    # The config's protocol_differences: the landing page takes all (dataset -> sentences),
+    # a dataset table its dataset's list (type=json_list, default=[]).
+    "--protocol-differences-json": {"type": json_object, "default": {}},
 }
 
 THREADS_HELP = "TensorFlow intra-op threads"

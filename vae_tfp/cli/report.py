@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -35,7 +34,7 @@ def _landing_page(args: argparse.Namespace) -> None:
 
     section = code_version_summary(pd.read_csv(args.summary))
     text = f"{args.template.read_text().rstrip()}\n\nCode versions\n-------------\n\n{section}"
-    differences = differences_section(json.loads(args.protocol_differences_json))
+    differences = differences_section(args.protocol_differences_json)
     text += f"\n\n{differences}\n" if differences else ""
     atomic_write(args.output, lambda s: s.write(text))
     logging.info("landing page -> %s", args.output)
@@ -51,7 +50,7 @@ def _dataset_table(args: argparse.Namespace) -> None:
         args.dataset,
         args.output_dir,
         args.published_conventions,
-        json.loads(args.protocol_differences_json),
+        args.protocol_differences_json,
     )
     logging.info("table of %s -> %s", args.dataset, ", ".join(map(str, paths)))
 
@@ -131,11 +130,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--template", required=True, type=Path, help="workflows/report/workflow.rst"
     )
     add(landing, "--output", "the .rst file to write")
-    landing.add_argument(
-        "--protocol-differences-json",
-        default="{}",
-        help="the config's protocol_differences (dataset -> sentences) as JSON",
-    )
+    add(landing, "--protocol-differences-json", "the config's protocol_differences as JSON")
     landing.set_defaults(func=_landing_page)
 
     table = commands.add_parser(
@@ -149,10 +144,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also show He et al. 2019's conventions: au_he2019 and mi_minibatch",
     )
-    table.add_argument(
+    add(
+        table,
         "--protocol-differences-json",
-        default="[]",
-        help="the dataset's protocol differences (the config's protocol_differences) as JSON",
+        "the dataset's entry of the config's protocol_differences, as JSON",
+        type=json_list,
+        default=[],
     )
     table.set_defaults(func=_dataset_table)
 
