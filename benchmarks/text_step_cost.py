@@ -14,15 +14,19 @@ SGD with the gradient norm clipped at 5, trained by
 Three batchings of the training sentences (``vae_tfp.data.buckets``): ``padded`` (random
 batches padded to the corpus's longest sentence, as the train loop batches today),
 ``buckets`` (``--buckets`` boundaries that pad least) and ``equal`` (sentences of one length
-per batch, as He et al.'s and Li et al.'s code batch them). Each round times the same
-randomly drawn batches of every batching through every implementation, the implementations
-in turn (alternated, so a noisy machine slows all of them alike); after all shapes were
-compiled once (the warm-up, reported apart). The whole-PTB epoch is the mean time per batch
-times the batches of an epoch (train steps only, no validation pass); the figure printed is
-the median over rounds.
+per batch, as He et al.'s and Li et al.'s code batch them). Each implementation runs in a
+process of its own (no two runtimes' thread pools in one process); each round times the
+same randomly drawn batches of every batching through every implementation, in turn
+(alternated, so a noisy machine slows all of them alike), after every shape was compiled
+once (the warm-up, reported apart). The whole-PTB epoch is the mean time per batch times
+the batches of an epoch (train steps only, no validation pass); the figure printed is the
+median over rounds.
+
+On a shared machine whose load exceeds its cores, libgomp's spin-waiting makes PyTorch's two
+threads slower than one; ``--omp-passive`` runs the peer with ``OMP_WAIT_POLICY=PASSIVE``.
 
     VAE_TFP_DATA_CACHE=... python benchmarks/text_step_cost.py [--threads 2] [--rounds 3]
-        [--batches 20] [--buckets 8] [--baseline REV]
+        [--batches 20] [--buckets 8] [--baseline REV] [--omp-passive]
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.util
+import multiprocessing
 import os
 import platform
 import statistics
@@ -129,6 +134,64 @@ def machine_note(threads: int) -> str:
     return f"{cpu}, {os.cpu_count()} cores visible, {threads} threads; load average {load}"
 
 
+def worker(name: str, vocab: int, steps: int, threads: int, connection) -> None:
+    """Builds implementation ``name`` in this process, then times the batches it is sent
+    (a list of token arrays) and sends back the seconds of each; None ends it."""
+    if name == "pytorch":
+        from text_vae_torch import peer_step
+
+        step = peer_step(vocab, threads)
+    else:
+        from vae_tfp.runtime import configure_tensorflow
+
+        configure_tensorflow(threads)
+        revision = name.partition("@")[2]
+        module = baseline_sequence_module(revision) if revision else None
+        step = suite_step(vocab, steps, module)
+    connection.send("ready")
+    while (batches := connection.recv()) is not None:
+        connection.send(timed_batches(step, batches))
+
+
+def start_workers(names, vocab: int, steps: int, threads: int, omp_passive: bool) -> dict:
+    context = multiprocessing.get_context("spawn")
+    pipes = {}
+    for name in names:
+        parent, child = context.Pipe()
+        previous = os.environ.get("OMP_WAIT_POLICY")
+        if name == "pytorch" and omp_passive:
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # inherited by the spawned process
+        context.Process(
+            target=worker, args=(name, vocab, steps, threads, child), daemon=True
+        ).start()
+        if previous is None:
+            os.environ.pop("OMP_WAIT_POLICY", None)
+        else:
+            os.environ["OMP_WAIT_POLICY"] = previous
+        pipes[name] = parent
+    for connection in pipes.values():
+        assert connection.recv() == "ready"
+    return pipes
+
+
+def run_on(connection, batches) -> list[float]:
+    connection.send(batches)
+    return connection.recv()
+
+
+def versions() -> str:
+    import tensorflow as tf
+
+    text = f"TensorFlow {tf.__version__}"
+    try:
+        import torch
+
+        text += f", PyTorch {torch.__version__} eager"
+    except ImportError:
+        pass
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -138,12 +201,8 @@ def main() -> None:
     parser.add_argument("--baseline", help="also time the suite's sequence.py at this commit")
     parser.add_argument("--batchings", nargs="+", default=["padded", "buckets", "equal"])
     parser.add_argument("--no-peer", action="store_true", help="skip the PyTorch peer")
+    parser.add_argument("--omp-passive", action="store_true", help="the peer's OMP_WAIT_POLICY")
     args = parser.parse_args()
-
-    from vae_tfp.runtime import configure_tensorflow
-
-    configure_tensorflow(args.threads)
-    import tensorflow as tf
 
     from vae_tfp.data import prepare_dataset
     from vae_tfp.data.store import token_counts
@@ -153,18 +212,11 @@ def main() -> None:
     print(f"{datetime.datetime.now().isoformat(timespec='seconds')}; {machine_note(args.threads)}")
     print(f"PTB train: {len(lengths)} sentences, padded length {steps}, mean length "
           f"{lengths.mean():.1f} (words + EOS), vocabulary {vocab}; batch {BATCH}")  # fmt: skip
-    implementations = {"suite": suite_step(vocab, steps)}
-    if args.baseline:
-        module = baseline_sequence_module(args.baseline)
-        implementations[f"suite@{args.baseline}"] = suite_step(vocab, steps, module)
-    versions = f"TensorFlow {tf.__version__}"
-    if not args.no_peer:
-        import torch
-        from text_vae_torch import peer_step
-
-        implementations["pytorch"] = peer_step(vocab, args.threads)
-        versions += f", PyTorch {torch.__version__} eager"
-    print(versions)
+    names = ["suite"] + [f"suite@{args.baseline}"] * bool(args.baseline)
+    names += [] if args.no_peer else ["pytorch"]
+    passive = " (OMP_WAIT_POLICY=PASSIVE)" if args.omp_passive and not args.no_peer else ""
+    print(versions() + passive + "; one process per implementation")
+    implementations = start_workers(names, vocab, steps, args.threads, args.omp_passive)
 
     all_plans = {name: plan for name, plan in plans(lengths, steps, args.buckets).items()
                  if name in args.batchings}  # fmt: skip
@@ -174,13 +226,10 @@ def main() -> None:
         for name, plan in all_plans.items()
     }
     for name, drawn in draws.items():  # compile every shape drawn, once
-        shapes = {(len(b.rows), b.length): b for b in drawn}
-        for impl, step in implementations.items():
-            started = time.perf_counter()
-            for batch in shapes.values():
-                step(batch.tokens(data.train))
-            print(f"warm-up {impl} on {len(shapes)} {name} shapes: "
-                  f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+        shapes = {(len(b.rows), b.length): b.tokens(data.train) for b in drawn}
+        for impl, connection in implementations.items():
+            seconds = sum(run_on(connection, list(shapes.values())))
+            print(f"warm-up {impl} on {len(shapes)} {name} shapes: {seconds:.1f} s")
 
     per_batch = {(b, i): [] for b in all_plans for i in implementations}
     epochs = {(b, i): [] for b in all_plans for i in implementations}
@@ -191,7 +240,7 @@ def main() -> None:
             order = list(implementations)
             order = order[r % len(order) :] + order[: r % len(order)]  # rotate who goes first
             for impl in order:
-                times = timed_batches(implementations[impl], xs)
+                times = run_on(implementations[impl], xs)
                 per_batch[name, impl] += times
                 epochs[name, impl].append(statistics.fmean(times) * len(plan))
         print(f"round {r + 1}/{args.rounds} done; load average {os.getloadavg()[0]:.2f}")
@@ -211,6 +260,8 @@ def main() -> None:
         if "pytorch" in minutes:
             print(f"  {'peer / suite':>24}: {minutes['pytorch'] / minutes['suite']:.2f}x")
     print(f"load average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    for connection in implementations.values():
+        connection.send(None)
 
 
 if __name__ == "__main__":

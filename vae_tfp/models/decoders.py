@@ -27,7 +27,7 @@ from vae_tfp.data.store import PAD_ID
 from vae_tfp.models.autoregressive import BoundDistribution
 from vae_tfp.models.decoder_types import decoder_class, decoder_option_names
 from vae_tfp.models.encoder import check_activation
-from vae_tfp.models.sequence import (
+from vae_tfp.models.tokens import (
     blocked_logits,
     check_tokens,
     token_log_prob,

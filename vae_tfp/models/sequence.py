@@ -1,9 +1,8 @@
 """Token-sequence models: an LSTM encoder q(z|x) and an LSTM decoder p(x|z).
 
-Sequences follow the token convention of :mod:`vae_tfp.data.store`: int32 rows [T] holding
-the words, one ``EOS`` and ``PAD`` after it; ``BOS`` is only a decoder input. A position
-belongs to the sentence when no ``EOS`` comes before it (:func:`valid_positions`); nothing a
-row holds after its ``EOS`` reaches a log-probability or the encoder's output.
+Sequences follow the token convention of :mod:`vae_tfp.data.store` (words, one ``EOS``,
+then ``PAD``; see :mod:`vae_tfp.models.tokens`): nothing a row holds after its ``EOS``
+reaches a log-probability or the encoder's output.
 
 The decoder is the LSTM language model of the text VAE (Bowman et al. 2016, Sec. 3):
 
@@ -12,10 +11,17 @@ The decoder is the LSTM language model of the text VAE (Bowman et al. 2016, Sec.
 
 so z sets the initial state and is concatenated to every input step (as in He et al. 2019's
 text VAE). With ``skip=True`` z also enters the output layer, W h_t + U z (the skip-VAE of
-Dieng et al. 2019, eq. 8, for a one-layer LSTM). The log-likelihood is a
-``tfd.Independent(tfd.Masked(tfd.Categorical))`` over the T positions, the mask removing the
-positions after the first ``EOS``; ``PAD`` and ``BOS`` are never predicted (their logits are
-fixed at -1e9), so p(x|z) is a distribution over words and ``EOS``.
+Dieng et al. 2019, eq. 8, for a one-layer LSTM). The log-likelihood is the sum of
+``tfd.Categorical`` log-probabilities over the sentence's positions (the positions after the
+first ``EOS`` count nothing: :func:`vae_tfp.models.tokens.token_log_prob` on :meth:`logits`);
+``PAD`` and ``BOS`` are never predicted (their logits are fixed at -1e9), so p(x|z) is a
+distribution over words and ``EOS``.
+
+Both LSTMs run :func:`vae_tfp.models.recurrent.lstm_states` with the weights of their
+``tf_keras`` LSTM layers. Outside XLA a batch is first cut to its longest sentence and the
+decoder's output layer and softmax run at the sentences' positions only, which is exact:
+nothing after an ``EOS`` reaches a log-probability. Dropout noise is drawn for the batch as
+given, before the cut, so the cut changes no number.
 """
 
 from __future__ import annotations
@@ -29,61 +35,20 @@ import tf_keras
 from vae_tfp.data.store import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from vae_tfp.models.autoregressive import BoundDistribution, stateless_seed
 from vae_tfp.models.encoder import gaussian_posterior
+from vae_tfp.models.recurrent import (
+    build_layer,
+    in_xla_context,
+    lstm_states,
+    time_major_dropout_mask,
+)
+from vae_tfp.models.tokens import (
+    blocked_logits,
+    check_tokens,
+    cut_to_longest,
+    valid_positions,
+)
 
 tfd = tfp.distributions
-
-NEVER_PREDICTED = (PAD_ID, BOS_ID)
-_BLOCKED_LOGIT = -1e9
-# Sequences up to this length run as unrolled LSTMs (the same function; on a CPU a short
-# unrolled loop traces and runs faster than a while loop).
-UNROLL_MAX_LENGTH = 32
-
-
-def valid_positions(tokens: tf.Tensor) -> tf.Tensor:
-    """True at the positions up to and including the first ``EOS`` of each row, [..., T]."""
-    is_eos = tf.cast(tf.equal(tokens, EOS_ID), tf.int32)
-    return tf.equal(tf.cumsum(is_eos, axis=-1, exclusive=True), 0)
-
-
-def token_log_prob(logits: tf.Tensor, tokens: tf.Tensor) -> tf.Tensor:
-    """log p(x) = sum over the sentence's positions of log Categorical(x_t | logits_t).
-
-    ``tfd.Independent(tfd.Masked(tfd.Categorical))``: the positions after the first ``EOS``
-    (:func:`valid_positions`) contribute 0, whatever they hold.
-
-    Args:
-        logits: [B, T, V].
-        tokens: Token ids [B, T].
-
-    Returns:
-        [B] log-probabilities in nats.
-    """
-    tokens = tf.cast(tokens, tf.int32)
-    valid = valid_positions(tokens)
-    likelihood = tfd.Independent(
-        tfd.Masked(tfd.Categorical(logits=logits), validity_mask=valid),
-        reinterpreted_batch_ndims=1,
-    )
-    return likelihood.log_prob(tf.where(valid, tokens, PAD_ID))
-
-
-def blocked_logits(vocab_size: int) -> tf.Tensor:
-    """[V] offsets added to output logits: -1e9 for ``PAD`` and ``BOS``, 0 elsewhere."""
-    return tf.scatter_nd(
-        [[i] for i in NEVER_PREDICTED],
-        tf.fill([len(NEVER_PREDICTED)], _BLOCKED_LOGIT),
-        [int(vocab_size)],
-    )
-
-
-def check_tokens(name: str, event_shape: Sequence[int], kind: str, vocab_size: int | None):
-    if kind != "tokens" or len(event_shape) != 1:
-        raise ValueError(
-            f"{name} models token sequences (kind 'tokens', example shape [T]), got kind "
-            f"{kind!r} with example shape {tuple(event_shape)}"
-        )
-    if vocab_size is None or vocab_size <= max(BOS_ID, EOS_ID, PAD_ID, UNK_ID):
-        raise ValueError(f"{name} needs the vocabulary size of the data, got {vocab_size}")
 
 
 def drop_words(inputs: tf.Tensor, rate: float, seed: tf.Tensor) -> tf.Tensor:
@@ -103,17 +68,18 @@ def drop_words(inputs: tf.Tensor, rate: float, seed: tf.Tensor) -> tf.Tensor:
 def _flatten_pair(x: tf.Tensor, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Broadcasts the batch dims of x [..., T] and z [..., d]; returns them flattened."""
     batch = tf.broadcast_dynamic_shape(tf.shape(x)[:-1], tf.shape(z)[:-1])
-    x = tf.reshape(tf.broadcast_to(x, tf.concat([batch, tf.shape(x)[-1:]], 0)), (-1, x.shape[-1]))
+    x = tf.broadcast_to(x, tf.concat([batch, tf.shape(x)[-1:]], 0))
     z = tf.reshape(tf.broadcast_to(z, tf.concat([batch, tf.shape(z)[-1:]], 0)), (-1, z.shape[-1]))
-    return x, z, batch
+    return tf.reshape(x, tf.stack([-1, tf.shape(x)[-1]])), z, batch
 
 
 class SequenceEncoder(tf.Module):
     """LSTM encoder q(z|x) = N(mu(h_x), diag(exp(log_var(h_x)))) for token sequences.
 
-    h_x is the LSTM state after the last valid token (the ``EOS``): the LSTM reads the
-    embedded tokens with a mask, so positions after the ``EOS`` leave the state unchanged.
-    It has the interface of :class:`vae_tfp.models.encoder.GaussianEncoder`.
+    h_x is the LSTM state at the sentence's ``EOS``: what the ``tf_keras`` LSTM returns when
+    it reads the embedded tokens with a mask that holds the state after the ``EOS`` (the
+    state at a position depends on no later one). It has the interface of
+    :class:`vae_tfp.models.encoder.GaussianEncoder`.
 
     Args:
         event_shape: [T], the padded sequence length.
@@ -136,17 +102,20 @@ class SequenceEncoder(tf.Module):
         self.event_shape = tuple(int(d) for d in event_shape)
         self.latent_dim = int(latent_dim)
         self.embedding = tf_keras.layers.Embedding(int(vocab_size), int(embedding_size))
-        self.lstm = tf_keras.layers.LSTM(
-            int(hidden_size), unroll=self.event_shape[0] <= UNROLL_MAX_LENGTH
-        )
+        self.lstm = tf_keras.layers.LSTM(int(hidden_size))  # the weights (and the reference)
         self.head = tf_keras.layers.Dense(2 * self.latent_dim)
-        self.params(tf.fill((1, *self.event_shape), EOS_ID))  # create the weights now
+        # The weights now, in the order the layers read their inputs.
+        build_layer(self.embedding, (None, None))
+        build_layer(self.lstm, (None, None, int(embedding_size)))
+        build_layer(self.head, (None, int(hidden_size)))
 
     def params(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Returns (loc, log_var), each [batch, latent_dim]."""
-        x = tf.cast(x, tf.int32)
-        valid = valid_positions(x)
-        h = self.lstm(self.embedding(tf.where(valid, x, PAD_ID)), mask=valid)
+        x, lengths = cut_to_longest(tf.cast(x, tf.int32))
+        batch = tf.shape(x)[0]
+        zeros = tf.zeros([batch, self.lstm.cell.units])
+        states = lstm_states(self.lstm.cell, self.embedding(tf.transpose(x)), (zeros, zeros))
+        h = tf.gather_nd(states, tf.stack([lengths - 1, tf.range(batch)], axis=-1))
         loc, log_var = tf.split(self.head(h), 2, axis=-1)
         return loc, log_var
 
@@ -205,14 +174,15 @@ class LSTMDecoder(tf.Module):
         self.skip = bool(skip)
         self.embedding = tf_keras.layers.Embedding(self.vocab_size, int(embedding_size))
         self.initial_state = tf_keras.layers.Dense(2 * int(hidden_size))
-        self.lstm = tf_keras.layers.LSTM(
-            int(hidden_size),
-            return_sequences=True,
-            unroll=self.event_shape[0] <= UNROLL_MAX_LENGTH,
-        )
+        # The weights of the recurrence (its own call is the reference computation).
+        self.lstm = tf_keras.layers.LSTM(int(hidden_size), return_sequences=True)
         self.head = tf_keras.layers.Dense(self.vocab_size)
         self._blocked = blocked_logits(self.vocab_size)
-        self.logits(tf.fill((1, *self.event_shape), EOS_ID), tf.zeros((1, self.latent_dim)))
+        # The weights now, in the order the layers read their inputs.
+        build_layer(self.embedding, (None, None))
+        build_layer(self.initial_state, (None, self.latent_dim))
+        build_layer(self.lstm, (None, None, int(embedding_size) + self.latent_dim))
+        build_layer(self.head, (None, int(hidden_size) + (self.latent_dim if self.skip else 0)))
 
     @property
     def uses_training_noise(self) -> bool:
@@ -223,18 +193,19 @@ class LSTMDecoder(tf.Module):
         h, c = tf.split(self.initial_state(z), 2, axis=-1)
         return [tf.tanh(h), c]
 
-    def logits(self, x: tf.Tensor, z: tf.Tensor, noise_seed: tf.Tensor | None = None) -> tf.Tensor:
-        """Logits of p(x_t | x_<t, z) at every position (teacher forcing), [B, T, V].
+    def _states(
+        self, x: tf.Tensor, z: tf.Tensor, noise_seed: tf.Tensor | None, cut: bool
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The LSTM outputs under teacher forcing, after dropout, time-major.
 
-        Args:
-            x: Token ids [B, T].
-            z: Latent codes [B, d].
-            noise_seed: A stateless seed turning dropout and word dropout on, or None.
+        Returns:
+            (outputs [T', B, H], tokens [T', B], valid positions [T', B]), T' the width of x
+            or, with ``cut``, of its longest sentence (:func:`cut_to_longest`).
         """
         x = tf.cast(x, tf.int32)
+        given = tf.shape(x)
         valid = valid_positions(x)
-        batch = tf.shape(x)[0]
-        inputs = tf.concat([tf.fill([batch, 1], BOS_ID), x[:, :-1]], axis=1)
+        inputs = tf.concat([tf.fill([given[0], 1], BOS_ID), x[:, :-1]], axis=1)
         inputs = tf.where(valid, inputs, PAD_ID)  # inputs after the EOS never matter
         seeds = (
             tf.random.experimental.stateless_split(noise_seed, 3)
@@ -243,23 +214,65 @@ class LSTMDecoder(tf.Module):
         )
         if seeds is not None and self.word_dropout > 0.0:
             inputs = drop_words(inputs, self.word_dropout, seeds[0])
-        embedded = self.embedding(inputs)
-        if seeds is not None and self.dropout > 0.0:
-            embedded = tf.nn.experimental.stateless_dropout(embedded, self.dropout, seeds[1])
-        steps = tf.shape(x)[1]
-        z_steps = tf.tile(z[:, None, :], tf.stack([1, steps, 1]))
-        out = self.lstm(tf.concat([embedded, z_steps], -1), initial_state=self._state0(z))
-        if seeds is not None and self.dropout > 0.0:
-            out = tf.nn.experimental.stateless_dropout(out, self.dropout, seeds[2])
+        steps = tf.shape(cut_to_longest(x)[0])[1] if cut else given[1]
+        embedded = self.embedding(tf.transpose(inputs[:, :steps]))
+        dropout = seeds is not None and self.dropout > 0.0
+        if dropout:
+            shape = tf.concat([given, [self.embedding.output_dim]], 0)
+            embedded *= time_major_dropout_mask(shape, self.dropout, seeds[1], steps)
+        out = lstm_states(self.lstm.cell, embedded, self._state0(z), constant_inputs=z)
+        if dropout:
+            shape = tf.concat([given, [self.lstm.cell.units]], 0)
+            out *= time_major_dropout_mask(shape, self.dropout, seeds[2], steps)
+        return out, tf.transpose(x[:, :steps]), tf.transpose(valid[:, :steps])
+
+    def _output_logits(self, outputs: tf.Tensor, z_rows: tf.Tensor) -> tf.Tensor:
+        """W h (+ U z with skip) + b for rows of outputs [N, H] and their codes [N, d]."""
         if self.skip:
-            out = tf.concat([out, z_steps], axis=-1)
-        return self.head(out) + self._blocked
+            outputs = tf.concat([outputs, z_rows], axis=-1)
+        return tf.matmul(outputs, self.head.kernel) + (self.head.bias + self._blocked)
+
+    def logits(self, x: tf.Tensor, z: tf.Tensor, noise_seed: tf.Tensor | None = None) -> tf.Tensor:
+        """Logits of p(x_t | x_<t, z) at every position (teacher forcing), [B, T, V].
+
+        Args:
+            x: Token ids [B, T].
+            z: Latent codes [B, d].
+            noise_seed: A stateless seed turning dropout and word dropout on, or None.
+        """
+        out, _, _ = self._states(x, z, noise_seed, cut=False)
+        steps, batch = tf.shape(out)[0], tf.shape(out)[1]
+        rows = tf.reshape(out, [steps * batch, -1])
+        logits = self._output_logits(rows, tf.tile(z, [steps, 1]))
+        return tf.transpose(tf.reshape(logits, [steps, batch, self.vocab_size]), [1, 0, 2])
+
+    def log_prob(self, x: tf.Tensor, z: tf.Tensor, noise_seed: tf.Tensor | None = None):
+        """log p(x|z) of token ids x [B, T] given z [B, d], [B] nats.
+
+        The sum over each sentence's positions of log Categorical(x_t | logits_t), as
+        :func:`vae_tfp.models.tokens.token_log_prob` of :meth:`logits`, with the output
+        layer and the softmax computed at those positions only (outside XLA).
+        """
+        out, tokens, valid = self._states(x, z, noise_seed, cut=True)
+        steps, batch = tf.shape(tokens)[0], tf.shape(tokens)[1]
+        if in_xla_context():  # static shapes: every position, those after the EOS masked
+            rows = tf.reshape(out, [steps * batch, -1])
+            labels, keep = tf.reshape(tokens, [-1]), tf.reshape(valid, [-1])
+            sentence = tf.tile(tf.range(batch, dtype=tf.int64), [steps])
+        else:
+            positions = tf.where(valid)  # [N, 2]: (t, b) of every word and EOS
+            rows, labels = tf.gather_nd(out, positions), tf.gather_nd(tokens, positions)
+            keep, sentence = None, positions[:, 1]
+        logits = self._output_logits(rows, tf.gather(z, sentence) if self.skip else None)
+        log_p = tfd.Categorical(logits=logits).log_prob(labels)
+        if keep is not None:
+            log_p = tf.where(keep, log_p, 0.0)
+        return tf.math.unsorted_segment_sum(log_p, sentence, batch)
 
     def __call__(self, z: tf.Tensor, noise_seed: tf.Tensor | None = None) -> tfd.Distribution:
         def log_prob_fn(x: tf.Tensor) -> tf.Tensor:
             flat_x, flat_z, batch = _flatten_pair(tf.cast(x, tf.int32), z)
-            logits = self.logits(flat_x, flat_z, noise_seed)
-            return tf.reshape(token_log_prob(logits, flat_x), batch)
+            return tf.reshape(self.log_prob(flat_x, flat_z, noise_seed), batch)
 
         def sample_fn(n: int, seed) -> tf.Tensor:
             return self._ancestral_sample(n, z, seed)

@@ -1,0 +1,204 @@
+"""The fast LSTM path (vae_tfp.models.recurrent, and the sequence encoder and decoder that
+use it) computes what the tf_keras LSTM and the masked Categorical likelihood compute: the
+same values and gradients on small batches, with dropout on, with skip, under XLA, and
+whatever a row holds after its EOS."""
+
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from vae_tfp.data.store import BOS_ID, EOS_ID, PAD_ID
+from vae_tfp.models import build_vae
+from vae_tfp.models.recurrent import lstm_states
+from vae_tfp.models.sequence import drop_words
+from vae_tfp.models.tokens import cut_to_longest, token_log_prob, valid_positions
+
+LATENT, VOCAB, WIDTH = 3, 11, 8
+TOL = {"rtol": 2e-5, "atol": 2e-5}
+
+
+def _sentences(seed: int = 0, n: int = 6, garbage: bool = True) -> np.ndarray:
+    """n rows of width WIDTH: words, EOS, then PAD (or random ids, ``garbage``); the longest
+    sentence shorter than the width, so a batch is cut."""
+    rng, noise = np.random.default_rng(seed), np.random.default_rng(seed + 100)
+    rows = np.full((n, WIDTH), PAD_ID, np.int32)
+    for row, length in zip(rows, rng.integers(1, WIDTH, n), strict=True):
+        row[: length - 1] = rng.integers(3, VOCAB, length - 1)
+        row[length - 1] = EOS_ID
+        if garbage:
+            row[length:] = noise.integers(0, VOCAB, WIDTH - length)
+    return rows
+
+
+def _vae(**decoder_options):
+    tf_keras.utils.set_random_seed(0)
+    return build_vae(
+        {"latent_dim": LATENT, "encoder_embedding_size": 5, "encoder_hidden_size": 7},
+        {"type": "lstm", "hidden_size": 6, "embedding_size": 4, **decoder_options},
+        (WIDTH,),
+        "tokens",
+        vocab_size=VOCAB,
+    )
+
+
+def reference_encoder(encoder, x):
+    """The tf_keras LSTM reading the embedded tokens under the sentence mask."""
+    valid = valid_positions(x)
+    h = encoder.lstm(encoder.embedding(tf.where(valid, x, PAD_ID)), mask=valid)
+    return tf.split(encoder.head(h), 2, axis=-1)
+
+
+def reference_logits(decoder, x, z, noise_seed=None):
+    """The decoder's logits by its tf_keras layers at every position (no cut)."""
+    valid = valid_positions(x)
+    inputs = tf.concat([tf.fill([tf.shape(x)[0], 1], BOS_ID), x[:, :-1]], axis=1)
+    inputs = tf.where(valid, inputs, PAD_ID)
+    seeds = None if noise_seed is None else tf.random.experimental.stateless_split(noise_seed, 3)
+    if seeds is not None and decoder.word_dropout > 0:
+        inputs = drop_words(inputs, decoder.word_dropout, seeds[0])
+    embedded = decoder.embedding(inputs)
+    if seeds is not None and decoder.dropout > 0:
+        embedded = tf.nn.experimental.stateless_dropout(embedded, decoder.dropout, seeds[1])
+    z_steps = tf.tile(z[:, None, :], [1, x.shape[1], 1])
+    out = decoder.lstm(tf.concat([embedded, z_steps], -1), initial_state=decoder._state0(z))
+    if seeds is not None and decoder.dropout > 0:
+        out = tf.nn.experimental.stateless_dropout(out, decoder.dropout, seeds[2])
+    if decoder.skip:
+        out = tf.concat([out, z_steps], axis=-1)
+    return decoder.head(out) + decoder._blocked
+
+
+def _assert_close_with_gradients(fast, reference, variables, jit=False):
+    """fast() and reference() agree, and so do their gradients of sum(output * w); each
+    value and gradient computed in one function, compiled by XLA with ``jit``."""
+
+    def with_gradients(fn):
+        with tf.GradientTape() as tape:
+            values = fn()
+            weights = tf.cast(tf.range(1, tf.size(values) + 1), tf.float32) / 7.0
+            loss = tf.reduce_sum(tf.reshape(values, [-1]) * tf.sin(weights))
+        grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
+        return values, grads
+
+    (got, got_grads), (want, want_grads) = (
+        tf.function(lambda f=fn: with_gradients(f), jit_compile=jit)() for fn in (fast, reference)
+    )
+    np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL)
+    for a, b in zip(got_grads, want_grads, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), **TOL)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_lstm_states_equal_the_tf_keras_lstm_values_and_gradients(jit):
+    tf_keras.utils.set_random_seed(1)
+    layer = tf_keras.layers.LSTM(5, return_sequences=True)
+    x = tf.random.stateless_normal((3, 6, 4), [1, 2])
+    const = tf.random.stateless_normal((3, 2), [3, 4])
+    h0, c0 = (tf.random.stateless_normal((3, 5), [i, 5]) for i in (1, 2))
+    layer(tf.concat([x, tf.tile(const[:, None], [1, 6, 1])], -1), initial_state=[h0, c0])
+    inputs = [x, const, h0, c0]
+    variables = [*layer.trainable_variables, *(tf.Variable(v) for v in inputs)]
+    x_v, const_v, h0_v, c0_v = variables[3:]
+
+    def fast():
+        states = lstm_states(layer.cell, tf.transpose(x_v, [1, 0, 2]), (h0_v, c0_v), const_v)
+        return tf.transpose(states, [1, 0, 2])
+
+    def reference():
+        joined = tf.concat([x_v, tf.tile(const_v[:, None], [1, 6, 1])], -1)
+        return layer(joined, initial_state=[h0_v, c0_v])
+
+    _assert_close_with_gradients(fast, reference, variables, jit)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_encoder_equals_the_masked_tf_keras_lstm(jit):
+    vae = _vae()
+    x = tf.constant(_sentences(seed=2))
+    assert int(tf.shape(cut_to_longest(x)[0])[1]) < WIDTH  # the batch is cut
+    fast = lambda: tf.concat(vae.encoder.params(x), -1)  # noqa: E731
+    reference = lambda: tf.concat(reference_encoder(vae.encoder, x), -1)  # noqa: E731
+    _assert_close_with_gradients(fast, reference, vae.encoder.trainable_variables, jit)
+
+
+@pytest.mark.parametrize(
+    ("options", "jit"),
+    [
+        ({}, False),
+        ({"dropout": 0.5, "word_dropout": 0.3}, False),
+        ({"skip": True, "dropout": 0.3}, False),
+        ({"dropout": 0.5, "skip": True}, True),
+    ],
+    ids=["plain", "dropout", "skip", "xla"],
+)
+def test_decoder_log_prob_equals_the_masked_categorical_of_the_tf_keras_lstm(options, jit):
+    """Values and gradients, with the same dropout noise (drawn before the batch is cut;
+    under XLA both sides run compiled: XLA draws other stateless random numbers)."""
+    vae = _vae(**options)
+    decoder = vae.decoder
+    x = tf.constant(_sentences(seed=3))
+    z = tf.random.stateless_normal((len(x), LATENT), [7, 7])
+    seed = tf.constant([4, 2], tf.int32) if decoder.uses_training_noise else None
+    fast = lambda: decoder(z, noise_seed=seed).log_prob(x)  # noqa: E731
+    reference = lambda: token_log_prob(reference_logits(decoder, x, z, seed), x)  # noqa: E731
+    _assert_close_with_gradients(fast, reference, decoder.trainable_variables, jit)
+    if not jit:
+        got, want = decoder.logits(x, z, seed), reference_logits(decoder, x, z, seed)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL)
+
+
+def test_padding_positions_do_not_reach_the_loss_or_its_gradient():
+    """Rows whose padding holds other ids (or a batch padded wider) give the same loss and
+    the same gradients: outputs after the EOS never enter the loss."""
+    vae = _vae(dropout=0.5)
+    clean = _sentences(seed=4, garbage=False)
+    dirty = _sentences(seed=4, garbage=True)
+    assert not np.array_equal(clean, dirty)
+    np.testing.assert_array_equal(valid_positions(clean), valid_positions(dirty))
+    seed = tf.constant([1, 1], tf.int32)
+
+    def loss_and_grads(x, jit=False):
+        def compute():
+            with tf.GradientTape() as tape:
+                value = -tf.reduce_mean(vae.forward(tf.constant(x), seed, training=True).elbo)
+            grads = tape.gradient(value, vae.trainable_variables)
+            return value, [tf.convert_to_tensor(g) for g in grads]
+
+        return tf.function(compute, jit_compile=jit)()
+
+    for jit in (False, True):  # XLA draws other random numbers: compare within each
+        want, want_grads = loss_and_grads(clean, jit)
+        got, got_grads = loss_and_grads(dirty, jit)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL)
+        for a, b in zip(got_grads, want_grads, strict=True):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), **TOL)
+
+
+def test_lstm_layers_keep_their_weights_and_initializers():
+    """The fast path reads the tf_keras layers' weights: same variables, shapes and
+    initializers as the layers alone (checkpoints of earlier runs still load)."""
+    vae = _vae(skip=True)
+    for lstm in (vae.encoder.lstm, vae.decoder.lstm):
+        cell = lstm.cell
+        assert cell.kernel_initializer.__class__.__name__ == "GlorotUniform"
+        assert cell.recurrent_initializer.__class__.__name__ == "Orthogonal"
+        assert cell.unit_forget_bias
+        units = cell.units
+        np.testing.assert_array_equal(cell.bias.numpy()[units : 2 * units], 1.0)
+    names = sorted(re.sub(r"_\d+/", "/", v.name) for v in vae.decoder.trainable_variables)
+    assert names == sorted(
+        [
+            "embedding/embeddings:0",
+            "dense/kernel:0",
+            "dense/bias:0",
+            "dense/kernel:0",
+            "dense/bias:0",
+            "lstm/lstm_cell/kernel:0",
+            "lstm/lstm_cell/recurrent_kernel:0",
+            "lstm/lstm_cell/bias:0",
+        ]
+    )  # named as when the layers built themselves on their first call
+    assert vae.decoder.head.kernel.shape == (6 + LATENT, VOCAB)

@@ -1,0 +1,82 @@
+"""The token convention on the model side: which positions count, which ids are never
+predicted, and the masked categorical likelihood over a sentence.
+
+Sequences follow :mod:`vae_tfp.data.store`: int32 rows [T] holding the words, one ``EOS``
+and ``PAD`` after it; ``BOS`` is only a decoder input. A position belongs to the sentence
+when no ``EOS`` comes before it (:func:`valid_positions`), and nothing a row holds after its
+``EOS`` may reach a log-probability or an encoder's output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from vae_tfp.data.store import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from vae_tfp.models.recurrent import in_xla_context
+
+tfd = tfp.distributions
+
+NEVER_PREDICTED = (PAD_ID, BOS_ID)
+_BLOCKED_LOGIT = -1e9
+
+
+def valid_positions(tokens: tf.Tensor) -> tf.Tensor:
+    """True at the positions up to and including the first ``EOS`` of each row, [..., T]."""
+    is_eos = tf.cast(tf.equal(tokens, EOS_ID), tf.int32)
+    return tf.equal(tf.cumsum(is_eos, axis=-1, exclusive=True), 0)
+
+
+def token_log_prob(logits: tf.Tensor, tokens: tf.Tensor) -> tf.Tensor:
+    """log p(x) = sum over the sentence's positions of log Categorical(x_t | logits_t).
+
+    ``tfd.Independent(tfd.Masked(tfd.Categorical))``: the positions after the first ``EOS``
+    (:func:`valid_positions`) contribute 0, whatever they hold.
+
+    Args:
+        logits: [B, T, V].
+        tokens: Token ids [B, T].
+
+    Returns:
+        [B] log-probabilities in nats.
+    """
+    tokens = tf.cast(tokens, tf.int32)
+    valid = valid_positions(tokens)
+    likelihood = tfd.Independent(
+        tfd.Masked(tfd.Categorical(logits=logits), validity_mask=valid),
+        reinterpreted_batch_ndims=1,
+    )
+    return likelihood.log_prob(tf.where(valid, tokens, PAD_ID))
+
+
+def blocked_logits(vocab_size: int) -> tf.Tensor:
+    """[V] offsets added to output logits: -1e9 for ``PAD`` and ``BOS``, 0 elsewhere."""
+    return tf.scatter_nd(
+        [[i] for i in NEVER_PREDICTED],
+        tf.fill([len(NEVER_PREDICTED)], _BLOCKED_LOGIT),
+        [int(vocab_size)],
+    )
+
+
+def check_tokens(name: str, event_shape: Sequence[int], kind: str, vocab_size: int | None):
+    if kind != "tokens" or len(event_shape) != 1:
+        raise ValueError(
+            f"{name} models token sequences (kind 'tokens', example shape [T]), got kind "
+            f"{kind!r} with example shape {tuple(event_shape)}"
+        )
+    if vocab_size is None or vocab_size <= max(BOS_ID, EOS_ID, PAD_ID, UNK_ID):
+        raise ValueError(f"{name} needs the vocabulary size of the data, got {vocab_size}")
+
+
+def cut_to_longest(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(x cut to its longest sentence, the sentence lengths [B]), x [B, T] token ids.
+
+    Exact for every model here: nothing after a sentence's ``EOS`` matters. Under XLA, which
+    needs static shapes, x is returned whole.
+    """
+    lengths = tf.reduce_sum(tf.cast(valid_positions(x), tf.int32), axis=-1)
+    if in_xla_context():
+        return x, lengths
+    return x[:, : tf.reduce_max(lengths)], lengths
