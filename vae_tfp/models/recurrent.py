@@ -18,6 +18,9 @@ as cuDNN arranges it:
   the gradient of the input projection, which autodiff derives from dz;
 - both loops are compiled by XLA, once per shape, also inside a step that is not.
 
+A gradient taken while another tape records (a gradient of a gradient, as SA-VAE's
+refinement needs) comes from plain ``tf.scan`` ops instead, which that tape differentiates.
+
 :func:`lstm_states` takes the cell of a built ``tf_keras.layers.LSTM`` and reads its
 ``kernel``, ``recurrent_kernel`` and ``bias``: the layer stays the owner of the weights
 (their initialisation and checkpoint names do not change) and its own call remains the
@@ -27,6 +30,7 @@ reference computation that the tests compare against.
 from __future__ import annotations
 
 import tensorflow as tf
+from tensorflow.python.eager import record
 from tensorflow.python.ops import control_flow_util
 
 
@@ -115,6 +119,18 @@ def _backward(d_hs, recurrent_kernel, h0, c0, hs, cs, activations):
     return dzs, d_recurrent, dh0, dc0
 
 
+def _plain_states(projected, recurrent_kernel, h0, c0):
+    """The recurrence as plain differentiable ops (``tf.scan``), for gradients of gradients."""
+
+    def step(state, z):
+        h, c = state
+        i, f, g, o = _gates(z + tf.matmul(h, recurrent_kernel))
+        c = f * c + i * g
+        return o * tf.tanh(c), c
+
+    return tf.scan(step, projected, initializer=(h0, c0))[0]
+
+
 @tf.custom_gradient
 def lstm_recurrence(projected, recurrent_kernel, h0, c0):
     """The LSTM states of time-major projected inputs, with the BPTT gradient above.
@@ -128,10 +144,20 @@ def lstm_recurrence(projected, recurrent_kernel, h0, c0):
     Returns:
         h_t for t = 1..T, [T, B, H].
     """
-    hs, cs, activations = _forward(projected, recurrent_kernel, h0, c0)
+    with record.stop_recording():  # the gradient is grad's; tapes need no intermediates
+        hs, cs, activations = _forward(projected, recurrent_kernel, h0, c0)
 
     def grad(d_hs):
-        return _backward(tf.convert_to_tensor(d_hs), recurrent_kernel, h0, c0, hs, cs, activations)
+        d_hs = tf.convert_to_tensor(d_hs)
+        if record.could_possibly_record():
+            # A tape records this gradient (a gradient of a gradient, as SA-VAE takes):
+            # derive it from plain ops of the inputs, which that tape can differentiate.
+            inputs = [projected, recurrent_kernel, h0, c0]
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                states = _plain_states(*inputs)
+            return tape.gradient(states, inputs, output_gradients=d_hs)
+        return _backward(d_hs, recurrent_kernel, h0, c0, hs, cs, activations)
 
     return hs, grad
 
