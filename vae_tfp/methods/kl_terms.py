@@ -11,8 +11,12 @@ import dataclasses
 from typing import ClassVar
 
 from vae_tfp.declarations import hyperparameter
-from vae_tfp.methods.base import Method, tf
+from vae_tfp.lazy import lazy_import
+from vae_tfp.methods.base import Method
 from vae_tfp.methods.schedules import cyclical, linear_warmup
+
+# Imported on first use: validating a config needs no TensorFlow.
+tf = lazy_import("tensorflow")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,11 @@ import dataclasses
 from typing import Any, ClassVar
 
 from vae_tfp.declarations import hyperparameter
-from vae_tfp.methods.base import Method, tf
+from vae_tfp.lazy import lazy_import
+from vae_tfp.methods.base import Method
+
+# Imported on first use: validating a config needs no TensorFlow.
+tf = lazy_import("tensorflow")
 
 
 def importance_weighted_bound(log_w: tf.Tensor) -> tf.Tensor:

@@ -6,7 +6,11 @@ import dataclasses
 from typing import ClassVar
 
 from vae_tfp.declarations import hyperparameter
-from vae_tfp.methods.base import InnerLoopSettings, Method, tf
+from vae_tfp.lazy import lazy_import
+from vae_tfp.methods.base import InnerLoopSettings, Method
+
+# Imported on first use: validating a config needs no TensorFlow.
+tf = lazy_import("tensorflow")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,7 +40,11 @@ import math
 from typing import Any, ClassVar
 
 from vae_tfp.declarations import hyperparameter
-from vae_tfp.methods.base import Method, tf
+from vae_tfp.lazy import lazy_import
+from vae_tfp.methods.base import Method
+
+# Imported on first use: validating a config needs no TensorFlow.
+tf = lazy_import("tensorflow")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,7 +182,4 @@ class SAVAE(Method):
     )
 
     def posterior_refinement(self) -> SVIRefinement:
-        return SVIRefinement(
-            self.svi_steps, self.svi_lr, self.svi_momentum, self.svi_max_grad_norm
-        )
-
+        return SVIRefinement(self.svi_steps, self.svi_lr, self.svi_momentum, self.svi_max_grad_norm)
