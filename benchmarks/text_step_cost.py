@@ -18,7 +18,8 @@ per batch, as He et al.'s and Li et al.'s code batch them). Each implementation 
 process of its own (no two runtimes' thread pools in one process); each round times the
 same randomly drawn batches of every batching through every implementation, in turn
 (alternated, so a noisy machine slows all of them alike), after every shape was compiled
-once (the warm-up, reported apart). The whole-PTB epoch is the mean time per batch times
+once (the warm-up, reported apart; the suite compiles its LSTM loops once per batch size and
+longest sentence, once per process over a run). The whole-PTB epoch is the mean time per batch times
 the batches of an epoch (train steps only, no validation pass); the figure printed is the
 median over rounds.
 
@@ -226,7 +227,10 @@ def main() -> None:
         for name, plan in all_plans.items()
     }
     for name, drawn in draws.items():  # compile every shape drawn, once
-        shapes = {(len(b.rows), b.length): b.tokens(data.train) for b in drawn}
+        # The suite cuts a batch to its longest sentence: one shape per (rows, longest).
+        shapes = {
+            (len(b.rows), b.length, int(lengths[b.rows].max())): b.tokens(data.train) for b in drawn
+        }
         for impl, connection in implementations.items():
             seconds = sum(run_on(connection, list(shapes.values())))
             print(f"warm-up {impl} on {len(shapes)} {name} shapes: {seconds:.1f} s")

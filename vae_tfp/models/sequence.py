@@ -17,11 +17,9 @@ first ``EOS`` count nothing: :func:`vae_tfp.models.tokens.token_log_prob` on :me
 ``PAD`` and ``BOS`` are never predicted (their logits are fixed at -1e9), so p(x|z) is a
 distribution over words and ``EOS``.
 
-Both LSTMs run :func:`vae_tfp.models.recurrent.lstm_states` with the weights of their
-``tf_keras`` LSTM layers. Outside XLA a batch is first cut to its longest sentence and the
-decoder's output layer and softmax run at the sentences' positions only, which is exact:
-nothing after an ``EOS`` reaches a log-probability. Dropout noise is drawn for the batch as
-given, before the cut, so the cut changes no number.
+Both LSTMs run :func:`vae_tfp.models.recurrent.lstm_states` on their ``tf_keras`` layers'
+weights. Outside XLA a batch is cut to its longest sentence and the decoder's softmax runs at
+the sentences' positions only; dropout noise is drawn before the cut: no number changes.
 """
 
 from __future__ import annotations
@@ -45,6 +43,7 @@ from vae_tfp.models.tokens import (
     blocked_logits,
     check_tokens,
     cut_to_longest,
+    flatten_pair,
     valid_positions,
 )
 
@@ -63,14 +62,6 @@ def drop_words(inputs: tf.Tensor, rate: float, seed: tf.Tensor) -> tf.Tensor:
     keep = tf.random.stateless_uniform(tf.shape(inputs), seed) >= rate
     keep = tf.logical_or(keep, tf.equal(inputs, BOS_ID))
     return tf.where(keep, inputs, UNK_ID)
-
-
-def _flatten_pair(x: tf.Tensor, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Broadcasts the batch dims of x [..., T] and z [..., d]; returns them flattened."""
-    batch = tf.broadcast_dynamic_shape(tf.shape(x)[:-1], tf.shape(z)[:-1])
-    x = tf.broadcast_to(x, tf.concat([batch, tf.shape(x)[-1:]], 0))
-    z = tf.reshape(tf.broadcast_to(z, tf.concat([batch, tf.shape(z)[-1:]], 0)), (-1, z.shape[-1]))
-    return tf.reshape(x, tf.stack([-1, tf.shape(x)[-1]])), z, batch
 
 
 class SequenceEncoder(tf.Module):
@@ -174,7 +165,6 @@ class LSTMDecoder(tf.Module):
         self.skip = bool(skip)
         self.embedding = tf_keras.layers.Embedding(self.vocab_size, int(embedding_size))
         self.initial_state = tf_keras.layers.Dense(2 * int(hidden_size))
-        # The weights of the recurrence (its own call is the reference computation).
         self.lstm = tf_keras.layers.LSTM(int(hidden_size), return_sequences=True)
         self.head = tf_keras.layers.Dense(self.vocab_size)
         self._blocked = blocked_logits(self.vocab_size)
@@ -271,7 +261,7 @@ class LSTMDecoder(tf.Module):
 
     def __call__(self, z: tf.Tensor, noise_seed: tf.Tensor | None = None) -> tfd.Distribution:
         def log_prob_fn(x: tf.Tensor) -> tf.Tensor:
-            flat_x, flat_z, batch = _flatten_pair(tf.cast(x, tf.int32), z)
+            flat_x, flat_z, batch = flatten_pair(tf.cast(x, tf.int32), z)
             return tf.reshape(self.log_prob(flat_x, flat_z, noise_seed), batch)
 
         def sample_fn(n: int, seed) -> tf.Tensor:

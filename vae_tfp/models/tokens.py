@@ -80,3 +80,11 @@ def cut_to_longest(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     if in_xla_context():
         return x, lengths
     return x[:, : tf.reduce_max(lengths)], lengths
+
+
+def flatten_pair(x: tf.Tensor, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Broadcasts the batch dims of x [..., T] and z [..., d]; returns them flattened."""
+    batch = tf.broadcast_dynamic_shape(tf.shape(x)[:-1], tf.shape(z)[:-1])
+    x = tf.broadcast_to(x, tf.concat([batch, tf.shape(x)[-1:]], 0))
+    z = tf.reshape(tf.broadcast_to(z, tf.concat([batch, tf.shape(z)[-1:]], 0)), (-1, z.shape[-1]))
+    return tf.reshape(x, tf.stack([-1, tf.shape(x)[-1]])), z, batch
