@@ -57,7 +57,7 @@ class MLPDecoder(tf.Module):
     [T] the MLP gives the logits of every position at once, p(x|z) = prod_{t <= EOS}
     Categorical(x_t | MLP(z)_t): a non-autoregressive decoder that can model the dependence
     between positions only through z (the contrast to the ``lstm`` decoder); the positions
-    after the ``EOS`` do not count (:func:`vae_tfp.models.sequence.token_log_prob`).
+    after the ``EOS`` do not count (:func:`vae_tfp.models.tokens.token_log_prob`).
 
     Args:
         latent_dim: Dimension of z.
