@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from vae_tfp.config.grid import iter_runs
+from vae_tfp.data.buckets import BATCHINGS
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.declarations import non_finite_paths
 from vae_tfp.methods.registry import build_method
@@ -50,7 +51,7 @@ def check_experiment_config(config: Mapping[str, Any]) -> None:
     except PluginError as error:
         raise ConfigError(f"invalid experiment config:\n  - {error}") from None
     problems = _non_finite_problems(config) + _name_problems(config)
-    problems += _reproduce_problems(config)
+    problems += _reproduce_problems(config) + _batching_problems(config)
     if not problems:
         problems += _compatibility_problems(config)
     if problems:
@@ -164,6 +165,29 @@ def _compatibility_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _batching_problems(config: Mapping[str, Any]) -> list[str]:
+    """``training.batching`` other than padded on a dataset that is not token data (length
+    batches group sentences by length), unknown values, ``n_buckets`` without buckets."""
+    problems = []
+    for name, entry in config["datasets"].items():
+        if name not in DATASETS:
+            continue  # _name_problems names it
+        training = {**config.get("training", {}), **((entry or {}).get("training") or {})}
+        batching = training.get("batching", "padded")
+        where = f"dataset {name!r} (training.batching {batching!r})"
+        if batching not in BATCHINGS:
+            problems.append(f"{where}: unknown batching; allowed: {list(BATCHINGS)}")
+        elif batching != "padded" and DATASETS[name].kind != "tokens":
+            problems.append(
+                f"{where}: length batches are for token data and {name!r} holds "
+                f"{DATASETS[name].kind!r} data; use padded (set training.batching per "
+                f"dataset under datasets.<name>.training)"
+            )
+        if "n_buckets" in training and batching != "buckets":
+            problems.append(f"{where}: n_buckets applies to batching 'buckets' only")
+    return problems
+
+
 def _reproduce_problems(config: Mapping[str, Any]) -> list[str]:
     """What is wrong with the experiment's ``reproduce`` entries: a missing ``published``
     file, a row the file does not hold, or runs the grid does not make."""
@@ -199,7 +223,8 @@ def check_run_config(run_config: Mapping[str, Any]) -> None:
     Raises:
         ConfigError: On a missing section, a number that is not finite, a plugin that does
             not load, an unknown dataset, decoder type or method, bad hyper-parameters, or a
-            decoder that does not apply to the dataset.
+            decoder that does not apply to the dataset, or length batches (``training.batching``)
+            for data that are not tokens.
     """
     required = (
         "experiment",
@@ -224,6 +249,7 @@ def check_run_config(run_config: Mapping[str, Any]) -> None:
         "plugins": list(run_config.get("plugins", [])),
         "seeds": [run_config["seed"]],
         "datasets": {run_config["dataset"]: {}},
+        "training": run_config["training"],
         "decoders": {run_config["decoder"]: run_config["decoder_options"]},
         "methods": {run_config["method"]: run_config["method_options"]},
         "grid": [

@@ -17,14 +17,25 @@ after a sentence's ``EOS`` (:func:`vae_tfp.data.store.sequence_mask`).
 
 Lengths count the words and the ``EOS`` (:func:`vae_tfp.data.store.token_counts`), so a
 batch of length L is ``tokens[rows, :L]``.
+
+A run chooses its batching with ``training.batching`` (:data:`BATCHINGS`): ``padded`` (the
+default: shuffled rows, each batch as long as the split's rows), ``length`` (equal lengths)
+or ``buckets`` (``training.n_buckets`` boundaries from :func:`bucket_boundaries` on the
+training lengths). Validation and test batches never shuffle (:func:`split_batches`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+
+# The values of ``training.batching`` (token data only; padded is the default) and the number
+# of buckets when ``training.n_buckets`` is not given.
+BATCHINGS = ("padded", "length", "buckets")
+DEFAULT_N_BUCKETS = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,3 +184,47 @@ def padding_fraction(lengths: np.ndarray, batches: Sequence[LengthBatch]) -> flo
     positions = sum(len(batch.rows) * batch.length for batch in batches)
     used = sum(int(lengths[batch.rows].sum()) for batch in batches)
     return 1.0 - used / positions if positions else 0.0
+
+
+def split_batches(
+    lengths: np.ndarray, batch_size: int, boundaries: Sequence[int] | None = None
+) -> list[LengthBatch]:
+    """A split's batches for validation or testing: no shuffling, shortest group first.
+
+    Every group of :func:`length_groups` is cut into batches of ``batch_size`` consecutive
+    rows, as He et al. 2019's ``create_data_batch`` (jxhe/vae-lagging-encoder cdc4eb9,
+    ``data/text_data.py``; Li et al. 2019's bohanli/vae-pretraining-encoder keeps it)
+    batches the validation and test sets. Bucket boundaries taken from the training split
+    get this split's longest length appended when it is longer.
+
+    Args:
+        lengths: Length of every sentence of the split, [n].
+        batch_size: Largest number of sentences per batch, >= 1.
+        boundaries: Bucket boundaries; None batches equal lengths.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if boundaries is not None and lengths.size and lengths.max() > boundaries[-1]:
+        boundaries = (*boundaries, int(lengths.max()))
+    return [
+        LengthBatch(rows[start : start + batch_size], length)
+        for length, rows in length_groups(lengths, boundaries)
+        for start in range(0, len(rows), batch_size)
+    ]
+
+
+def run_boundaries(
+    training: Mapping[str, Any], train_lengths: np.ndarray
+) -> tuple[int, ...] | None:
+    """The bucket boundaries of a run's ``training`` settings (None: equal lengths).
+
+    Raises:
+        ValueError: If ``training.batching`` is ``padded`` (or absent) or unknown.
+    """
+    batching = training.get("batching", "padded")
+    if batching == "length":
+        return None
+    if batching == "buckets":
+        return bucket_boundaries(train_lengths, int(training.get("n_buckets", DEFAULT_N_BUCKETS)))
+    raise ValueError(f"batching {batching!r} has no length batches; those of length, buckets do")

@@ -53,12 +53,17 @@ from vae_tfp.run_files import checkpoint_path
 from vae_tfp.run_model import model_from_run_config
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
+from vae_tfp.training.feeds import evaluation_batches
 
 log = logging.getLogger(__name__)
 
 
 def compute_metrics(
-    model: VAE, data: PreparedData, evaluation: Mapping[str, Any], seed: int
+    model: VAE,
+    data: PreparedData,
+    evaluation: Mapping[str, Any],
+    seed: int,
+    training: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """All test metrics of a trained model, with standard errors and estimator settings.
 
@@ -67,6 +72,10 @@ def compute_metrics(
         data: The prepared dataset (its test split is used).
         evaluation: The ``evaluation`` section of the run config.
         seed: The run seed (evaluation noise is derived from it).
+        training: The run's ``training`` section: with ``batching`` length or buckets,
+            token data are scored in length batches
+            (:func:`vae_tfp.training.feeds.evaluation_batches`), which changes no number
+            beyond float rounding. None: consecutive rows.
 
     Returns:
         A dict with ``metrics`` (scalars and per-dimension lists), ``standard_errors``
@@ -77,7 +86,9 @@ def compute_metrics(
     k, chunk = int(evaluation["iw_samples"]), int(evaluation["iw_chunk"])
     threshold = float(evaluation["au_threshold"])
     x = data.test
-    passed = importance_weighted_pass(model, x, k, chunk, int(evaluation["batch_size"]), eval_seed)
+    batch_size = int(evaluation["batch_size"])
+    batches = evaluation_batches(training, data, "test", batch_size)
+    passed = importance_weighted_pass(model, x, k, chunk, batch_size, eval_seed, batches)
     kl_per_dim = model.kl_per_dim(passed["loc"], passed["log_var"]).numpy().astype(np.float64)
     kl = kl_per_dim.sum(-1)
     per_example = {
@@ -230,7 +241,9 @@ def evaluate_run(
     tf.train.Checkpoint(model=model).read(str(prefix)).assert_existing_objects_matched()
     training = read_json(prefix.with_suffix(".json"))
 
-    result = compute_metrics(model, data, run_config["evaluation"], int(run_config["seed"]))
+    result = compute_metrics(
+        model, data, run_config["evaluation"], int(run_config["seed"]), run_config["training"]
+    )
     samples_seed = derive_seed(int(run_config["seed"]), "report_samples")
     write_samples(model, data, samples_seed, run_dir / "samples.npz", result.pop("posterior"))
     spec = DATASETS[data.name]

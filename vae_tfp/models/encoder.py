@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -25,6 +25,35 @@ def check_activation(name: str) -> None:
 def gaussian_posterior(loc: tf.Tensor, log_var: tf.Tensor) -> tfd.Distribution:
     """Returns N(loc, diag(exp(log_var))) as ``tfd.Independent(tfd.Normal)`` over the last axis."""
     return tfd.Independent(tfd.Normal(loc=loc, scale=tf.exp(0.5 * log_var)), 1)
+
+
+def batch_noise(
+    n_rows: int,
+    batch_size: int,
+    latent_dim: int,
+    seed_of_batch: Callable[[int], tf.Tensor],
+    n: int | None = None,
+) -> tf.Tensor:
+    """The standard-normal draws behind ``gaussian_posterior(loc, log_var).sample`` for
+    consecutive batches of ``batch_size`` rows, batch b with the stateless seed
+    ``seed_of_batch(b)``, joined along the rows: [n_rows, d] ([n, n_rows, d] with ``n``).
+
+    ``tfd.Normal`` draws z = eps * scale + loc, so :func:`reparameterize` at these eps gives
+    row r the z that its consecutive batch drew, however the rows are batched now (token
+    data in length batches are scored with the noise of the padded batches).
+    """
+    parts = []
+    for b, start in enumerate(range(0, n_rows, batch_size)):
+        zeros = tf.zeros([min(batch_size, n_rows - start), latent_dim])
+        standard = gaussian_posterior(zeros, zeros)  # scale exp(0) = 1: eps * 1 + 0 = eps
+        sample_shape = () if n is None else (n,)
+        parts.append(standard.sample(sample_shape, seed=seed_of_batch(b)))
+    return tf.concat(parts, axis=-2)
+
+
+def reparameterize(loc: tf.Tensor, log_var: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
+    """z = eps * exp(log_var / 2) + loc, computed as ``tfd.Normal`` samples (``_sample_n``)."""
+    return eps * tf.exp(0.5 * log_var) + loc
 
 
 class GaussianEncoder(tf.Module):

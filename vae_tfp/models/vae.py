@@ -197,13 +197,44 @@ class VAE(tf.Module):
         Returns:
             (log_w, log_px_z), each [n, B].
         """
-        posterior = gaussian_posterior(loc, log_var)
-        z = posterior.sample(n, seed=seed)  # [n, B, d]
-        batch = tf.shape(x)[0]
-        flat_z = tf.reshape(z, (-1, self.latent_dim))
-        flat_x = tf.reshape(tf.tile(x[None], [n] + [1] * len(x.shape)), (-1, *x.shape[1:]))
+        z = gaussian_posterior(loc, log_var).sample(n, seed=seed)  # [n, B, d]
+        noise_seed = None
         if training and getattr(self.decoder, "uses_training_noise", False):
             noise_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+        return self.log_weights_at(x, loc, log_var, z, noise_seed)
+
+    def log_weights_at(
+        self,
+        x: tf.Tensor,
+        loc: tf.Tensor,
+        log_var: tf.Tensor,
+        z: tf.Tensor,
+        noise_seed: tf.Tensor | None = None,
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """:meth:`log_weights` at given samples z [n, B, d] of q(z|x).
+
+        Args:
+            x: A batch of examples [B, ...].
+            loc: Mean of q(z|x), [B, d].
+            log_var: Its log-variance, [B, d].
+            z: The samples, [n, B, d].
+            noise_seed: The stateless seed of the decoder's training noise (dropout), or
+                None for none.
+
+        Returns:
+            (log_w, log_px_z), each [n, B].
+        """
+        posterior = gaussian_posterior(loc, log_var)
+        n = z.shape[0] if z.shape[0] is not None else tf.shape(z)[0]  # static when known
+        batch = tf.shape(x)[0]
+        flat_z = tf.reshape(z, (-1, self.latent_dim))
+        flat_shape = (
+            (-1, *x.shape[1:])
+            if x.shape[1:].is_fully_defined()
+            else tf.concat([[-1], tf.shape(x)[1:]], 0)  # length batches of token data
+        )
+        flat_x = tf.reshape(tf.tile(x[None], [n] + [1] * len(x.shape)), flat_shape)
+        if noise_seed is not None:
             likelihood = self.decoder(flat_z, noise_seed=noise_seed)
         else:
             likelihood = self.decoder(flat_z)

@@ -24,6 +24,12 @@ class EncoderInnerLoop:
     """Encoder-only updates on fresh random minibatches until the mean loss of a window of
     ``check_every`` steps is no better than the previous window's, or ``max_steps``.
 
+    The minibatches are ``batch_size`` random training rows (``feed.batch``) whatever the
+    run's batching, also with length batches (:class:`vae_tfp.training.feeds.LengthBatchFeed`;
+    the sequence models cut them to their longest sentence). He et al.'s text code draws
+    them from its equal-length batches instead (``train_data_batch[id_]`` in ``text.py``,
+    jxhe/vae-lagging-encoder cdc4eb9): a difference in the minibatches' composition only.
+
     Args:
         settings: The method's inner-loop settings.
         encoder_step: ``step(x) -> {"loss": ...}``, one compiled encoder-only update.

@@ -1,11 +1,13 @@
 """The training loop: an explicit ``tf.function`` step with ``GradientTape``.
 
-One run trains for a fixed number of epochs over shuffled minibatches. After every epoch the
+One run trains for a fixed number of epochs over shuffled minibatches (or, for token data,
+batches of one sentence length: ``training.batching``, :mod:`vae_tfp.training.feeds`), each
+epoch's plan from the data-order seed and the epoch. After every epoch the
 model is scored on the validation split, and the weights of the epoch with the highest
 validation ELBO (ties: the earliest) are kept as the checkpoint that evaluation uses
 (:data:`vae_tfp.training.outputs.SELECTION_RULE`; a method with phases may exclude its
 first epochs). Every random stream is derived from the run seed (:mod:`vae_tfp.seeds`):
-initialisation, data order (one permutation per epoch), the reparameterization noise of
+initialisation, data order (one plan per epoch), the reparameterization noise of
 training, the fixed noise of validation, the extra minibatches of an encoder inner loop and
 a decoder re-initialization.
 
@@ -43,6 +45,7 @@ from vae_tfp.run_files import checkpoint_path
 from vae_tfp.run_model import model_from_run_config, reinitialize_decoder
 from vae_tfp.seeds import derive_seed
 from vae_tfp.training import inner_loop
+from vae_tfp.training.feeds import evaluation_batches, make_feed
 from vae_tfp.training.optimizers import (
     build_optimizer,
     optimizer_settings,
@@ -51,7 +54,6 @@ from vae_tfp.training.optimizers import (
     scheduled_learning_rate,
 )
 from vae_tfp.training.outputs import write_outputs
-from vae_tfp.training.spans import BatchFeed
 from vae_tfp.training.state import HISTORY_COLUMNS, SUM_KEYS, Progress, ResumeStore
 from vae_tfp.training.steps import make_train_step
 from vae_tfp.training.validation import VALID_AU_THRESHOLD, VALID_BATCH_SIZE, validation_scores
@@ -91,10 +93,16 @@ class Trainer:
         # "best_valid_elbo" (the suite's rule) or "last_epoch" (protocols that evaluate the
         # final weights, e.g. Burda et al. 2016).
         self.keep_last_epoch = training.get("checkpoint_selection") == "last_epoch"
-        self.steps_per_epoch = math.ceil(len(data.train) / self.batch_size)
-
         tf_keras.utils.set_random_seed(derive_seed(self.seed, "init"))
         self.model = model_from_run_config(run_config, data)
+        self.jit_compile = bool(
+            training.get("jit_compile", run_config["decoder_options"]["type"] in XLA_TRAIN_STEPS)
+        )
+        self.feed = make_feed(
+            training, data, derive_seed(self.seed, "binarization"), self.jit_compile
+        )
+        self.valid_batches = evaluation_batches(training, data, "valid", VALID_BATCH_SIZE)
+        self.steps_per_epoch = self.feed.n_batches
         self.method = build_method(run_config["method_options"]).bind(
             self.steps_per_epoch, self.steps_per_epoch * self.epochs
         )
@@ -105,16 +113,6 @@ class Trainer:
         self.decoder_variables = list(self.model.decoder.trainable_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.sampler = tf.random.Generator.from_seed(derive_seed(self.seed, "train_sampling"))
-        self.jit_compile = bool(
-            training.get("jit_compile", run_config["decoder_options"]["type"] in XLA_TRAIN_STEPS)
-        )
-        self.feed = BatchFeed(
-            data.train,
-            self.batch_size,
-            data.dynamic_binarization,
-            derive_seed(self.seed, "binarization"),
-            self.jit_compile,
-        )
         self.batches_per_call = BATCHES_PER_CALL
         self.checkpoint = tf.train.Checkpoint(model=self.model)
         self.checkpoint_interval_s = float(training.get("checkpoint_interval_s", 600.0))
@@ -184,8 +182,7 @@ class Trainer:
         """Trains the rest of ``epoch`` from ``progress.next_batch``, saving a resume state
         every ``checkpoint_interval_s`` seconds (``save()``)."""
         n_batches, last_save = self.feed.n_batches, time.perf_counter()
-        order = np.random.default_rng([derive_seed(self.seed, "data_order"), epoch])
-        order = tf.constant(order.permutation(self.feed.n_train), tf.int32)
+        plan = self.feed.epoch_plan(derive_seed(self.seed, "data_order"), epoch)
         self.feed.epoch_sums.assign([progress.sums[key] for key in SUM_KEYS])
         index = progress.next_batch
         while index < n_batches:
@@ -194,7 +191,7 @@ class Trainer:
                 span, stop = self.decoder_span, index + 1
             else:
                 span, stop = self.joint_span, min(n_batches, index + self.batches_per_call)
-            index = int(span(order, tf.constant(index), tf.constant(stop)))
+            index = int(span(plan, tf.constant(index), tf.constant(stop)))
             self._check_finite(float(self.feed.last_loss.numpy()), epoch)
             progress.next_batch = index
             if index < n_batches and time.perf_counter() - last_save > self.checkpoint_interval_s:
@@ -274,7 +271,12 @@ class Trainer:
             valid_seed = derive_seed(self.seed, "valid_sampling")
             row.update(
                 validation_scores(
-                    self.model, self.data.valid, VALID_BATCH_SIZE, valid_seed, VALID_AU_THRESHOLD
+                    self.model,
+                    self.data.valid,
+                    VALID_BATCH_SIZE,
+                    valid_seed,
+                    VALID_AU_THRESHOLD,
+                    batches=self.valid_batches,
                 )
             )
             row["learning_rate"] = learning_rate

@@ -67,6 +67,22 @@ class BatchFeed:
         """:meth:`batch` for NumPy row indices, as a NumPy array (advances the stream)."""
         return self.batch(tf.constant(rows)).numpy()
 
+    def epoch_plan(self, seed: int, epoch: int) -> tf.Tensor:
+        """The order of ``epoch``: a permutation of the training rows (int32) drawn from
+        ``numpy.random.default_rng([seed, epoch])``, the same for a resumed run."""
+        order = np.random.default_rng([seed, epoch]).permutation(self.n_train)
+        return tf.constant(order, tf.int32)
+
+    def record(self, stats: dict[str, tf.Tensor], rows: float | tf.Tensor) -> tf.Tensor:
+        """Adds a batch's statistics (means over its ``rows`` rows) to :attr:`epoch_sums`
+        weighted by ``rows``, keeps its loss in :attr:`last_loss`; True if that is finite."""
+        weight = tf.cast(rows, tf.float64)
+        self.epoch_sums.assign_add(
+            tf.stack([tf.cast(stats[key], tf.float64) for key in SUM_KEYS]) * weight
+        )
+        self.last_loss.assign(stats["loss"])
+        return tf.math.is_finite(stats["loss"])
+
     def read_sums(self) -> dict[str, float]:
         """The device-side sums of the epoch in progress, as Python floats."""
         return dict(zip(SUM_KEYS, self.epoch_sums.numpy().tolist(), strict=True))
@@ -74,7 +90,7 @@ class BatchFeed:
     def make_span(self, step_fn: StepFn) -> Callable[[tf.Tensor, int, int], int]:
         """A function training on the batches ``first..last-1`` of an epoch.
 
-        ``order`` is the epoch's permutation of the training rows (int32); batch i is
+        ``order`` is the epoch's permutation of the training rows (:meth:`epoch_plan`); batch i is
         ``order[i*B:(i+1)*B]``. The loop over batches runs inside one compiled function
         (XLA with ``jit_compile``): the batch statistics are added to :attr:`epoch_sums` on
         the device (weighted by batch size, in float64, in batch order), so nothing crosses
@@ -107,12 +123,7 @@ class BatchFeed:
         def span_fn(order, first, last):
             def body(index, finite):
                 rows = tf.slice(order, [index * size], [rows_per_batch])
-                stats = step_fn(self.batch(rows))
-                self.epoch_sums.assign_add(
-                    tf.stack([tf.cast(stats[key], tf.float64) for key in SUM_KEYS]) * weight
-                )
-                self.last_loss.assign(stats["loss"])
-                return index + 1, tf.math.is_finite(stats["loss"])
+                return index + 1, self.record(step_fn(self.batch(rows)), weight)
 
             done, _ = tf.while_loop(
                 lambda index, finite: (index < last) & finite, body, (first, tf.constant(True))

@@ -6,17 +6,26 @@ the plateau schedule). The MI here is the whole-set estimator of
 :func:`vae_tfp.metrics.mutual_information` with one sample per example and without the
 per-dimension marginals, which only the test evaluation computes: about 1 s for 10,000
 examples and d = 32 on two cores (``benchmarks/speed.py``).
+
+Token data trained in length batches are scored in unshuffled length batches
+(:func:`vae_tfp.training.feeds.evaluation_batches`) with the noise the consecutive batches
+would draw, so their numbers equal the padded ones up to float rounding (a sentence's loss
+does not depend on its padding). A method that refines q(z|x) (SA-VAE) draws the
+refinement's noise per batch, so its numbers agree only in distribution.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
+from vae_tfp.data.buckets import LengthBatch
 from vae_tfp.metrics import active_units, mutual_information
 from vae_tfp.models import VAE
+from vae_tfp.models.encoder import batch_noise, reparameterize
 
 # Validation diagnostics in history.csv (valid_au with Burda et al.'s threshold; the test
 # metrics use the evaluation settings). The batch size only bounds memory.
@@ -24,15 +33,34 @@ VALID_AU_THRESHOLD = 0.01
 VALID_BATCH_SIZE = 1000
 
 _ENCODE_PASSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_NOISE_PASSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Folded into (seed, j) for the refinement noise of length batch j (none without one).
+_LENGTH_BATCH_REFINEMENT = 104729
 
 
-def encode_dataset(model: VAE, x: np.ndarray, batch_size: int, seed: int) -> dict[str, np.ndarray]:
+def encode_dataset(
+    model: VAE,
+    x: np.ndarray,
+    batch_size: int,
+    seed: int,
+    batches: Sequence[LengthBatch] | None = None,
+) -> dict[str, np.ndarray]:
     """Single-sample rec, analytic kl_per_dim and posterior parameters for every row of x.
 
     The noise of batch b is the stateless seed (seed, b), so calls with the same arguments
     give the same numbers. The compiled pass is kept per model (tracing an LSTM or PixelCNN
     every epoch would cost more than the validation itself).
+
+    Args:
+        model: The VAE.
+        x: The examples.
+        batch_size: Rows per batch (and of the batches whose noise length batches reuse).
+        seed: Seed of the noise.
+        batches: Length batches of token rows covering x, or None for consecutive rows;
+            row r gets the noise of consecutive batch r // batch_size either way.
     """
+    if batches is not None:
+        return _encode_length_batches(model, x, batch_size, seed, batches)
     batch_pass = _ENCODE_PASSES.get(model)
     if batch_pass is None:
 
@@ -50,12 +78,51 @@ def encode_dataset(model: VAE, x: np.ndarray, batch_size: int, seed: int) -> dic
     return {"rec": rec, "kl_per_dim": kl_per_dim, "loc": loc, "log_var": log_var}
 
 
+def _encode_length_batches(
+    model: VAE, x: np.ndarray, batch_size: int, seed: int, batches: Sequence[LengthBatch]
+) -> dict[str, np.ndarray]:
+    """:func:`encode_dataset` in length batches, z from the consecutive batches' noise."""
+    noise_pass = _NOISE_PASSES.get(model)
+    if noise_pass is None:
+
+        @tf.function(reduce_retracing=True)
+        def noise_pass(xb, eps, refinement_seed):
+            loc, log_var = model.posterior_params(xb, seed=refinement_seed)
+            rec = model.decoder(reparameterize(loc, log_var, eps)).log_prob(xb)
+            return rec, model.kl_per_dim(loc, log_var), loc, log_var
+
+        _NOISE_PASSES[model] = noise_pass
+
+    def batch_seed(b: int) -> tf.Tensor:  # consecutive batch b's, as in encode_dataset
+        return tf.constant([seed, b], tf.int32)
+
+    eps = batch_noise(len(x), batch_size, model.latent_dim, batch_seed).numpy()
+    out = {
+        "rec": np.empty(len(x), np.float32),
+        "kl_per_dim": np.empty((len(x), model.latent_dim), np.float32),
+        "loc": np.empty((len(x), model.latent_dim), np.float32),
+        "log_var": np.empty((len(x), model.latent_dim), np.float32),
+    }
+    for j, batch in enumerate(batches):
+        refinement_seed = tf.constant([seed, _LENGTH_BATCH_REFINEMENT + j], tf.int32)
+        parts = noise_pass(tf.constant(batch.tokens(x)), eps[batch.rows], refinement_seed)
+        for key, part in zip(out, parts, strict=True):
+            out[key][batch.rows] = part.numpy()
+    return out
+
+
 def validation_scores(
-    model: VAE, valid: np.ndarray, batch_size: int, seed: int, au_threshold: float
+    model: VAE,
+    valid: np.ndarray,
+    batch_size: int,
+    seed: int,
+    au_threshold: float,
+    batches: Sequence[LengthBatch] | None = None,
 ) -> dict[str, float]:
     """``valid_elbo``, ``valid_rec``, ``valid_kl`` (one posterior sample per example, the
-    same noise every epoch), ``valid_mi`` (one sample per example) and ``valid_au``."""
-    encoded = encode_dataset(model, valid, batch_size, seed)
+    same noise every epoch), ``valid_mi`` (one sample per example) and ``valid_au``;
+    ``batches``: length batches for token data (:func:`encode_dataset`)."""
+    encoded = encode_dataset(model, valid, batch_size, seed, batches)
     kl = encoded["kl_per_dim"].sum(-1)
     mi, _ = mutual_information(encoded["loc"], encoded["log_var"], n_samples=1, seed=seed)
     au, _ = active_units(encoded["loc"], au_threshold)
