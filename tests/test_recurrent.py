@@ -232,3 +232,25 @@ def test_gradients_of_gradients_equal_the_tf_keras_lstm(jit):
     np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL)
     for a, b in zip(got_grads, want_grads, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), **TOL)
+
+
+def test_without_a_tape_the_states_are_the_same_and_tf_gradients_still_work():
+    """Evaluation (no tape) keeps no backward-pass intermediates: same log-probabilities;
+    tf.gradients, which needs no tape, still gets the tf_keras LSTM's gradients."""
+    decoder = _vae(dropout=0.5).decoder
+    x = tf.constant(_sentences(seed=6))
+    z = tf.random.stateless_normal((len(x), LATENT), [3, 3])
+    seed = tf.constant([5, 5], tf.int32)
+    untaped = decoder(z, noise_seed=seed).log_prob(x)
+    with tf.GradientTape():
+        taped = decoder(z, noise_seed=seed).log_prob(x)
+    np.testing.assert_array_equal(untaped.numpy(), taped.numpy())
+
+    @tf.function
+    def symbolic(log_prob):
+        return tf.gradients(tf.reduce_sum(log_prob()), decoder.trainable_variables)
+
+    got = symbolic(lambda: decoder(z, noise_seed=seed).log_prob(x))
+    want = symbolic(lambda: token_log_prob(reference_logits(decoder, x, z, seed), x))
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), **TOL)

@@ -18,8 +18,9 @@ as cuDNN arranges it:
   the gradient of the input projection, which autodiff derives from dz;
 - both loops are compiled by XLA, once per shape, also inside a step that is not.
 
-A gradient taken while another tape records (a gradient of a gradient, as SA-VAE's
-refinement needs) comes from plain ``tf.scan`` ops instead, which that tape differentiates.
+Without a recording tape (evaluation) the loop keeps only the states, not what the backward
+pass needs. A gradient taken while another tape records (a gradient of a gradient, as
+SA-VAE's refinement needs) comes from plain ``tf.scan`` ops, which that tape differentiates.
 
 :func:`lstm_states` takes the cell of a built ``tf_keras.layers.LSTM`` and reads its
 ``kernel``, ``recurrent_kernel`` and ``bias``: the layer stays the owner of the weights
@@ -62,22 +63,26 @@ def _gates(z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _forward(projected, recurrent_kernel, h0, c0):
-    """The recurrence over time-major ``projected`` [T, B, 4H]: states h, cells c [T, B, H]
-    and gate activations [T, B, 4H]."""
+def _forward(projected, recurrent_kernel, h0, c0, keep: bool = True):
+    """The recurrence over time-major ``projected`` [T, B, 4H]: states h [T, B, H] and, to
+    ``keep`` for the backward pass, cells c [T, B, H] and gate activations [T, B, 4H]."""
     steps = tf.shape(projected)[0]
-    arrays = [tf.TensorArray(projected.dtype, size=steps) for _ in range(3)]
+    arrays = [tf.TensorArray(projected.dtype, size=steps if keep else 0) for _ in range(2)]
 
     def body(t, h, c, hs, cs, activations):
         i, f, g, o = _gates(projected[t] + tf.matmul(h, recurrent_kernel))
         c = f * c + i * g
         h = o * tf.tanh(c)
-        gates = tf.concat([i, f, g, o], axis=-1)
-        return t + 1, h, c, hs.write(t, h), cs.write(t, c), activations.write(t, gates)
+        if keep:
+            cs, activations = cs.write(t, c), activations.write(t, tf.concat([i, f, g, o], -1))
+        return t + 1, h, c, hs.write(t, h), cs, activations
 
+    hs = tf.TensorArray(projected.dtype, size=steps)
     _, _, _, hs, cs, activations = tf.while_loop(
-        lambda t, *_: t < steps, body, (0, h0, c0, *arrays), maximum_iterations=steps
+        lambda t, *_: t < steps, body, (0, h0, c0, hs, *arrays), maximum_iterations=steps
     )
+    if not keep:
+        return hs.stack()
     return hs.stack(), cs.stack(), activations.stack()
 
 
@@ -120,7 +125,8 @@ def _backward(d_hs, recurrent_kernel, h0, c0, hs, cs, activations):
 
 
 def _plain_states(projected, recurrent_kernel, h0, c0):
-    """The recurrence as plain differentiable ops (``tf.scan``), for gradients of gradients."""
+    """The recurrence as plain differentiable ops (``tf.scan``): for a gradient taken under a
+    recording tape (a gradient of a gradient) or without the kept intermediates."""
 
     def step(state, z):
         h, c = state
@@ -144,12 +150,18 @@ def lstm_recurrence(projected, recurrent_kernel, h0, c0):
     Returns:
         h_t for t = 1..T, [T, B, H].
     """
+    # Without a recording tape no gradient can be asked for (but by tf.gradients, which
+    # grad below serves from plain ops): the backward pass's cells and gates are not kept.
+    keep = record.could_possibly_record()
     with record.stop_recording():  # the gradient is grad's; tapes need no intermediates
-        hs, cs, activations = _forward(projected, recurrent_kernel, h0, c0)
+        if keep:
+            hs, cs, activations = _forward(projected, recurrent_kernel, h0, c0)
+        else:
+            hs = _forward(projected, recurrent_kernel, h0, c0, keep=False)
 
     def grad(d_hs):
         d_hs = tf.convert_to_tensor(d_hs)
-        if record.could_possibly_record():
+        if record.could_possibly_record() or not keep:
             # A tape records this gradient (a gradient of a gradient, as SA-VAE takes):
             # derive it from plain ops of the inputs, which that tape can differentiate.
             inputs = [projected, recurrent_kernel, h0, c0]
