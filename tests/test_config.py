@@ -146,3 +146,28 @@ def test_a_reproduce_entry_not_run_needs_no_runs(config):
     reproducing = {**config, "published": "config/published.yaml", "reproduce": entries}
     assert _reproduce_problems(reproducing) == []
     check_experiment_config(reproducing)  # raises on any problem
+
+
+def test_a_grid_block_may_run_a_subset_of_the_seeds():
+    """A block's own seeds restrict its runs; they must be experiment seeds and hold the
+    first (the sample figures' runs)."""
+    import copy
+
+    import yaml
+
+    from vae_tfp.config import ConfigError, check_experiment_config, iter_runs
+
+    config = yaml.safe_load(open("config/config.yaml"))
+    config["seeds"] = [0, 1, 2]
+    config["grid"] = [
+        {"datasets": ["digits"], "decoders": ["mlp"], "methods": ["vanilla"]},
+        {"datasets": ["digits"], "decoders": ["mlp"], "methods": ["beta_4"], "seeds": [0]},
+    ]
+    check_experiment_config(config)
+    runs = {(key.method, key.seed) for key in iter_runs(config)}
+    assert runs == {("vanilla", 0), ("vanilla", 1), ("vanilla", 2), ("beta_4", 0)}
+    for bad in ([1, 2], [0, 7]):
+        broken = copy.deepcopy(config)
+        broken["grid"][1]["seeds"] = bad
+        with pytest.raises(ConfigError, match=r"grid\[1\]\.seeds"):
+            check_experiment_config(broken)

@@ -75,6 +75,15 @@ def _name_problems(config: Mapping[str, Any]) -> list[str]:
     duplicates = sorted({s for s in seeds if seeds.count(s) > 1})
     if duplicates:
         problems.append(f"seeds {duplicates} are listed more than once")
+    for index, block in enumerate(config["grid"]):
+        block_seeds = block.get("seeds")
+        if block_seeds is not None and (
+            not set(block_seeds) <= set(seeds) or seeds[0] not in block_seeds
+        ):
+            problems.append(
+                f"grid[{index}].seeds {block_seeds} must be a subset of seeds {seeds} that "
+                f"holds its first, {seeds[0]} (the runs the sample figures show)"
+            )
     for name, entry in config["datasets"].items():
         if name not in DATASETS:
             problems.append(f"unknown dataset {name!r}; allowed: {sorted(DATASETS)}")

@@ -55,7 +55,8 @@ def load_experiment_config(path: str | Path) -> dict[str, Any]:
 
 
 def iter_runs(config: Mapping[str, Any]) -> Iterator[RunKey]:
-    """Yields every run of the experiment grid, without duplicates, in config order.
+    """Yields every run of the experiment grid, without duplicates, in config order (a
+    block with its own ``seeds`` runs only those).
 
     Args:
         config: A validated experiment config.
@@ -68,7 +69,7 @@ def iter_runs(config: Mapping[str, Any]) -> Iterator[RunKey]:
         for dataset, decoder, method in itertools.product(
             block["datasets"], block["decoders"], block["methods"]
         ):
-            for seed in config["seeds"]:
+            for seed in block.get("seeds", config["seeds"]):
                 key = RunKey(dataset, decoder, method, int(seed))
                 if key not in seen:
                     seen.add(key)
