@@ -19,6 +19,7 @@ DECODER_TYPES: dict[str, str] = {
     "linear": "vae_tfp.models.decoders:LinearDecoder",
     "made": "vae_tfp.models.autoregressive:MADEDecoder",
     "pixelcnn": "vae_tfp.models.autoregressive:PixelCNNDecoder",
+    "gated_pixelcnn": "vae_tfp.models.gated_pixelcnn:GatedPixelCNNDecoder",
     "lstm": "vae_tfp.models.sequence:LSTMDecoder",
 }
 

@@ -8,7 +8,8 @@ Bernoulli likelihoods, ``"real"`` Gaussian ones, ``"tokens"`` categorical ones o
 vocabulary.
 
 Types: ``mlp`` and ``linear`` (here), the autoregressive ``made`` and ``pixelcnn``
-(:mod:`vae_tfp.models.autoregressive`) and the token decoder ``lstm``
+(:mod:`vae_tfp.models.autoregressive`) and ``gated_pixelcnn`` (He et al. 2019's Omniglot
+decoder, :mod:`vae_tfp.models.gated_pixelcnn`) and the token decoder ``lstm``
 (:mod:`vae_tfp.models.sequence`).
 """
 
