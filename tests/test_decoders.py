@@ -228,9 +228,16 @@ def test_mlp_skip_feeds_z_to_every_layer():
     [
         ({"type": "made", "hidden_units": [8]}, (16,), "binary", None, np.eye(16)[:2]),
         ({"type": "pixelcnn", "num_filters": 4}, (16,), "binary", None, np.eye(16)[:2]),
+        (
+            {"type": "gated_pixelcnn", "kernel_sizes": [3, 3], "channels": 4},
+            (16,),
+            "binary",
+            None,
+            np.eye(16)[:2],
+        ),
         ({"type": "lstm", "hidden_size": 4}, (6,), "tokens", VOCAB, ROWS),
     ],
-    ids=["made", "pixelcnn", "lstm"],
+    ids=["made", "pixelcnn", "gated_pixelcnn", "lstm"],
 )
 def test_checkpoint_round_trip_restores_every_weight(tmp_path, options, shape, kind, vocab, x):
     model_options = {"latent_dim": LATENT, "encoder_hidden_units": [4]}
