@@ -12,7 +12,9 @@ step spends its time on), trained by
   Adam), as the train loop runs it (no XLA: ``decoder_types.XLA_TRAIN_STEPS``);
 - the PyTorch eager peer below, written for this benchmark after He et al.'s
   ``modules/decoders/dec_pixelcnn.py`` (jxhe/vae-lagging-encoder cdc4eb9): the same layers,
-  shifts, gates, residuals and head, ``torch.optim.Adam`` (the ``bench`` extra).
+  shifts, gates, residuals and head, ``torch.optim.Adam`` (the ``bench`` extra). Given the
+  suite's weights (:func:`copy_suite_weights`) it computes the suite's logits to 1e-5
+  (``tests/test_gated_pixelcnn.py``): the same function, 744,801 weights each.
 
 Each implementation runs in a process of its own (no two runtimes' thread pools in one
 process). After two warm-up steps each, every round times ``--steps`` steps of one, then
@@ -76,14 +78,11 @@ def suite_step():
     return lambda x, z: float(train(tf.constant(x), tf.constant(z)))
 
 
-def peer_step(threads: int):
-    """The PyTorch peer's step: ``step(x, z) -> loss``."""
+def peer_decoder():
+    """The PyTorch peer: an ``nn.Module`` mapping (x [B, 784], z [B, 32]) to logits [B, 784]."""
     import torch
     from torch import nn
     from torch.nn import functional as F
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
 
     class Gated(nn.Module):
         def __init__(self, in_channels: int, channels: int, kernel: int, mask: str):
@@ -125,7 +124,40 @@ def peer_step(threads: int):
             bound = float(np.log((1 - 1e-5) / 1e-5))
             return self.head(h).view(x.shape[0], -1).clamp(-bound, bound)
 
-    decoder = Decoder()
+    return Decoder()
+
+
+def copy_suite_weights(suite, peer) -> None:
+    """Sets the peer's weights to the suite decoder's (kernels HWIO -> OIHW; the z map's
+    output units from the suite's (H, W, F) order to the peer's (F, H, W)), so that both
+    compute the same logits (``tests/test_gated_pixelcnn.py``)."""
+    import torch
+
+    def conv(source, target) -> None:
+        kernel = np.transpose(source.kernel.numpy(), (3, 2, 0, 1))
+        target.weight.data = torch.from_numpy(kernel.copy())
+        target.bias.data = torch.from_numpy(source.bias.numpy().copy())
+
+    for source, target in zip(suite.layers, peer.layers, strict=True):
+        conv(source.v_conv, target.v)
+        conv(source.vh_conv, target.vh)
+        conv(source.h_conv, target.h)
+        conv(source.h_res, target.res)
+    conv(suite.head, peer.head)
+    order = np.arange(SIDE * SIDE * MAPS).reshape(SIDE, SIDE, MAPS).transpose(2, 0, 1).ravel()
+    weight, bias = suite.z_map.kernel.numpy()[:, order], suite.z_map.bias.numpy()[order]
+    peer.z_map.weight.data = torch.from_numpy(weight.T.copy())
+    peer.z_map.bias.data = torch.from_numpy(bias.copy())
+
+
+def peer_step(threads: int):
+    """The PyTorch peer's step: ``step(x, z) -> loss``."""
+    import torch
+    from torch.nn import functional as F
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    decoder = peer_decoder()
     optimizer = torch.optim.Adam(decoder.parameters(), lr=1e-3)
 
     def step(x, z):

@@ -147,3 +147,26 @@ def test_two_epochs_on_digits_through_the_training_loop(tmp_path):
     history = pd.read_csv(tmp_path / "history.csv")
     assert len(history) == 2
     assert np.all(np.isfinite(history.select_dtypes("number").to_numpy()))
+
+
+def test_the_benchmarks_pytorch_peer_computes_the_same_logits():
+    """benchmarks/pixelcnn_step_cost.py's peer, given the suite's weights, is the same
+    function (He et al.'s full 28 x 28 network), so its step time is a like-for-like peer."""
+    torch = pytest.importorskip("torch")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pixelcnn_step_cost.py"
+    spec = importlib.util.spec_from_file_location("pixelcnn_step_cost", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    tf_keras.utils.set_random_seed(0)
+    suite = build_decoder(bench.DECODER, bench.LATENT, (784,), "binary")
+    peer = bench.peer_decoder()
+    bench.copy_suite_weights(suite, peer)
+    x, z = bench.batch(3)
+    x, z = x[:4], z[:4]
+    with torch.no_grad():
+        expected = peer(torch.from_numpy(x), torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(suite.logits(x, z).numpy(), expected, atol=1e-5)
