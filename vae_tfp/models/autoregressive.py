@@ -135,7 +135,46 @@ def image_shape_of(event_shape: Sequence[int]) -> tuple[int, int, int]:
     raise ValueError(f"example shape {dims} is not an image")
 
 
-class MADEDecoder(tf.Module):
+def broadcast_batch(
+    x: tf.Tensor, z: tf.Tensor, event_shape: Sequence[int], latent_dim: int
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """``x`` [*batch_x, *event_shape] (as float32) and ``z`` [*batch_z, latent_dim]
+    broadcast to their common batch shape, as ``tfd.Autoregressive.sample(n)`` needs.
+
+    Returns:
+        (x, z, the batch shape).
+    """
+    x = tf.cast(x, tf.float32)
+    x_batch = tf.shape(x)[: tf.rank(x) - len(event_shape)]
+    batch = tf.broadcast_dynamic_shape(x_batch, tf.shape(z)[:-1])
+    x = tf.broadcast_to(x, tf.concat([batch, event_shape], 0))
+    z = tf.broadcast_to(z, tf.concat([batch, [latent_dim]], 0))
+    return x, z, batch
+
+
+class BernoulliAutoregressive:
+    """p(x|z) of a decoder with ``logits(x, z)`` (logit i depends on z and x_<i only),
+    ``event_shape`` and ``event_size``: a ``tfd.Autoregressive`` of independent Bernoullis,
+    whose log_prob is one network pass and whose samples take ``event_size`` passes."""
+
+    event_shape: tuple[int, ...]
+    event_size: int
+
+    def __call__(self, z: tf.Tensor) -> tfd.Distribution:
+        ndims = len(self.event_shape)
+
+        def distribution_fn(x: tf.Tensor) -> tfd.Distribution:
+            return tfd.Independent(tfd.Bernoulli(logits=self.logits(x, z), dtype=tf.float32), ndims)
+
+        sample0 = tf.zeros(tf.concat([tf.shape(z)[:-1], self.event_shape], 0))
+        return tfd.Autoregressive(distribution_fn, sample0=sample0, num_steps=self.event_size)
+
+    def sample(self, z: tf.Tensor, seed: int | tf.Tensor) -> tf.Tensor:
+        """One ancestral sample x ~ p(x|z) per row of z, shape [*batch, *event_shape]."""
+        return self(z).sample(seed=stateless_seed(seed))
+
+
+class MADEDecoder(BernoulliAutoregressive, tf.Module):
     """Masked autoregressive decoder p(x|z) = prod_i Bernoulli(x_i | logit_i(x_<i, z)).
 
     MADE (Germain et al. 2015) as ``tfp.bijectors.AutoregressiveNetwork(params=1,
@@ -192,27 +231,10 @@ class MADEDecoder(tf.Module):
         Logit i depends on z and on x_j, j < i, only (flattened order). ``x`` and ``z``
         broadcast over their leading (batch) dimensions.
         """
-        x = tf.cast(x, tf.float32)
-        x_batch = tf.shape(x)[: tf.rank(x) - len(self.event_shape)]
-        flat = tf.reshape(x, tf.concat([x_batch, [self.event_size]], 0))
-        batch = tf.broadcast_dynamic_shape(x_batch, tf.shape(z)[:-1])
-        flat = tf.broadcast_to(flat, tf.concat([batch, [self.event_size]], 0))
-        z = tf.broadcast_to(z, tf.concat([batch, [self.latent_dim]], 0))
+        x, z, batch = broadcast_batch(x, z, self.event_shape, self.latent_dim)
+        flat = tf.reshape(x, tf.concat([batch, [self.event_size]], 0))
         out = self.network(flat, conditional_input=z)[..., 0]
         return tf.reshape(out, tf.concat([batch, self.event_shape], 0))
-
-    def __call__(self, z: tf.Tensor) -> tfd.Distribution:
-        ndims = len(self.event_shape)
-
-        def distribution_fn(x: tf.Tensor) -> tfd.Distribution:
-            return tfd.Independent(tfd.Bernoulli(logits=self.logits(x, z), dtype=tf.float32), ndims)
-
-        sample0 = tf.zeros(tf.concat([tf.shape(z)[:-1], self.event_shape], 0))
-        return tfd.Autoregressive(distribution_fn, sample0=sample0, num_steps=self.event_size)
-
-    def sample(self, z: tf.Tensor, seed: int | tf.Tensor) -> tf.Tensor:
-        """One ancestral sample x ~ p(x|z) per row of z, shape [*batch, *event_shape]."""
-        return self(z).sample(seed=stateless_seed(seed))
 
 
 class PixelCNNDecoder(tf.Module):

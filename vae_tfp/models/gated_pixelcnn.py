@@ -51,12 +51,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 import tf_keras
 
-from vae_tfp.models.autoregressive import _check_binary, image_shape_of, stateless_seed
-
-tfd = tfp.distributions
+from vae_tfp.models.autoregressive import (
+    BernoulliAutoregressive,
+    _check_binary,
+    broadcast_batch,
+    image_shape_of,
+)
 
 HE_KERNEL_SIZES = (9, 9, 9, 7, 7, 7, 5, 5, 5, 3, 3, 3)
 # He et al.'s clamp of the Bernoulli probability to [1e-5, 1 - 1e-5], as a logit bound.
@@ -128,7 +130,7 @@ class GatedMaskedLayer(tf.Module):
         return _gate(v_out, self.channels), h_out
 
 
-class GatedPixelCNNDecoder(tf.Module):
+class GatedPixelCNNDecoder(BernoulliAutoregressive, tf.Module):
     """He et al. 2019's gated PixelCNN p(x|z) = prod_i Bernoulli(x_i | logit_i(x_<i, z)).
 
     See the module docstring for the network and the source it follows. ``__call__(z)``
@@ -198,11 +200,7 @@ class GatedPixelCNNDecoder(tf.Module):
         dimensions (as ``tfd.Autoregressive.sample(n)`` needs).
         """
         height, width, _ = self.image_shape
-        x = tf.cast(x, tf.float32)
-        x_batch = tf.shape(x)[: tf.rank(x) - len(self.event_shape)]
-        batch = tf.broadcast_dynamic_shape(x_batch, tf.shape(z)[:-1])
-        x = tf.broadcast_to(x, tf.concat([batch, self.event_shape], 0))
-        z = tf.broadcast_to(z, tf.concat([batch, [self.latent_dim]], 0))
+        x, z, batch = broadcast_batch(x, z, self.event_shape, self.latent_dim)
         images = tf.reshape(x, (-1, height, width, 1))
         z_maps = tf.reshape(
             self.z_map(tf.reshape(z, (-1, self.latent_dim))), (-1, height, width, self.maps)
@@ -212,16 +210,3 @@ class GatedPixelCNNDecoder(tf.Module):
             v, h = layer(v, h)
         logits = tf.clip_by_value(self.head(h), -LOGIT_BOUND, LOGIT_BOUND)
         return tf.reshape(logits, tf.concat([batch, self.event_shape], 0))
-
-    def __call__(self, z: tf.Tensor) -> tfd.Distribution:
-        ndims = len(self.event_shape)
-
-        def distribution_fn(x: tf.Tensor) -> tfd.Distribution:
-            return tfd.Independent(tfd.Bernoulli(logits=self.logits(x, z), dtype=tf.float32), ndims)
-
-        sample0 = tf.zeros(tf.concat([tf.shape(z)[:-1], self.event_shape], 0))
-        return tfd.Autoregressive(distribution_fn, sample0=sample0, num_steps=self.event_size)
-
-    def sample(self, z: tf.Tensor, seed: int | tf.Tensor) -> tf.Tensor:
-        """One ancestral sample x ~ p(x|z) per row of z, shape [B, *event_shape]."""
-        return self(z).sample(seed=stateless_seed(seed))
