@@ -199,3 +199,18 @@ def test_a_resume_state_written_before_the_inner_loop_was_a_part_still_loads(tmp
     sidecar.write_text(json.dumps(saved))
     progress = store.restore(checkpoint)
     assert progress is not None and progress.epoch == 4 and progress.inner_loop is True
+
+
+def test_an_objective_part_without_a_training_loss_is_refused_at_registration():
+    import dataclasses
+    from typing import ClassVar
+
+    from vae_tfp.methods import Method, register_method
+
+    @dataclasses.dataclass(frozen=True)
+    class NoLoss(Method):
+        name: ClassVar[str] = "no_loss_objective"
+        role: ClassVar[str] = "objective"
+
+    with pytest.raises(TypeError, match="must define training_loss"):
+        register_method(NoLoss)

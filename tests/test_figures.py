@@ -275,4 +275,5 @@ def test_file_names_and_cli_parser_cost_no_matplotlib_import():
         "import sys; import vae_tfp.report.figures as f; from vae_tfp.cli import build_parser; "
         "build_parser(); f.DATASET_DECODER_FIGURES; assert 'matplotlib' not in sys.modules"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -10,13 +10,14 @@ kl_weight      :meth:`Method.kl_weight` -- the KL multiplier        beta, kl_ann
 kl_term        :meth:`Method.kl_term` -- the unweighted KL term     free_bits,
                (a floor)                                            free_bits_example,
                                                                     kl_threshold
-objective      :meth:`Method.training_loss` -- the whole loss       iwae
+objective      ``training_loss(model, x, seed, step)`` -- the       iwae
+               whole loss (an objective part must define it)
 posterior      :meth:`Method.posterior_transform` -- reshapes       bn_vae, delta_vae
                q(z|x) everywhere
 refinement     :meth:`Method.posterior_refinement` -- refines       sa_vae
                q(z|x) per example everywhere
 phases         ``kl_weight``, ``decoder_reset_epochs``,             pretrain
-               ``first_selectable_epoch``, :meth:`Method.clock`
+               ``first_selectable_epoch``, ``clock_offset_epochs``
 inner_loop     :meth:`Method.inner_loop` -- encoder-only updates    aggressive
                before each decoder update
 decoder        :meth:`Method.decoder_overrides` -- decoder options  skip_vae, word_dropout
@@ -122,18 +123,6 @@ class Method:
         """
         del step
         return tf.reduce_mean(tf.reduce_sum(kl_per_dim, axis=-1))
-
-    # ---- objective -----------------------------------------------------------------------
-    def training_loss(
-        self, model: Any, x: tf.Tensor, seed: tf.Tensor, step: tf.Tensor | int
-    ) -> tuple[Any, tf.Tensor]:
-        """An objective part's forward pass and loss (see :class:`vae_tfp.methods.IWAE`).
-
-        Returns:
-            (a :class:`vae_tfp.models.vae.ForwardResult` whose rec and analytic KL the loop
-            logs, the scalar loss to minimize).
-        """
-        raise NotImplementedError(f"{self.name!r} is not an objective part")
 
     # ---- posterior / refinement / decoder -------------------------------------------------
     def posterior_transform(self, latent_dim: int) -> tf.Module | None:

@@ -71,6 +71,11 @@ def register_method(cls: type[Method]) -> type[Method]:
         raise TypeError(
             f"{cls.__qualname__} must set its role: role: ClassVar[str], one of {list(ROLES)}"
         )
+    if cls.role == "objective" and not callable(getattr(cls, "training_loss", None)):
+        raise TypeError(
+            f"{cls.__qualname__} is an objective part: it must define "
+            "training_loss(model, x, seed, step) -> (forward result, loss)"
+        )
     taken = _taken(name)
     if taken and METHODS.get(name) is not cls:
         raise ValueError(
