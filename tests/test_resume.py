@@ -74,7 +74,7 @@ def _train_and_evaluate(run_dir, data_path, run_config, kill_after_first_state=F
 def test_sigkilled_training_resumes_to_identical_metrics(tmp_path):
     key = RunKey("digits", "mlp", "fb_0.5", 0)
     run_config = training_config(resolve_run_config(DEFAULT_CONFIG, key))
-    run_config["training"]["epochs"] = 4
+    run_config["training"].update({"epochs": 4, "checkpoint_interval_s": 0.0})  # every epoch
     data_path = tmp_path / "digits.npz"
     save_prepared(prepare_dataset("digits", run_config["dataset_options"]), data_path)
     straight, _ = _train_and_evaluate(tmp_path / "straight", data_path, run_config)
@@ -87,6 +87,38 @@ def test_sigkilled_training_resumes_to_identical_metrics(tmp_path):
     ]
     strip_time = [[",".join(line.split(",")[:-1]) for line in h] for h in history]
     assert strip_time[0] == strip_time[1]
+
+
+def test_states_are_saved_once_the_interval_has_passed_and_change_no_number(
+    tmp_path, monkeypatch
+):
+    """After an epoch a state is written only once ``EPOCH_SAVE_INTERVAL_S`` (or a smaller
+    ``checkpoint_interval_s``) has passed since the last; the history is the same whether
+    states were written after every epoch or never."""
+    from vae_tfp.training import loop
+    from vae_tfp.training.state import ResumeStore
+
+    key = RunKey("digits", "mlp", "anneal_2k", 0)
+    run_config = training_config(resolve_run_config(DEFAULT_CONFIG, key))
+    run_config["training"]["epochs"] = 3
+    data = prepare_dataset("digits", run_config["dataset_options"])
+    saved, save = [], ResumeStore.save
+    monkeypatch.setattr(
+        ResumeStore, "save", lambda self, c, p: (saved.append(p.epoch), save(self, c, p))
+    )
+    histories = {}
+    for interval, epoch_interval in ((0.0, 1e9), (600.0, 1e9), (600.0, 0.0)):
+        monkeypatch.setattr(loop, "EPOCH_SAVE_INTERVAL_S", epoch_interval)
+        run_config["training"]["checkpoint_interval_s"] = interval
+        saved.clear()
+        run_dir = tmp_path / f"{interval}-{epoch_interval}"
+        loop.Trainer(run_config, data, run_dir).run()
+        histories[interval, epoch_interval] = (
+            (run_dir / "history.csv").read_text().replace("\r", "").splitlines()
+        )
+        assert saved == {0.0: [2, 3, 4], 600.0: [] if epoch_interval else [2, 3, 4]}[interval]
+    without_time = [[line.rsplit(",", 1)[0] for line in h] for h in histories.values()]
+    assert without_time[0] == without_time[1] == without_time[2]
 
 
 def test_mid_epoch_resume_falls_back_from_a_damaged_state(tmp_path, caplog):

@@ -1,15 +1,18 @@
-"""Readable job logs: TensorFlow's start-up lines and absl's per-epoch chatter filtered out.
+"""Readable job logs: TensorFlow's native noise and absl's per-epoch chatter filtered out.
 
-TensorFlow 2.21 prints, while it is imported and when it first looks for devices, lines that
-say nothing about the run (oneDNN is on, no CUDA driver, ``failed call to cuInit`` on a
-machine without a GPU, the CPU instructions it was not built for). Its native libraries log
-them through abseil before abseil's logging is initialized, and such messages go to stderr
-whatever ``TF_CPP_MIN_LOG_LEVEL`` says (abseil/abseil-cpp#1718, #1957); the later ones (XLA
-service, "Compiled cluster using XLA!") do honour it. So the CLI sets
-``TF_CPP_MIN_LOG_LEVEL=2`` (no native INFO or WARNING lines) and runs TensorFlow's first
-import and device discovery with file descriptor 2 pointed at a temporary file, then
-replays every line of it that is not noise (:func:`is_noise`). Errors and anything
-unexpected still reach the log, after the import instead of during it.
+TensorFlow 2.21 prints lines that say nothing about the run: while it is imported and
+looks for devices (oneDNN is on, no CUDA driver, ``failed call to cuInit`` on a machine
+without a GPU, the CPU instructions it was not built for) and while it optimizes a graph
+(the MLIR pass of Grappler giving up on a node "with an empty op name", oneDNN falling back
+to Eigen for an integer type). Its native libraries log them through abseil before
+abseil's logging is initialized, and such messages go to stderr whatever
+``TF_CPP_MIN_LOG_LEVEL`` says (abseil/abseil-cpp#1718, #1957).
+
+So a TensorFlow job of the CLI (:func:`quiet_tensorflow`) sets ``TF_CPP_MIN_LOG_LEVEL=2``
+(no native INFO or WARNING lines) and sends its file descriptor 2 (Python's and the native
+libraries' output alike, in the order written) through a child process that drops the
+noise lines (:func:`is_noise`) and passes every other line on at once. The child outlives
+a crash of the job, so a fatal native message or a traceback still reaches the log.
 
 The Python side: absl's INFO records (``Sharding callback duration`` after every epoch)
 are dropped by :class:`AbslInfoFilter` on the CLI's log handler.
@@ -17,15 +20,15 @@ are dropped by :class:`AbslInfoFilter` on the CLI's log handler.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.abc
-import importlib.machinery
+import atexit
 import logging
 import os
 import re
+import signal
+import subprocess
 import sys
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from typing import BinaryIO
 
 # An abseil / glog line: severity, date (0000 before abseil is set up: then hh:mm:epoch
 # seconds), time, thread id, file:line].
@@ -34,10 +37,17 @@ _SEVERITIES = "IWEF"
 # Native lines that are noise at any severity on a machine set up as intended.
 _NOISE_MESSAGES = (
     re.compile(r"failed call to cuInit"),  # E: no GPU driver; TensorFlow runs on the CPU
+    # E: the MLIR graph pass skips a graph with a nameless node; Grappler goes on without it
+    re.compile(r"tfg_optimizer_hook\.cc:\d+\] tfg_optimizer\{.*\} failed: .*empty op name"),
+    # E: no AVX-512, so oneDNN leaves integer and boolean ops to Eigen's kernels
+    re.compile(r"oneDNN supports DT_\w+ only on platforms with AVX-512"),
 )
 _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called"
 # Second lines of multi-line native messages, dropped with their first line.
-_CONTINUATIONS = ("To enable the following instructions:",)  # cpu_feature_guard.cc
+_CONTINUATIONS = (
+    "To enable the following instructions:",  # cpu_feature_guard.cc
+    "\twhen importing GraphDef to MLIR module in GrapplerHook",  # tfg_optimizer_hook.cc
+)
 
 
 def _min_level() -> int:
@@ -48,15 +58,27 @@ def _min_level() -> int:
         return 2
 
 
+def _noise_line(line: str, previous: bool, min_level: int) -> bool:
+    """Whether one line is noise (see :func:`is_noise`), given the previous line's flag."""
+    text = line.rstrip("\r\n")
+    if text.startswith(_ABSL_PREAMBLE):
+        return True
+    match = _NATIVE_LINE.match(text)
+    if match:
+        below = _SEVERITIES.index(match["severity"]) < min_level
+        return below or any(p.search(text) for p in _NOISE_MESSAGES)
+    return previous if text.startswith(_CONTINUATIONS) else False
+
+
 def is_noise(lines: Iterable[str], min_level: int = 2) -> list[bool]:
-    """Which of TensorFlow's start-up lines are noise, one flag per line.
+    """Which of TensorFlow's stderr lines are noise, one flag per line.
 
     A native log line is noise if its severity is below ``min_level`` (TensorFlow's
-    ``TF_CPP_MIN_LOG_LEVEL`` scale: 0 INFO, 1 WARNING, 2 ERROR, 3 FATAL) or if it reports
-    the missing CUDA driver (``failed call to cuInit``); abseil's "All log messages before
+    ``TF_CPP_MIN_LOG_LEVEL`` scale: 0 INFO, 1 WARNING, 2 ERROR, 3 FATAL) or if its message
+    is one of the known harmless ones (the missing CUDA driver, Grappler's MLIR pass
+    skipping a graph, oneDNN's fallback to Eigen); abseil's "All log messages before
     absl::InitializeLog()" preamble is noise; the known second line of a two-line message
-    (the CPU instructions TensorFlow was not built for) shares the flag of the line before.
-    Anything else, e.g. Python's own output, is kept.
+    shares the flag of the line before. Anything else, e.g. Python's own output, is kept.
 
     Args:
         lines: Lines of stderr, with or without their line endings.
@@ -67,93 +89,68 @@ def is_noise(lines: Iterable[str], min_level: int = 2) -> list[bool]:
     """
     flags, previous = [], False
     for line in lines:
-        text = line.rstrip("\r\n")
-        match = _NATIVE_LINE.match(text)
-        if text.startswith(_ABSL_PREAMBLE):
-            flag = True
-        elif match:
-            below = _SEVERITIES.index(match["severity"]) < min_level
-            flag = below or any(p.search(text) for p in _NOISE_MESSAGES)
-        elif text.startswith(_CONTINUATIONS):
-            flag = previous
-        else:
-            flag = False
-        flags.append(flag)
-        previous = flag
+        previous = _noise_line(line, previous, min_level)
+        flags.append(previous)
     return flags
 
 
-@contextlib.contextmanager
-def filtered_native_stderr(min_level: int | None = None) -> Iterator[None]:
-    """Points file descriptor 2 at a temporary file for the ``with`` block, then writes
-    the lines of it that are not noise (:func:`is_noise`) to the real stderr.
+def copy_without_noise(source: BinaryIO, sink: BinaryIO, min_level: int = 2) -> None:
+    """Copies ``source`` to ``sink`` line by line until end of file, without the noise
+    lines (:func:`is_noise`), flushing after each line so a log is current.
 
-    Python's ``sys.stderr`` is flushed first so nothing written before the block is
-    caught in it. If the block raises, every captured line is replayed.
+    Args:
+        source: A binary stream read line by line (the job's stderr pipe).
+        sink: The binary stream kept lines go to (the job's log).
+        min_level: The lowest native severity kept.
+    """
+    previous = False
+    for raw in iter(source.readline, b""):
+        previous = _noise_line(raw.decode("utf-8", "replace"), previous, min_level)
+        if not previous:
+            sink.write(raw)
+            sink.flush()
+
+
+def filter_stderr(min_level: int | None = None) -> None:
+    """Sends the rest of this process's file descriptor 2 through a child process running
+    :func:`copy_without_noise` into what descriptor 2 was before.
+
+    The child ignores SIGINT and SIGTERM and ends when the last writer closes the pipe, so
+    what the job wrote before it was stopped or crashed still reaches the log. At exit
+    the job restores descriptor 2 and waits for the child to finish writing.
 
     Args:
         min_level: The lowest native severity kept (default: ``TF_CPP_MIN_LOG_LEVEL``).
     """
     level = _min_level() if min_level is None else min_level
     sys.stderr.flush()
-    saved = os.dup(2)
-    ok = False
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
+    original = os.dup(2)
+    child = subprocess.Popen(
+        [sys.executable, "-m", __name__, str(level)], stdin=subprocess.PIPE, stdout=original
+    )
+    os.dup2(child.stdin.fileno(), 2)
+    child.stdin.close()
+
+    def finish() -> None:
+        sys.stderr.flush()
+        os.dup2(original, 2)  # closes this process's end of the pipe: the child reads EOF
         try:
-            yield
-            ok = True
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            lines = captured.read().decode("utf-8", "replace").splitlines(keepends=True)
-            flags = is_noise(lines, level) if ok else [False] * len(lines)
-            kept = "".join(line for line, drop in zip(lines, flags, strict=True) if not drop)
-            if kept:
-                sys.stderr.write(kept if kept.endswith("\n") else kept + "\n")
-                sys.stderr.flush()
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a subprocess of the job still holds the pipe
+            pass
 
-
-class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
-    """Finds ``tensorflow`` as usual and makes its loader run the module, then list the
-    devices (where CUDA is probed), inside :func:`filtered_native_stderr`.
-
-    Wrapping the loader, not an import statement, covers every first import (direct,
-    through TensorFlow Probability, or a :func:`vae_tfp.lazy.lazy_import` module's first
-    attribute access) wherever it happens.
-    """
-
-    def find_spec(self, fullname, path, target=None):
-        """TensorFlow's spec, its loader wrapped; None for every other module."""
-        if fullname != "tensorflow":
-            return None
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(self)
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        run_module = spec.loader.exec_module
-
-        def exec_module(module):
-            with filtered_native_stderr():
-                run_module(module)
-                module.config.list_physical_devices()
-
-        spec.loader.exec_module = exec_module  # this spec's own loader instance
-        return spec
+    atexit.register(finish)
 
 
 def quiet_tensorflow() -> None:
-    """Sets ``TF_CPP_MIN_LOG_LEVEL`` to 2 unless it is set, and filters the noise of
-    TensorFlow's first import (:class:`_QuietTensorFlowFinder`); a no-op once TensorFlow
-    has been imported. Call it before anything imports TensorFlow."""
+    """Prepares this process for a TensorFlow job with a readable log: no native INFO or
+    WARNING lines (``TF_CPP_MIN_LOG_LEVEL=2`` unless set), the known noise filtered from
+    stderr (:func:`filter_stderr`), and ``TF_USE_LEGACY_KERAS=1`` unless set, so that
+    TensorFlow's import loads tf_keras (the Keras the suite and TensorFlow Probability
+    use) rather than Keras 3 as well. Call it before anything imports TensorFlow."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules:  # imported, or found by a lazy import: too late
-        return
-    if not any(isinstance(finder, _QuietTensorFlowFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _QuietTensorFlowFinder())
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    filter_stderr()
 
 
 class AbslInfoFilter(logging.Filter):
@@ -163,3 +160,9 @@ class AbslInfoFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """False for absl's INFO and DEBUG records."""
         return record.name != "absl" or record.levelno >= logging.WARNING
+
+
+if __name__ == "__main__":  # the filter child of :func:`filter_stderr`
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    copy_without_noise(sys.stdin.buffer, sys.stdout.buffer, int(sys.argv[1]))

@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vae-tfp",
         description="Posterior-collapse benchmark: prepare, train, evaluate, aggregate.",
     )
+    parser.set_defaults(tensorflow_job=False)  # add_tensorflow_job marks the ones that are
     commands = parser.add_subparsers(dest="command", required=True)
     for area in AREAS:
         area.register(commands)
@@ -59,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     from vae_tfp.tensorflow_logs import AbslInfoFilter, quiet_tensorflow
 
-    quiet_tensorflow()  # job logs without TensorFlow's start-up lines, before any import
     args = build_parser().parse_args(argv)
+    if args.tensorflow_job:  # a readable log, set up before anything imports TensorFlow
+        quiet_tensorflow()
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(AbslInfoFilter())  # absl's "Sharding callback duration" every epoch
     logging.basicConfig(

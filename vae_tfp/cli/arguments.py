@@ -62,6 +62,8 @@ def add(parser: argparse.ArgumentParser, name: str, help: str, **changes: Any) -
 
 
 def add_tensorflow_job(parser: argparse.ArgumentParser) -> None:
-    """``--threads`` and ``--gpus`` of a command that runs TensorFlow."""
+    """``--threads`` and ``--gpus`` of a command that runs TensorFlow, and the mark that
+    has the CLI quiet TensorFlow's logs (:func:`vae_tfp.tensorflow_logs.quiet_tensorflow`)."""
     add(parser, "--threads", THREADS_HELP)
     add(parser, "--gpus", GPUS_HELP)
+    parser.set_defaults(tensorflow_job=True)

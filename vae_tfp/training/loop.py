@@ -67,6 +67,11 @@ __all__ = ["HISTORY_COLUMNS", "NonFiniteLossError", "Trainer", "train_run"]
 # ``checkpoint_interval_s`` is kept within a few seconds.
 BATCHES_PER_CALL = 100
 
+# After an epoch the state is saved once this many seconds (or ``checkpoint_interval_s``, if
+# smaller) have passed since the last save: an epoch of a fraction of a second would
+# otherwise spend a good part of its time writing states.
+EPOCH_SAVE_INTERVAL_S = 10.0
+
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
@@ -116,6 +121,7 @@ class Trainer:
         self.batches_per_call = BATCHES_PER_CALL
         self.checkpoint = tf.train.Checkpoint(model=self.model)
         self.checkpoint_interval_s = float(training.get("checkpoint_interval_s", 600.0))
+        self._last_save = time.perf_counter()
         self.resume = ResumeStore.for_run(self.run_dir, training_config(run_config))
         self._build_optimizers()
 
@@ -180,8 +186,8 @@ class Trainer:
 
     def _train_epoch(self, progress: Progress, epoch: int, rng: np.random.Generator, save) -> None:
         """Trains the rest of ``epoch`` from ``progress.next_batch``, saving a resume state
-        every ``checkpoint_interval_s`` seconds (``save()``)."""
-        n_batches, last_save = self.feed.n_batches, time.perf_counter()
+        once ``checkpoint_interval_s`` seconds have passed since the last (``save()``)."""
+        n_batches = self.feed.n_batches
         plan = self.feed.epoch_plan(derive_seed(self.seed, "data_order"), epoch)
         self.feed.epoch_sums.assign([progress.sums[key] for key in SUM_KEYS])
         index = progress.next_batch
@@ -194,10 +200,13 @@ class Trainer:
             index = int(span(plan, tf.constant(index), tf.constant(stop)))
             self._check_finite(float(self.feed.last_loss.numpy()), epoch)
             progress.next_batch = index
-            if index < n_batches and time.perf_counter() - last_save > self.checkpoint_interval_s:
+            if index < n_batches and self._seconds_since_save() > self.checkpoint_interval_s:
                 save()
-                last_save = time.perf_counter()
         progress.sums = self.feed.read_sums()
+
+    def _seconds_since_save(self) -> float:
+        """Seconds since the last resume state was saved (or since training started)."""
+        return time.perf_counter() - self._last_save
 
     def _end_epoch(self, progress: Progress, epoch: int, row: dict[str, Any]) -> None:
         """Checkpoint selection, the method's phase changes and the validation-driven parts
@@ -231,8 +240,9 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         """Trains for all epochs; writes ``history.csv`` and the best checkpoint.
 
-        The state is saved after every epoch and, within long epochs, every
-        ``checkpoint_interval_s`` seconds; a rerun resumes from the newest valid state and
+        The state is saved after an epoch once ``EPOCH_SAVE_INTERVAL_S`` seconds (or
+        ``checkpoint_interval_s``, if smaller) have passed since the last save, and within
+        long epochs every ``checkpoint_interval_s`` seconds; a rerun resumes from the newest valid state and
         gives the same numbers as an uninterrupted run.
 
         Returns:
@@ -250,12 +260,15 @@ class Trainer:
         if progress.inner_loop_rng_state is not None:
             rng.bit_generator.state = progress.inner_loop_rng_state
         elapsed_before = progress.elapsed_s
+        self._last_save = started
+        epoch_save_interval = min(EPOCH_SAVE_INTERVAL_S, self.checkpoint_interval_s)
 
         def save() -> None:
             progress.sums = self.feed.read_sums()
             progress.inner_loop_rng_state = rng.bit_generator.state
             progress.elapsed_s = elapsed_before + time.perf_counter() - started
             self.resume.save(self._state_checkpoint(), progress)
+            self._last_save = time.perf_counter()
 
         while progress.epoch <= self.epochs and progress.stop_reason is None:
             epoch = progress.epoch
@@ -292,8 +305,10 @@ class Trainer:
                 timing_text([r["wall_time_s"] for r in progress.history], self.epochs),
             )
             progress.epoch, progress.next_batch, progress.inner_steps = epoch + 1, 0, 0
-            self.feed.epoch_sums.assign(tf.zeros_like(self.feed.epoch_sums))  # save() reads them
-            save()
+            self.feed.epoch_sums.assign(tf.zeros_like(self.feed.epoch_sums))
+            progress.sums = self.feed.read_sums()  # the next epoch starts from these zeros
+            if self._seconds_since_save() >= epoch_save_interval:
+                save()
         summary = write_outputs(
             self.run_dir,
             progress,
