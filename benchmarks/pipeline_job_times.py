@@ -1,0 +1,67 @@
+"""Where a Snakemake run's wall time went, per rule, from the log Snakemake wrote.
+
+Each job's time is from the line stamped before it started to the stamp before its
+"Finished jobid" line (Snakemake stamps with whole seconds, so short jobs round to 0 or 1);
+the printed table has, per rule, the number of jobs, their summed and median seconds, and
+the summed time divided by the cores, the wall time the rule would take with the cores
+always busy. ``make run`` prints where its log is ("Complete log(s): ...").
+
+    python benchmarks/pipeline_job_times.py .snakemake/log/<run>.snakemake.log [--cores 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]$")
+RULE = re.compile(r"^(?:local)?rule (\w+):$")
+JOB = re.compile(r"^\s+jobid: (\d+)$")
+FINISHED = re.compile(r"^Finished jobid: (\d+)")
+
+
+def job_seconds(lines: list[str]) -> dict[str, list[float]]:
+    """Seconds of every finished job of a Snakemake log, grouped by rule."""
+    started: dict[str, tuple[datetime.datetime, str]] = {}
+    seconds: dict[str, list[float]] = defaultdict(list)
+    stamp = rule = None
+    for line in lines:
+        if match := STAMP.match(line):
+            stamp = datetime.datetime.strptime(match[1], "%a %b %d %H:%M:%S %Y")
+        elif match := RULE.match(line):
+            rule = match[1]
+        elif (match := JOB.match(line)) and rule is not None:
+            started[match[1]], rule = (stamp, rule), None
+        elif (match := FINISHED.match(line)) and match[1] in started:
+            begun, name = started.pop(match[1])
+            seconds[name].append((stamp - begun).total_seconds())
+    return dict(seconds)
+
+
+def main() -> None:
+    """Prints the per-rule table of one Snakemake log."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("log", type=Path, help="a .snakemake/log/*.snakemake.log file")
+    parser.add_argument("--cores", type=int, default=2, help="cores the run had (default 2)")
+    args = parser.parse_args()
+    by_rule = job_seconds(args.log.read_text().splitlines())
+    print(f"{'rule':<18} {'jobs':>4} {'sum s':>7} {'median s':>8} {'sum/cores s':>11}")
+    for name, values in sorted(by_rule.items(), key=lambda item: -sum(item[1])):
+        total = sum(values)
+        print(
+            f"{name:<18} {len(values):>4} {total:>7.0f} {statistics.median(values):>8.1f}"
+            f" {total / args.cores:>11.0f}"
+        )
+    total = sum(sum(values) for values in by_rule.values())
+    print(
+        f"{'all jobs':<18} {sum(map(len, by_rule.values())):>4} {total:>7.0f}"
+        f" {'':>8} {total / args.cores:>11.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
