@@ -315,3 +315,28 @@ def test_protocol_differences_end_the_dataset_caption_and_fill_a_landing_page_se
     text = page.read_text()
     assert "Protocol differences\n--------------------" in text
     assert "- **digits**: Keras initialisation" in text
+
+
+def test_the_side_by_side_table_of_the_methods_page_lists_each_seed(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sbs", "tools/methods_side_by_side.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    paths = [
+        _fake_run(tmp_path, "vanilla", 1, -22.0),
+        _fake_run(tmp_path, "vanilla", 0, -20.0),
+        _fake_run(tmp_path, "beta_0.5", 0, -21.0),
+    ]
+    frame = collect_runs(paths)
+    frame["au"] = np.where(frame["seed"] == 0, 3, 1)
+    frame["collapse_verdict"] = np.where(frame["seed"] == 0, "uncollapsed", "partial")
+    text = tool.side_by_side(frame, "digits", "mlp")
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if "| `" in line}
+    assert "3, 1" in rows["`vanilla`"] and "uncollapsed, partial" in rows["`vanilla`"]
+    assert "| 20.00 ± 1.41 " in rows["`vanilla`"]  # nll_iw of seeds 0 and 1: 19, 21
+    header = next(line for line in text.splitlines() if line.startswith("| method"))
+    assert "nll_iw" in header and "elbo" not in header
+    assert "nats per example" in text.lower()  # the dataset table's caption
+    with pytest.raises(ValueError, match="no runs of digits × lstm"):
+        tool.side_by_side(frame, "digits", "lstm")
