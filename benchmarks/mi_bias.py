@@ -5,7 +5,7 @@ form: sum_i 0.5 log(1 + s_i^2 / sigma^2). This script prints, for evaluation set
 sizes N, the mean and spread over repetitions of the whole-set estimator and of the
 leave-one-out upper bound ``mi_upper``, and the minibatch
 estimator of He et al. 2019 for several batch sizes. The figures are quoted in the docstring
-of ``vae_tfp.metrics.estimators.aggregate_posterior_metrics``.
+of ``vae_tfp.metrics.aggregate_posterior.aggregate_posterior_metrics``.
 
     python benchmarks/mi_bias.py [--repeats 20]
 """

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from vae_tfp.report.collapse import informative_threshold
-from vae_tfp.report.collapse_page import FIGURES, LSTM, PIXELCNN, PPCA, ceiling_case, write_page
+from vae_tfp.report.collapse_ceiling import ceiling_case
+from vae_tfp.report.collapse_page import FIGURES, LSTM, PIXELCNN, PPCA, write_page
 from vae_tfp.report.estimator_noise import synthetic_noise
 
 CELLS = {

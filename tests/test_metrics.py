@@ -305,7 +305,7 @@ def test_fast_mixture_density_matches_the_elementwise_one(n, d, spread):
     """The matrix-product joint density (float64) agrees with the elementwise computation
     to 1e-6 relative (observed ~1e-13); the float32 XLA marginals to 1e-5 absolute in
     log density (float32 carries ~7 digits; observed ~1e-6)."""
-    from vae_tfp.metrics.estimators import _log_aggregate_posterior
+    from vae_tfp.metrics.mixture_density import _log_aggregate_posterior
 
     rng = np.random.default_rng([n, d])
     loc = spread * rng.standard_normal((n, d))
@@ -329,7 +329,7 @@ def test_mi_per_dim_is_left_out_on_request_and_mi_unchanged():
 def test_marginals_far_in_every_tail_fall_back_to_float64():
     """Points 40 standard deviations from every component: the float32 sum underflows and
     those marginals are recomputed exactly."""
-    from vae_tfp.metrics.estimators import _log_aggregate_posterior
+    from vae_tfp.metrics.mixture_density import _log_aggregate_posterior
 
     loc = np.array([[0.0, 0.0], [0.1, 1.0], [-0.1, 2.0]])
     scale = np.array([[0.1, 1.0], [0.1, 1.0], [0.2, 1.0]])
@@ -429,7 +429,7 @@ def test_leave_one_out_mixture_matches_the_elementwise_one():
     float64 log-sum-exp over the other components (1e-9 relative)."""
     from scipy.special import logsumexp
 
-    from vae_tfp.metrics.estimators import _log_joint_mixtures
+    from vae_tfp.metrics.mixture_density import _log_joint_mixtures
 
     rng = np.random.default_rng(4)
     loc, scale = 2.0 * rng.standard_normal((60, 3)), np.exp(rng.uniform(-3.0, 0.0, (60, 3)))

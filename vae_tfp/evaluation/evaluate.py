@@ -1,7 +1,8 @@
 """Evaluates a trained run on the test split and writes ``metrics.json``.
 
 Metrics (nats per example, averaged over test examples; definitions in
-:mod:`vae_tfp.metrics.estimators`):
+:mod:`vae_tfp.metrics.estimators` and
+:mod:`vae_tfp.metrics.aggregate_posterior`):
 
 - ``rec``: E_q log p(x|z), averaged over the K importance samples of each example.
 - ``kl``: analytic KL(q(z|x) || p(z)) (the rate); ``kl_per_dim`` its split by dimension.
@@ -151,7 +152,7 @@ def compute_metrics(
             "I_q(x;z) with q(z) the mixture of q(z|x') over the whole test set; "
             f"{n_mi_samples} samples z ~ q(z|x) per example shared by log q(z|x) and "
             "log q(z); a lower bound in expectation, at most log(n_test) "
-            "(bias measured in vae_tfp.metrics.estimators.aggregate_posterior_metrics)"
+            "(bias measured in vae_tfp.metrics.aggregate_posterior.aggregate_posterior_metrics)"
         ),
         "mi_upper": (
             "leave-one-out upper bound on I_q(x;z) (Poole et al. 2019, arXiv:1905.06922): the "

@@ -1,15 +1,17 @@
 """Pure estimators on arrays (posterior parameters, log-weights); they know no training."""
 
+from vae_tfp.metrics.aggregate_posterior import (
+    aggregate_posterior_metrics,
+    mutual_information,
+    mutual_information_minibatch,
+)
 from vae_tfp.metrics.estimators import (
     active_units,
-    aggregate_posterior_metrics,
     bits_per_dim,
     count_active,
     gaussian_kl_per_dim,
     iw_log_likelihood,
     mean_and_standard_error,
-    mutual_information,
-    mutual_information_minibatch,
     perplexity,
 )
 

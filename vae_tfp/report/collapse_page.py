@@ -18,14 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vae_tfp.data.linear_gaussian import make_model
 from vae_tfp.io import atomic_write
-from vae_tfp.metrics import aggregate_posterior_metrics, gaussian_kl_per_dim
-from vae_tfp.report.collapse import (
-    INFORMATIVE_RELATIVE_STD,
-    informative_threshold,
-    mi_per_dim_mc_std,
-)
+from vae_tfp.report.collapse import mi_per_dim_mc_std
+from vae_tfp.report.collapse_ceiling import ceiling_case
+from vae_tfp.report.collapse_thresholds import collapsed_text, dataset_thresholds, threshold_text
 from vae_tfp.report.estimator_noise import (
     COLLAPSED_RATE,
     LOW_INFORMATION,
@@ -42,8 +38,6 @@ PIXELCNN_FB = ("digits", "pixelcnn", "fb_0.5")
 LSTM = ("markov_mixture", "lstm", "vanilla")
 LSTM_FB = ("markov_mixture", "lstm", "fb_0.5")
 MLP = ("digits", "mlp", "vanilla")
-# The pPCA case whose rate is far above log N (spectrum 20 in 8 dimensions, sigma 0.5).
-CEILING_CASE = {"data_dim": 12, "spectrum": [20.0] * 8, "noise_std": 0.5, "n": 1000}
 # Figures copied next to the page: (dataset, decoder or None, stem).
 FIGURES = (("digits", "pixelcnn", "mi_per_dim"), ("digits", None, "rate_distortion"))
 
@@ -104,37 +98,6 @@ def rate_split(status: MiStatus) -> str:
     )
 
 
-def ceiling_case(seed: int = 0) -> dict[str, float]:
-    """The exact pPCA posterior of :data:`CEILING_CASE`: a rate far above log N, where the
-    true KL(q(z)||p(z)) is 0 (q(z) = p(z) for the exact posterior of a linear Gaussian model).
-
-    Returns:
-        ``n``, ``log_n``, ``true_mi`` (closed form), ``kl``, ``mi``, ``mi_upper``,
-        ``marginal_kl_lower`` and ``marginal_kl_upper`` (nats).
-    """
-    case = CEILING_CASE
-    model = make_model(case["data_dim"], case["spectrum"], case["noise_std"], seed)
-    rng = np.random.default_rng([seed, 1])
-    k, n = len(case["spectrum"]), case["n"]
-    x = rng.standard_normal((n, k)) @ model.weight.T + model.bias
-    x += case["noise_std"] * rng.standard_normal(x.shape)
-    mean, variance = model.posterior_params(x)
-    log_var = np.broadcast_to(np.log(variance), mean.shape)
-    result = aggregate_posterior_metrics(mean, log_var, n_samples=10, seed=seed, per_dim=False)
-    kl = float(gaussian_kl_per_dim(mean, log_var).sum(-1).mean())
-    spectrum = np.asarray(case["spectrum"])
-    return {
-        "n": n,
-        "log_n": float(np.log(n)),
-        "true_mi": float(0.5 * np.sum(np.log1p(spectrum**2 / case["noise_std"] ** 2))),
-        "kl": kl,
-        "mi": result["mi"],
-        "mi_upper": result["mi_upper"],
-        "marginal_kl_lower": kl - result["mi_upper"],
-        "marginal_kl_upper": kl - result["mi"],
-    }
-
-
 REAL_SCALE_GENERIC = (
     "At real-data scale (binarized MNIST, N = 10,000, log N = 9.21) every uncollapsed VAE "
     "has a\nrate above log N, so its `marginal_kl` is such a bracket."
@@ -150,9 +113,9 @@ def render(
     real_scale: str | None = None,
 ) -> str:
     """The page's Markdown from the summary table, the estimator-noise measurements and the
-    pPCA case above log N (:func:`ceiling_case`, computed when not given); ``real_scale``
-    replaces the generic sentence on real data by trained runs
-    (:func:`vae_tfp.report.real_scale.real_scale_text`)."""
+    pPCA case above log N (:func:`vae_tfp.report.collapse_ceiling.ceiling_case`, computed
+    when not given); ``real_scale`` replaces the generic sentence on real data by trained
+    runs (:func:`vae_tfp.report.real_scale.real_scale_text`)."""
     c = Cells(summary)
     ceiling = ceiling or ceiling_case()
     n = int(c.n.loc[PPCA])
@@ -276,53 +239,6 @@ unit *active but uninformative* (`active_uninformative_units`), and `units.csv` 
 dimension's verdict. `report.informative_mi` in a config replaces T by one fixed number;
 `benchmarks/mi_per_dim_noise.py` prints these measurements for any experiment.
 """
-
-
-def dataset_thresholds(summary: pd.DataFrame) -> dict[str, tuple[float, int | None, bool]]:
-    """Each dataset's informative threshold in the summary: (nats, N or None, fixed?)."""
-    out = {}
-    for dataset, runs in summary.groupby("dataset", sort=False):
-        if "informative_mi" not in runs or runs["informative_mi"].isna().all():
-            continue
-        fixed = "informative_mi_fixed" not in runs or bool(runs["informative_mi_fixed"].any())
-        n = int(runs["n_test"].min()) if "n_test" in runs else None
-        out[str(dataset)] = (float(runs["informative_mi"].max()), n, fixed)
-    return out
-
-
-def threshold_text(thresholds: dict[str, tuple[float, int | None, bool]]) -> str:
-    """The page's statement of the informative threshold and its value per dataset."""
-    values = "; ".join(
-        f"{d} **{t:.3g} nats**" + (f" (N = {n:,})" if n else "")
-        for d, (t, n, _) in thresholds.items()
-    )
-    if any(fixed for _, _, fixed in thresholds.values()):
-        return f", here fixed by the config's `report.informative_mi`: {values}."
-    r = INFORMATIVE_RELATIVE_STD
-    return f""" that follows the estimator's noise at the run's test-set size N and samples
-per example S:
-
-    T  =  2 / (N S r²),   r = {r:.0%},
-
-the information at which the estimate's Monte Carlo standard deviation, sqrt(2 I / (N S)) to
-first order in I (`vae_tfp/report/collapse.py`), is r of the value: the estimate of a
-dimension carrying T lies 1/r = {1 / r:.0f} standard deviations above 0, one carrying T/4 is
-estimated above T, or one carrying 4 T below it, only {1.5 / r:.0f} standard deviations out,
-whatever N. A larger test set resolves less information, so T falls as 1/N (0.056 nats at
-N = 359 and S = 10, where the former fixed 0.05 was calibrated;
-{informative_threshold(10000, 10):.3f} at MNIST's N = 10,000). Here: {values}."""
-
-
-def collapsed_text(noise: dict, thresholds: dict[str, tuple[float, int | None, bool]]) -> str:
-    """Each dataset's largest per-dimension estimate in collapsed runs against its T."""
-    above = ", above it: such a dimension counts as informative"
-    parts = [
-        f"{d}: {value:.4f} against T = {thresholds[d][0]:.3g}"
-        + (above if value > thresholds[d][0] else "")
-        for d, value in noise.get("collapsed_max_mi_by_dataset", {}).items()
-        if d in thresholds
-    ]
-    return f" ({'; '.join(parts)})." if parts else "."
 
 
 def write_page(
