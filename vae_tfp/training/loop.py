@@ -242,8 +242,8 @@ class Trainer:
 
         The state is saved after an epoch once ``EPOCH_SAVE_INTERVAL_S`` seconds (or
         ``checkpoint_interval_s``, if smaller) have passed since the last save, and within
-        long epochs every ``checkpoint_interval_s`` seconds; a rerun resumes from the newest valid state and
-        gives the same numbers as an uninterrupted run.
+        long epochs every ``checkpoint_interval_s`` seconds; a rerun resumes from the
+        newest valid state and gives the same numbers as an uninterrupted run.
 
         Returns:
             The training summary also written to ``checkpoint/best.json``.
