@@ -6,7 +6,13 @@ the printed table has, per rule, the number of jobs, their summed and median sec
 the summed time divided by the cores, the wall time the rule would take with the cores
 always busy. ``make run`` prints where its log is ("Complete log(s): ...").
 
+An experiment that ran over several Snakemake invocations (stopped, resumed) has no one
+log: ``--benchmarks results/<experiment>/benchmarks`` reads the benchmark file Snakemake
+writes for each train, evaluate and prepare job instead (its wall seconds, the last
+attempt's).
+
     python benchmarks/pipeline_job_times.py .snakemake/log/<run>.snakemake.log [--cores 2]
+    python benchmarks/pipeline_job_times.py --benchmarks results/<experiment>/benchmarks
 """
 
 from __future__ import annotations
@@ -42,13 +48,28 @@ def job_seconds(lines: list[str]) -> dict[str, list[float]]:
     return dict(seconds)
 
 
+def benchmark_seconds(folder: Path) -> dict[str, list[float]]:
+    """Wall seconds of every job with a Snakemake benchmark file under ``folder`` (one
+    subfolder per rule), grouped by rule."""
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for path in sorted(folder.rglob("*.tsv")):
+        rule = path.relative_to(folder).parts[0].removesuffix(".tsv")
+        seconds[rule].append(float(path.read_text().splitlines()[-1].split("\t")[0]))
+    return dict(seconds)
+
+
 def main() -> None:
     """Prints the per-rule table of one Snakemake log."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("log", type=Path, help="a .snakemake/log/*.snakemake.log file")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("log", type=Path, nargs="?", help="a .snakemake/log/*.snakemake.log file")
+    source.add_argument("--benchmarks", type=Path, help="results/<experiment>/benchmarks")
     parser.add_argument("--cores", type=int, default=2, help="cores the run had (default 2)")
     args = parser.parse_args()
-    by_rule = job_seconds(args.log.read_text().splitlines())
+    if args.benchmarks:
+        by_rule = benchmark_seconds(args.benchmarks)
+    else:
+        by_rule = job_seconds(args.log.read_text().splitlines())
     print(f"{'rule':<18} {'jobs':>4} {'sum s':>7} {'median s':>8} {'sum/cores s':>11}")
     for name, values in sorted(by_rule.items(), key=lambda item: -sum(item[1])):
         total = sum(values)
