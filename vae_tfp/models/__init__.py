@@ -13,7 +13,7 @@ _EXPORTS = {
     "decoder_class": "vae_tfp.models.decoder_types",
     "build_decoder": "vae_tfp.models.decoders",
     "MADEDecoder": "vae_tfp.models.autoregressive",
-    "PixelCNNDecoder": "vae_tfp.models.autoregressive",
+    "PixelCNNDecoder": "vae_tfp.models.pixelcnn",
     "GaussianEncoder": "vae_tfp.models.encoder",
     "LSTMDecoder": "vae_tfp.models.sequence",
     "SequenceEncoder": "vae_tfp.models.sequence",

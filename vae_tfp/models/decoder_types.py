@@ -18,7 +18,7 @@ DECODER_TYPES: dict[str, str] = {
     "mlp": "vae_tfp.models.decoders:MLPDecoder",
     "linear": "vae_tfp.models.decoders:LinearDecoder",
     "made": "vae_tfp.models.autoregressive:MADEDecoder",
-    "pixelcnn": "vae_tfp.models.autoregressive:PixelCNNDecoder",
+    "pixelcnn": "vae_tfp.models.pixelcnn:PixelCNNDecoder",
     "gated_pixelcnn": "vae_tfp.models.gated_pixelcnn:GatedPixelCNNDecoder",
     "lstm": "vae_tfp.models.sequence:LSTMDecoder",
 }

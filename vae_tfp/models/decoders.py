@@ -7,10 +7,10 @@ constructor argument is a config option). ``kind`` is the dataset kind: ``"binar
 Bernoulli likelihoods, ``"real"`` Gaussian ones, ``"tokens"`` categorical ones over a
 vocabulary.
 
-Types: ``mlp`` and ``linear`` (here), the autoregressive ``made`` and ``pixelcnn``
-(:mod:`vae_tfp.models.autoregressive`) and ``gated_pixelcnn`` (He et al. 2019's Omniglot
-decoder, :mod:`vae_tfp.models.gated_pixelcnn`) and the token decoder ``lstm``
-(:mod:`vae_tfp.models.sequence`).
+Types: ``mlp`` and ``linear`` (here), the autoregressive ``made``
+(:mod:`vae_tfp.models.autoregressive`), ``pixelcnn`` (:mod:`vae_tfp.models.pixelcnn`) and
+``gated_pixelcnn`` (He et al. 2019's Omniglot decoder, :mod:`vae_tfp.models.gated_pixelcnn`)
+and the token decoder ``lstm`` (:mod:`vae_tfp.models.sequence`).
 """
 
 from __future__ import annotations
