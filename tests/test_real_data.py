@@ -29,24 +29,21 @@ from scipy.io import savemat
 
 from vae_tfp.data import DATASETS, PreparedData, load_prepared, prepare_dataset, save_prepared
 from vae_tfp.data.binarize import binarize, fixed_binarization
-from vae_tfp.data.cache import (
-    ENV_VAR,
+from vae_tfp.data.cache import ENV_VAR, DataCache, default_cache_dir, resolve_cache_dir
+from vae_tfp.data.images import (
+    BINARIZED_MNIST_FILES,
+    MNIST_FILES,
+    load_binarized_mnist_split,
+    load_mnist_split,
+    parse_idx_images,
+)
+from vae_tfp.data.omniglot import OMNIGLOT_FILE
+from vae_tfp.data.remote_files import (
     ChecksumMismatchError,
-    DataCache,
     DatasetFileMissingError,
     RemoteFile,
     array_sha256,
     compute_digest,
-    default_cache_dir,
-    resolve_cache_dir,
-)
-from vae_tfp.data.images import (
-    BINARIZED_MNIST_FILES,
-    MNIST_FILES,
-    OMNIGLOT_FILE,
-    load_binarized_mnist_split,
-    load_mnist_split,
-    parse_idx_images,
 )
 from vae_tfp.data.store import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID
 from vae_tfp.data.text import (

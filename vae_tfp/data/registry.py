@@ -8,14 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from vae_tfp.data.digits import build_digits
-from vae_tfp.data.images import (
-    build_binarized_mnist,
-    build_fashion_mnist,
-    build_mnist,
-    build_omniglot,
-)
+from vae_tfp.data.images import build_binarized_mnist, build_fashion_mnist, build_mnist
 from vae_tfp.data.linear_gaussian import build_linear_gaussian, linear_gaussian_reference
 from vae_tfp.data.markov_mixture import build_markov_mixture, markov_mixture_reference
+from vae_tfp.data.omniglot import build_omniglot
 from vae_tfp.data.store import PreparedData
 from vae_tfp.data.text import build_ptb, build_yahoo, build_yelp
 

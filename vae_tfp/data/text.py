@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vae_tfp.data.cache import DataCache, RemoteFile
+from vae_tfp.data.cache import DataCache
+from vae_tfp.data.remote_files import RemoteFile
 from vae_tfp.data.store import EOS_ID, PAD_ID, SPECIAL_TOKENS, SPLITS, UNK_ID, PreparedData
 
 log = logging.getLogger(__name__)
