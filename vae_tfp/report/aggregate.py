@@ -21,6 +21,7 @@ import pandas as pd
 
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.io import atomic_write, read_json
+from vae_tfp.report.caption_rules import bound_rule, spread_rule
 from vae_tfp.report.code_versions import (
     CODE_COLUMNS,
     DEFAULT_MODE,
@@ -30,7 +31,7 @@ from vae_tfp.report.code_versions import (
 )
 from vae_tfp.report.collapse import informative_threshold, unit_verdicts, verdict_counts
 from vae_tfp.report.display import latex_table
-from vae_tfp.report.formatting import METRICS, bound_rule, format_rows, is_marked, spread_rule
+from vae_tfp.report.formatting import METRICS, format_rows, is_marked
 from vae_tfp.report.tables import long_table, ordered
 
 KEYS = ["dataset", "decoder", "method", "seed"]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from vae_tfp.io import atomic_write
+from vae_tfp.report.caption_rules import bound_condition
 from vae_tfp.report.code_versions import code_version_note
 from vae_tfp.report.display import html_table, latex_table
 from vae_tfp.report.formatting import (
@@ -20,7 +21,6 @@ from vae_tfp.report.formatting import (
     SATURATION_MARK,
     SIGNIFICANCE,
     MiStatus,
-    bound_condition,
     interval_text,
     mi_status,
 )

@@ -22,18 +22,11 @@ from pathlib import Path
 import pandas as pd
 
 from vae_tfp.io import atomic_write
+from vae_tfp.report.caption_rules import bold_rule, bound_rule, spread_rule
 from vae_tfp.report.code_versions import code_version_note
 from vae_tfp.report.collapse import threshold_rule
 from vae_tfp.report.display import write_display
-from vae_tfp.report.formatting import (
-    BEST,
-    METRICS,
-    bold_rule,
-    bound_rule,
-    format_rows,
-    is_marked,
-    spread_rule,
-)
+from vae_tfp.report.formatting import BEST, METRICS, format_rows, is_marked
 from vae_tfp.report.protocol import differences_caption
 from vae_tfp.report.statistics import CELL, t_interval
 
