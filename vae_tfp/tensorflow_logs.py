@@ -142,14 +142,20 @@ def filter_stderr(min_level: int | None = None) -> None:
     atexit.register(finish)
 
 
-def quiet_tensorflow() -> None:
-    """Prepares this process for a TensorFlow job with a readable log: no native INFO or
-    WARNING lines (``TF_CPP_MIN_LOG_LEVEL=2`` unless set), the known noise filtered from
-    stderr (:func:`filter_stderr`), and ``TF_USE_LEGACY_KERAS=1`` unless set, so that
-    TensorFlow's import loads tf_keras (the Keras the suite and TensorFlow Probability
-    use) rather than Keras 3 as well. Call it before anything imports TensorFlow."""
+def tensorflow_environment() -> None:
+    """Sets, unless already set, ``TF_CPP_MIN_LOG_LEVEL=2`` (no native INFO or WARNING
+    lines) and ``TF_USE_LEGACY_KERAS=1``, so that TensorFlow's import loads tf_keras (the
+    Keras the suite and TensorFlow Probability use) rather than Keras 3 as well; child
+    processes inherit both. Call it before anything imports TensorFlow."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+
+def quiet_tensorflow() -> None:
+    """Prepares this process for a TensorFlow job with a readable log: the environment of
+    :func:`tensorflow_environment` and the known noise filtered from stderr
+    (:func:`filter_stderr`). Call it before anything imports TensorFlow."""
+    tensorflow_environment()
     filter_stderr()
 
 

@@ -10,11 +10,11 @@ import sys
 import yaml
 from snakemake.utils import validate
 
-# Snakemake's own output without TensorFlow's start-up lines, should a check below import it
-# (vae_tfp/tensorflow_logs.py); this also sets TF_CPP_MIN_LOG_LEVEL=2, which jobs inherit.
-from vae_tfp.tensorflow_logs import quiet_tensorflow
+# TF_CPP_MIN_LOG_LEVEL=2 and TF_USE_LEGACY_KERAS=1, which the jobs inherit
+# (vae_tfp/tensorflow_logs.py); each TensorFlow job filters its own stderr.
+from vae_tfp.tensorflow_logs import tensorflow_environment
 
-quiet_tensorflow()
+tensorflow_environment()
 
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.config import (
