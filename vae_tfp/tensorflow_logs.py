@@ -21,6 +21,7 @@ are dropped by :class:`AbslInfoFilter` on the CLI's log handler.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import re
@@ -134,10 +135,9 @@ def filter_stderr(min_level: int | None = None) -> None:
     def finish() -> None:
         sys.stderr.flush()
         os.dup2(original, 2)  # closes this process's end of the pipe: the child reads EOF
-        try:
+        # A subprocess of the job may still hold the pipe: do not wait for it forever.
+        with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # a subprocess of the job still holds the pipe
-            pass
 
     atexit.register(finish)
 
