@@ -97,6 +97,8 @@ report: $(STAMP)
 reproduce: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/reproduce.yaml --rerun-incomplete
 	cp results/reproduce/tables/reproduction.md docs/reproduction-table.md
+	$(BIN)/python tools/embed_generated.py docs/reproduction.md reproduction-table \
+		results/reproduce/tables/reproduction.md
 
 au-ablation: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/au-ablation.yaml --rerun-incomplete
