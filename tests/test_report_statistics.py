@@ -189,6 +189,44 @@ def test_tables_follow_the_config_order_with_the_baseline_first_and_mark_the_bes
     assert r"z $\sim$ q(z\textbar{}x)" in latex
 
 
+def test_dataset_table_shows_wall_time_verdicts_and_perplexity_where_runs_have_them():
+    """Wall times 3600 s and 5400 s are 1.00 and 1.50 h: mean 1.25, sample std 0.25 * sqrt(2)
+    = 0.35; 60 s and 120 s (no run of an hour) are minutes, 1.50 ± 0.71. A row whose seeds
+    agree shows their verdict, one whose seeds differ counts each. Perplexity comes right
+    after nll_iw, and no column or caption sentence appears for what no run records."""
+    frame = ordered(_table_frame(), {}, baseline="vanilla")
+    verdicts = {"vanilla": ["collapsed", "partial"], "fb": ["uncollapsed"] * 2, "beta": [None] * 2}
+    frame = frame.assign(
+        wall_time_s=[3600.0, 5400.0] * 3,
+        collapse_verdict=[v for method in frame["method"].unique() for v in verdicts[method]],
+        nll_iw_perplexity=[120.0, 140.0] * 3,
+    )
+    display, numbers = dataset_table(frame)
+    rows = display.set_index("method")
+    assert rows.loc["vanilla", "hours"] == "1.25 ± 0.35"
+    assert rows.loc["vanilla", "collapse_verdict"] == "collapsed 1, partial 1"
+    assert rows.loc["fb", "collapse_verdict"] == "uncollapsed"
+    assert rows.loc["beta", "collapse_verdict"] == ""
+    assert rows.loc["fb", "nll_iw_perplexity"] == "130.00 ± 14.14"
+    columns = list(display.columns)
+    assert columns.index("nll_iw_perplexity") == columns.index("nll_iw") + 1
+    assert numbers.set_index("method").loc["vanilla", "hours_mean"] == pytest.approx(1.25)
+    caption = dataset_caption(frame, display)
+    assert "hours: wall time of each run, training (all its sessions) plus evaluation" in caption
+    assert "where seeds differ, each verdict with its count of seeds" in caption
+    assert "nll_iw_perplexity: exp(Σ nll_iw / Σ tokens)" in caption
+    minutes = frame.assign(wall_time_s=[60.0, 120.0] * 3)
+    shown = dataset_table(minutes)[0]
+    assert "hours" not in shown and shown.set_index("method").loc["fb", "minutes"] == "1.50 ± 0.71"
+    bare = ordered(_table_frame(), {}, baseline="vanilla")
+    display = dataset_table(bare)[0]
+    for absent in ("hours", "minutes", "collapse_verdict", "nll_iw_perplexity"):
+        assert absent not in display
+    caption = dataset_caption(bare, display)
+    assert "wall time" not in caption and "collapse_verdict" not in caption
+    assert "perplexity" not in caption
+
+
 def test_long_table_has_one_row_per_run_and_metric_with_its_error():
     long = long_table(_table_frame())
     assert set(long["metric"]) == {"elbo", "nll_iw", "mi", "au", "informative_units"}

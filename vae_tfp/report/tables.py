@@ -28,6 +28,13 @@ from vae_tfp.report.collapse import threshold_rule
 from vae_tfp.report.display import write_display
 from vae_tfp.report.formatting import BEST, METRICS, format_rows, is_marked
 from vae_tfp.report.protocol import differences_caption
+from vae_tfp.report.row_columns import (
+    TIME_UNITS,
+    VERDICT,
+    row_columns_caption,
+    verdict_cells,
+    with_wall_time,
+)
 from vae_tfp.report.statistics import CELL, t_interval
 
 # The numbers behind the bracket cells, kept in the per-dataset CSV.
@@ -35,6 +42,9 @@ BRACKET_METRICS = ["mi_upper", "marginal_kl_lower"]
 # He et al. 2019's conventions, shown beside the suite's (``report.published_conventions``):
 # each placed after the suite's metric it differs from.
 PUBLISHED_CONVENTIONS = {"au_he2019": "au", "mi_minibatch": "mi"}
+# Metrics of some datasets only (token data: perplexity), each placed after the metric it
+# is computed from; the table leaves out a column no run has.
+DERIVED = {"nll_iw_perplexity": "nll_iw"}
 # Run-level columns of summary.csv that are settings or bookkeeping, not measurements.
 NOT_METRICS = {
     "experiment", "dataset", "decoder", "method", "seed", "method_name", "decoder_type",
@@ -79,14 +89,15 @@ def ordered(frame: pd.DataFrame, order: Mapping[str, Sequence[str]], baseline: s
 
 
 def table_metrics(published: bool = False) -> list[str]:
-    """The columns of a per-dataset table: :data:`METRICS`, and with ``published`` He et
-    al. 2019's conventions (:data:`PUBLISHED_CONVENTIONS`) after the suite's metric each
-    differs from."""
+    """The columns of a per-dataset table: :data:`METRICS` with :data:`DERIVED` after the
+    metric each comes from, and with ``published`` He et al. 2019's conventions
+    (:data:`PUBLISHED_CONVENTIONS`) after the suite's metric each differs from."""
+    beside = {**DERIVED, **(PUBLISHED_CONVENTIONS if published else {})}
     columns = []
     for metric in METRICS:
         columns.append(metric)
-        columns.extend(p for p, beside in PUBLISHED_CONVENTIONS.items() if beside == metric)
-    return columns if published else list(METRICS)
+        columns.extend(column for column, after in beside.items() if after == metric)
+    return columns
 
 
 def dataset_table(
@@ -101,22 +112,29 @@ def dataset_table(
             ``mi_minibatch`` (:func:`table_metrics`).
 
     Returns:
-        ``(display, numbers)``: ``display`` has decoder, method, n and a cell per metric
+        ``(display, numbers)``: ``display`` has decoder, method, n, a cell per metric
         (:func:`vae_tfp.report.formatting.format_rows`: mean ± std, brackets and marks, bold
-        by :func:`vae_tfp.report.formatting.best_row`); ``numbers`` has mean, std, ci95
-        (half-width) and n per metric, ``mi_upper`` and ``marginal_kl_lower`` included.
+        by :func:`vae_tfp.report.formatting.best_row`), then the runs' wall time and collapse
+        verdicts (:mod:`vae_tfp.report.row_columns`) where the runs record them; ``numbers``
+        has mean, std, ci95 (half-width) and n per metric, ``mi_upper`` and
+        ``marginal_kl_lower`` included, and the verdict cell.
     """
-    columns = table_metrics(published)
-    display = format_rows(frame, ["decoder", "method"], columns, BEST, decimals)
+    keys = ["decoder", "method"]
+    frame, time_unit = with_wall_time(frame)
+    columns = [*table_metrics(published), *([time_unit] if time_unit else [])]
+    display = format_rows(frame, keys, columns, BEST, decimals)
     metrics = [m for m in [*columns, *BRACKET_METRICS] if m in frame and frame[m].notna().any()]
     numbers = []
-    for (decoder, method), group in frame.groupby(["decoder", "method"], sort=False):
+    for (decoder, method), group in frame.groupby(keys, sort=False):
         number = {"decoder": decoder, "method": method, "n": len(group)}
         for metric in metrics:
             interval = t_interval(group[metric])
             number.update({f"{metric}_{k}": interval[k] for k in ("mean", "std", "half_width")})
         numbers.append(number)
     numbers = pd.DataFrame(numbers)
+    verdicts = verdict_cells(frame, keys)
+    if verdicts is not None:
+        display[VERDICT] = numbers[VERDICT] = verdicts
     return display, numbers.rename(columns=lambda c: c.replace("half_width", "ci95"))
 
 
@@ -146,6 +164,16 @@ def published_caption(frame: pd.DataFrame, display: pd.DataFrame) -> str:
             "I(x; z) than mi, comparable only with numbers of the same B."
         )
     return text
+
+
+def perplexity_caption(display: pd.DataFrame) -> str:
+    """The caption sentence on ``nll_iw_perplexity`` (none if the table lacks it)."""
+    if "nll_iw_perplexity" not in display:
+        return ""
+    return (
+        " nll_iw_perplexity: exp(Σ nll_iw / Σ tokens) over the test sentences, a sentence's "
+        "tokens being its words and its end-of-sentence token (not the start token)."
+    )
 
 
 def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) -> str:
@@ -179,8 +207,19 @@ def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) ->
         f"nll_iw: K = {values('iw_samples')} importance samples. "
         f"{bound_rule(frame, marked)} mi uses {values('mi_samples')} samples z ~ q(z|x) "
         f"per example. {au} on the posterior the model uses (SA-VAE: the refined means). "
-        f"{rule}{published_caption(frame, display) if display is not None else ''} "
-        f"{bold_rule()}"
+        f"{rule}{_display_caption(frame, display)} {bold_rule()}"
+    )
+
+
+def _display_caption(frame: pd.DataFrame, display: pd.DataFrame | None) -> str:
+    """The caption sentences on the columns only some tables show."""
+    if display is None:
+        return ""
+    time_unit = next((unit for unit in TIME_UNITS if unit in display), None)
+    return (
+        perplexity_caption(display)
+        + published_caption(frame, display)
+        + row_columns_caption(time_unit, VERDICT in display)
     )
 
 
