@@ -11,7 +11,11 @@
 #                     CONFIG=path for another config): snakemake --report
 # make reproduce      the reproduction experiment (config/reproduce.yaml; hours of CPU,
 #                     resumes where it stopped), then its table copied to
-#                     docs/reproduction-table.md
+#                     docs/reproduction-table.md, embedded in docs/reproduction.md and its
+#                     rows that ran in README.md
+# make ptb            Penn Treebank under Li et al. 2019's protocol (config/ptb.yaml: 7 runs
+#                     of hours each on 2 cores; resumes where it stopped), then its table
+#                     embedded in docs/reproduction.md
 # make au-ablation    the active-unit ablation (config/au-ablation.yaml: 8 runs of 121
 #                     epochs, about an hour on 2 cores), then its table embedded in
 #                     docs/reproduction.md
@@ -41,7 +45,7 @@ SLURM_LOCK := requirements/lock-slurm.txt
 # 514 s on 2 cores against 596 s for --cores 8 (8 jobs sharing 2 cores): docs/performance.md.
 CORES ?= all
 
-.PHONY: run test test-cluster test-checks report reproduce au-ablation lint lock clean-results venv
+.PHONY: run test test-cluster test-checks report reproduce ptb au-ablation lint lock clean-results venv
 
 venv: $(STAMP)
 
@@ -99,6 +103,13 @@ reproduce: $(STAMP)
 	cp results/reproduce/tables/reproduction.md docs/reproduction-table.md
 	$(BIN)/python tools/embed_generated.py docs/reproduction.md reproduction-table \
 		results/reproduce/tables/reproduction.md
+	$(BIN)/python tools/embed_generated.py README.md reproduction-excerpt \
+		results/reproduce/tables/reproduction.md --rows '^burda2016-.*-vae-' --drop-columns source
+
+ptb: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/ptb.yaml --rerun-incomplete
+	$(BIN)/python tools/embed_generated.py docs/reproduction.md ptb-table \
+		results/ptb-li2019/tables/datasets/ptb.md
 
 au-ablation: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/au-ablation.yaml --rerun-incomplete

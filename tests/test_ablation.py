@@ -66,6 +66,24 @@ def test_embedding_replaces_only_the_named_block():
         module.embed(page, "other", "x")
 
 
+def test_an_excerpt_keeps_the_matching_rows_without_the_dropped_columns():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("embed", "tools/embed_generated.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = (
+        "| row   | ours | source |\n|:--|:--|:--|\n| a-1   | 1.0  | p. 3   |\n"
+        "| b-1   | 2.0  | p. 4   |\n| a-2   | 3.0  | p. 5   |\n\nThe caption.\n"
+    )
+    excerpt = module.table_excerpt(table, "^a-", ["source"])
+    assert excerpt == "| row | ours |\n|:--|:--|\n| a-1 | 1.0 |\n| a-2 | 3.0 |"
+    with pytest.raises(ValueError, match="no column \\['hours'\\]"):
+        module.table_excerpt(table, "^a-", ["hours"])
+    with pytest.raises(ValueError, match="no row's first cell matches"):
+        module.table_excerpt(table, "^c-", [])
+
+
 def test_the_cli_takes_epochs_before_the_run_files(tmp_path):
     from vae_tfp.cli import main
 

@@ -6,6 +6,12 @@
 replaces everything between ``<!-- generated: au-ablation -->`` and ``<!-- end generated:
 au-ablation -->`` in the page by the file's text, so a number in the docs is the pipeline's,
 never retyped. Fails, changing nothing, when the markers are missing or the file is empty.
+
+    python tools/embed_generated.py README.md reproduction-excerpt \
+        results/reproduce/tables/reproduction.md --rows '^burda2016-' --drop-columns source
+
+embeds an excerpt instead: the file's first Markdown table, only its rows whose first cell
+matches ``--rows`` and without the ``--drop-columns`` (its caption left out).
 """
 
 from __future__ import annotations
@@ -29,13 +35,51 @@ def embed(page: str, name: str, text: str) -> str:
     return pattern.sub(lambda _: f"{start}\n{text.rstrip()}\n{end}", page, count=1)
 
 
+def table_excerpt(text: str, rows: str, drop_columns: list[str]) -> str:
+    """The first Markdown table of ``text``, with the body rows whose first cell matches the
+    regular expression ``rows`` and without the columns named in ``drop_columns``.
+
+    Raises:
+        ValueError: If ``text`` has no table, a dropped column is not in it, or no row
+            matches.
+    """
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("|")), None)
+    if start is None:
+        raise ValueError("no Markdown table in the file")
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    table = [[c.strip() for c in row.strip().strip("|").split("|")] for row in lines[start:end]]
+    header, body = table[0], table[2:]
+    missing = sorted(set(drop_columns) - set(header))
+    if missing:
+        raise ValueError(f"no column {missing} in the table; columns: {header}")
+    keep = [i for i, name in enumerate(header) if name not in drop_columns]
+    matched = [row for row in body if re.search(rows, row[0])]
+    if not matched:
+        raise ValueError(f"no row's first cell matches {rows!r}")
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cells[i] for i in keep) + " |"
+
+    return "\n".join([line(header), "|" + "|".join(":--" for _ in keep) + "|", *map(line, matched)])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("page", type=Path)
     parser.add_argument("name")
     parser.add_argument("generated", type=Path)
+    parser.add_argument("--rows", help="embed only the table rows whose first cell matches")
+    parser.add_argument("--drop-columns", default="", help="comma-separated columns to leave out")
     args = parser.parse_args()
     text = args.generated.read_text()
+    if args.rows is not None:
+        drop = [name for name in args.drop_columns.split(",") if name]
+        try:
+            text = table_excerpt(text, args.rows, drop)
+        except ValueError as error:
+            print(f"{args.generated}: {error}; {args.page} left as it was", file=sys.stderr)
+            return 1
     if not text.strip():
         print(f"{args.generated} is empty; {args.page} left as it was", file=sys.stderr)
         return 1
