@@ -215,3 +215,53 @@ def test_a_non_finite_loss_stops_the_span(data):
         assert np.isnan(feed.last_loss.numpy())
         rows = sum(len(b.rows) ** 2 for b in plan.batches[:3])  # rec = rows, weighted by rows
         assert feed.read_sums()["rec"] == rows
+
+
+def test_the_inner_loop_draws_whole_member_batches_uniformly_with_replacement(data):
+    """With length batches an encoder inner loop (He et al. 2019) trains on whole batches of
+    the epoch plans' members, as their text.py draws train_data_batch[id_]: no padding, and
+    the window's mean loss is the mean over the batches the run's generator picks. The
+    step's "loss" here is the batch's length plus its padded positions (0 in equal-length
+    batches), so the expected mean is the picked batches' mean length, by hand."""
+    from vae_tfp.data.store import PAD_ID
+    from vae_tfp.training.feeds import make_feed
+
+    def step(x):
+        length = tf.cast(tf.shape(x)[1], tf.float32)
+        padded = tf.reduce_sum(tf.cast(x[:, -1] == PAD_ID, tf.float32))  # EOS ends each row
+        return {"loss": length + padded}
+
+    for per_shape in (False, True):
+        feed = make_feed({"batch_size": 32, "batching": "length"}, data, 0, False)
+        feed.per_shape = per_shape
+        members = feed.member_batches
+        assert sorted(map(tuple, (b.rows for b in members))) == sorted(
+            map(tuple, (b.rows for b in feed.epoch_plan(3, 5).batches))
+        )
+        picks = np.random.default_rng(11).integers(len(members), size=40)
+        drawn = feed.draw_inner_batches(np.random.default_rng(11), 40)
+        np.testing.assert_array_equal(drawn[2].numpy(), [members[i].length for i in picks])
+        window = feed.make_inner_window(step)
+        expected = np.mean([members[i].length for i in picks])
+        assert float(window(*drawn)) == pytest.approx(expected)
+    assert len(set(picks)) < len(picks)  # with replacement: 40 draws of 14 batches repeat
+
+
+def test_aggressive_training_in_length_batches_runs_its_inner_loop_end_to_end(tmp_path, data):
+    """He et al.'s aggressive training with length batches, through the Trainer: the inner
+    loop runs on the feed's member batches and the history records its encoder steps."""
+    from vae_tfp.config import resolve_run_config as resolve
+    from vae_tfp.training.feeds import make_feed
+    from vae_tfp.training.loop import Trainer
+
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    config["methods"] = {"a": {"method": "aggressive", "max_inner_steps": 5, "check_every": 5}}
+    run_config = training_config(resolve(config, RunKey("markov_mixture", "lstm", "a", 0)))
+    reference = _run_config("length")
+    for key in ("dataset_options", "model", "decoder_options"):
+        run_config[key] = reference[key]
+    run_config["training"].update(epochs=1, batch_size=32, batching="length")
+    Trainer(run_config, data, tmp_path).run()
+    history = pd.read_csv(tmp_path / "history.csv")
+    batches = make_feed({"batch_size": 32, "batching": "length"}, data, 0, False).n_batches
+    assert history["encoder_inner_steps"].iloc[0] == 5 * batches  # 5 per decoder update

@@ -28,7 +28,6 @@ import tensorflow as tf
 from vae_tfp.data.buckets import (
     LengthBatch,
     length_batches,
-    length_groups,
     run_boundaries,
     split_batches,
 )
@@ -68,9 +67,9 @@ class LengthBatchFeed(BatchFeed):
     batch. Statistics are summed as :class:`BatchFeed` sums them, weighted by the batch's
     row count; a non-finite loss stops the span after its step.
 
-    The inherited :meth:`batch` still gathers whole rows: an encoder inner loop (He et al.
-    2019) keeps drawing fixed-size random minibatches, which the sequence models cut to
-    their longest sentence.
+    An encoder inner loop (He et al. 2019) draws whole batches of these members, uniformly
+    with replacement (:meth:`draw_inner_batches`), as their ``text.py`` draws
+    ``train_data_batch[id_]``.
 
     Args:
         train: The training token matrix [N, T].
@@ -94,15 +93,10 @@ class LengthBatchFeed(BatchFeed):
         self.lengths = token_counts(train)
         self.boundaries = boundaries
         self.per_shape = jit_compile if per_shape is None else bool(per_shape)
-        groups = length_groups(self.lengths, boundaries)
-        self._n_batches = sum(-(-len(rows) // batch_size) for _, rows in groups)
-        self.batch_shapes = sorted(
-            {
-                (min(batch_size, len(rows) - start), length)
-                for length, rows in groups
-                for start in range(0, len(rows), batch_size)
-            }
-        )
+        # The batches' members, the same every epoch (only their order changes).
+        self.member_batches = length_batches(self.lengths, batch_size, 0, 0, boundaries)
+        self._n_batches = len(self.member_batches)
+        self.batch_shapes = sorted({(len(b.rows), b.length) for b in self.member_batches})
 
     @property
     def n_batches(self) -> int:
@@ -111,14 +105,51 @@ class LengthBatchFeed(BatchFeed):
 
     def epoch_plan(self, seed: int, epoch: int) -> LengthPlan:
         """The batches of ``epoch`` in training order, from (``seed``, ``epoch``)."""
-        batches = length_batches(self.lengths, self.batch_size, seed, epoch, self.boundaries)
-        sizes = [len(batch.rows) for batch in batches]
-        return LengthPlan(
-            batches,
-            tf.constant(np.concatenate([batch.rows for batch in batches]), tf.int32),
-            tf.constant(np.concatenate([[0], np.cumsum(sizes)]), tf.int32),
-            tf.constant([batch.length for batch in batches], tf.int32),
-        )
+        return _plan(length_batches(self.lengths, self.batch_size, seed, epoch, self.boundaries))
+
+    def draw_inner_batches(self, rng: np.random.Generator, count: int) -> tuple[tf.Tensor, ...]:
+        """``count`` of the member batches drawn uniformly with replacement, as the rows,
+        starts and lengths of a :class:`LengthPlan` (the arguments of
+        :meth:`make_inner_window`'s function)."""
+        picks = [self.member_batches[i] for i in rng.integers(len(self.member_batches), size=count)]
+        plan = _plan(picks)
+        return plan.rows, plan.starts, plan.lengths
+
+    def make_inner_window(self, step_fn: StepFn) -> Callable[..., tf.Tensor]:
+        """``window(rows, starts, lengths) -> mean loss``: ``step_fn`` on each drawn batch
+        (one dynamic-shape loop, or one compiled function per shape as :meth:`make_span`)."""
+        if self.per_shape:
+            functions: dict[tuple[int, int], Callable] = {}
+
+            def per_shape_window(rows, starts, lengths):
+                total = 0.0
+                for i, length in enumerate(lengths.numpy().tolist()):
+                    batch_rows = rows[int(starts[i]) : int(starts[i + 1])]
+                    shape = (int(batch_rows.shape[0]), length)
+                    if shape not in functions:
+                        functions[shape] = tf.function(
+                            lambda r, n=length: step_fn(tf.gather(self.train_data, r)[:, :n]),
+                            jit_compile=self.jit_compile,
+                        )
+                    total += float(functions[shape](batch_rows)["loss"])
+                return tf.constant(total / len(lengths), tf.float32)
+
+            return per_shape_window
+
+        @tf.function
+        def window(rows, starts, lengths):
+            count = tf.shape(lengths)[0]
+
+            def body(index, total):
+                x = tf.gather(self.train_data, rows[starts[index] : starts[index + 1]])
+                return index + 1, total + step_fn(x[:, : lengths[index]])["loss"]
+
+            _, total = tf.while_loop(
+                lambda index, total: index < count, body, (tf.constant(0), tf.constant(0.0))
+            )
+            return total / tf.cast(count, tf.float32)
+
+        return window
 
     def make_span(self, step_fn: StepFn) -> Callable[[LengthPlan, int, int], int]:
         """``span(plan, first, last) -> int``: trains on the plan's batches
@@ -170,6 +201,17 @@ class LengthBatchFeed(BatchFeed):
             return index
 
         return span
+
+
+def _plan(batches: list[LengthBatch]) -> LengthPlan:
+    """``batches`` with their rows, starts and lengths as tensors."""
+    sizes = [len(batch.rows) for batch in batches]
+    return LengthPlan(
+        batches,
+        tf.constant(np.concatenate([batch.rows for batch in batches]), tf.int32),
+        tf.constant(np.concatenate([[0], np.cumsum(sizes)]), tf.int32),
+        tf.constant([batch.length for batch in batches], tf.int32),
+    )
 
 
 def _batching(training: Mapping[str, Any], data: PreparedData) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import tensorflow as tf
 
 from vae_tfp.methods.base import InnerLoopSettings
 from vae_tfp.methods.phases import aggressive_continues, inner_loop_converged
@@ -24,11 +23,11 @@ class EncoderInnerLoop:
     """Encoder-only updates on fresh random minibatches until the mean loss of a window of
     ``check_every`` steps is no better than the previous window's, or ``max_steps``.
 
-    The minibatches are ``batch_size`` random training rows (``feed.batch``) whatever the
-    run's batching, also with length batches (:class:`vae_tfp.training.feeds.LengthBatchFeed`;
-    the sequence models cut them to their longest sentence). He et al.'s text code draws
-    them from its equal-length batches instead (``train_data_batch[id_]`` in ``text.py``,
-    jxhe/vae-lagging-encoder cdc4eb9): a difference in the minibatches' composition only.
+    The feed draws the minibatches (``draw_inner_batches``) and runs a window of them in
+    one compiled call (``make_inner_window``): ``batch_size`` random training rows in padded
+    batching; with length batches (:class:`vae_tfp.training.feeds.LengthBatchFeed`) whole
+    batches of the epoch plan's members, drawn uniformly with replacement, as He et al.'s
+    text code draws ``train_data_batch[id_]`` (``text.py``, jxhe/vae-lagging-encoder cdc4eb9).
 
     Args:
         settings: The method's inner-loop settings.
@@ -41,15 +40,7 @@ class EncoderInnerLoop:
         self.settings = settings
         self.feed = feed
         self.check_finite = check_finite
-
-        @tf.function(reduce_retracing=True)
-        def window(rows):  # one call per window keeps Python out of the inner loop
-            total = tf.constant(0.0)
-            for i in tf.range(tf.shape(rows)[0]):
-                total += encoder_step(feed.batch(rows[i]))["loss"]
-            return total / tf.cast(tf.shape(rows)[0], tf.float32)
-
-        self.window = window
+        self.window = feed.make_inner_window(encoder_step)
 
     def run(self, rng: np.random.Generator) -> int:
         """One inner loop; the decoder is not touched and the schedules' clock not moved.
@@ -57,13 +48,11 @@ class EncoderInnerLoop:
         Returns:
             The number of encoder updates done.
         """
-        n_train, done, previous = self.feed.n_train, 0, None
-        size = min(self.feed.batch_size, n_train)
+        done, previous = 0, None
         max_steps, check_every = self.settings.max_steps, self.settings.check_every
         while done < max_steps:
             width = min(check_every, max_steps - done)
-            rows = np.stack([rng.choice(n_train, size=size, replace=False) for _ in range(width)])
-            mean = float(self.window(tf.constant(rows)))
+            mean = float(self.window(*self.feed.draw_inner_batches(rng, width)))
             self.check_finite(mean)
             done += width
             if inner_loop_converged(previous, mean):

@@ -67,6 +67,28 @@ class BatchFeed:
         """:meth:`batch` for NumPy row indices, as a NumPy array (advances the stream)."""
         return self.batch(tf.constant(rows)).numpy()
 
+    def draw_inner_batches(self, rng: np.random.Generator, count: int) -> tuple[tf.Tensor, ...]:
+        """``count`` minibatches for an encoder inner loop (He et al. 2019): each
+        ``batch_size`` distinct random training rows, [count, batch_size] (the arguments of
+        :meth:`make_inner_window`'s function)."""
+        size = min(self.batch_size, self.n_train)
+        rows = [rng.choice(self.n_train, size=size, replace=False) for _ in range(count)]
+        return (tf.constant(np.stack(rows)),)
+
+    def make_inner_window(self, step_fn: StepFn) -> Callable[..., tf.Tensor]:
+        """``window(*drawn) -> mean loss``: ``step_fn`` on each minibatch of
+        :meth:`draw_inner_batches`, in one compiled call (Python stays out of the inner
+        loop); the mean of the steps' losses."""
+
+        @tf.function(reduce_retracing=True)
+        def window(rows):
+            total = tf.constant(0.0)
+            for i in tf.range(tf.shape(rows)[0]):
+                total += step_fn(self.batch(rows[i]))["loss"]
+            return total / tf.cast(tf.shape(rows)[0], tf.float32)
+
+        return window
+
     def epoch_plan(self, seed: int, epoch: int) -> tf.Tensor:
         """The order of ``epoch``: a permutation of the training rows (int32) drawn from
         ``numpy.random.default_rng([seed, epoch])``, the same for a resumed run."""
