@@ -15,7 +15,8 @@
 #                     rows that ran in README.md
 # make ptb            Penn Treebank under Li et al. 2019's protocol (config/ptb.yaml: 7 runs
 #                     of hours each on 2 cores; resumes where it stopped), then its table
-#                     embedded in docs/reproduction.md
+#                     embedded in docs/reproduction.md, an excerpt in README.md, and its
+#                     HTML report in results/ptb-li2019/report.html
 # make au-ablation    the active-unit ablation (config/au-ablation.yaml: 8 runs of 121
 #                     epochs, about an hour on 2 cores), then its table embedded in
 #                     docs/reproduction.md
@@ -110,6 +111,10 @@ ptb: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/ptb.yaml --rerun-incomplete
 	$(BIN)/python tools/embed_generated.py docs/reproduction.md ptb-table \
 		results/ptb-li2019/tables/datasets/ptb.md
+	$(BIN)/python tools/embed_generated.py README.md ptb-excerpt \
+		results/ptb-li2019/tables/datasets/ptb.md --rows . \
+		--drop-columns decoder,rec,marginal_kl,informative_units
+	$(BIN)/snakemake --configfile config/ptb.yaml --report results/ptb-li2019/report.html
 
 au-ablation: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/au-ablation.yaml --rerun-incomplete
