@@ -14,6 +14,7 @@ from vae_tfp.config import RunKey, resolve_run_config, training_config
 from vae_tfp.data import prepare_dataset, save_prepared
 
 DEFAULT_CONFIG = yaml.safe_load(open("config/config.yaml"))
+STALE_LINE = "a line of an earlier training of this run folder"
 EVALUATION = {
     "iw_samples": 4,
     "iw_chunk": 4,
@@ -24,39 +25,37 @@ EVALUATION = {
 }
 
 
-def _cli(*args, **kwargs):
+def _cli(*args, log=None):
+    """``python -m vae_tfp *args``; stderr appended to ``log`` as the train rule does
+    (``--log {log} 2>> {log}``), or piped."""
+    stderr = subprocess.PIPE if log is None else open(log, "a")
     return subprocess.Popen(
         [sys.executable, "-m", "vae_tfp", *args],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
-        **kwargs,
     )
 
 
 def _train_and_evaluate(run_dir, data_path, run_config, kill_after_first_state=False):
-    args = [
-        "train",
-        "--run-config-json",
-        json.dumps(run_config),
-        "--data",
-        str(data_path),
-        "--run-dir",
-        str(run_dir),
-    ]
+    """Trains (killed once after its first resume state, then run again), evaluates; returns
+    the metrics and the train log, which held a line of an earlier training before."""
+    log = run_dir.parent / f"{run_dir.name}.log"
+    log.write_text(STALE_LINE + "\n")
+    args = ["train", "--run-config-json", json.dumps(run_config), "--data", str(data_path)]
+    args += ["--run-dir", str(run_dir), "--log", str(log)]
     if kill_after_first_state:
-        process = _cli(*args)
+        process = _cli(*args, log=log)
         deadline = time.monotonic() + 240
         while not list((run_dir / "resume").glob("state-*.json")):
-            assert process.poll() is None, process.stderr.read()
+            assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "no resume state appeared"
             time.sleep(0.05)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         assert not (run_dir / "history.csv").exists()
-    done = _cli(*args)
-    assert done.wait() == 0, done.stderr.read()
-    log = done.stderr.read()
+    done = _cli(*args, log=log)
+    assert done.wait() == 0, log.read_text()
     evaluate = _cli(
         "evaluate",
         "--run-dir",
@@ -67,7 +66,7 @@ def _train_and_evaluate(run_dir, data_path, run_config, kill_after_first_state=F
         json.dumps(EVALUATION),
     )
     assert evaluate.wait() == 0, evaluate.stderr.read()
-    return json.loads((run_dir / "metrics.json").read_text()), log
+    return json.loads((run_dir / "metrics.json").read_text()), log.read_text()
 
 
 @pytest.mark.slow
@@ -77,9 +76,14 @@ def test_sigkilled_training_resumes_to_identical_metrics(tmp_path):
     run_config["training"].update({"epochs": 4, "checkpoint_interval_s": 0.0})  # every epoch
     data_path = tmp_path / "digits.npz"
     save_prepared(prepare_dataset("digits", run_config["dataset_options"]), data_path)
-    straight, _ = _train_and_evaluate(tmp_path / "straight", data_path, run_config)
+    straight, straight_log = _train_and_evaluate(tmp_path / "straight", data_path, run_config)
     resumed, log = _train_and_evaluate(tmp_path / "killed", data_path, run_config, True)
-    assert "resuming from" in log
+    # A fresh start empties the log; the resumed session's lines follow the killed one's.
+    assert STALE_LINE not in straight_log and STALE_LINE not in log
+    assert straight_log.count("INFO root: training RunKey") == 1
+    assert log.count("INFO root: training RunKey") == 2
+    assert log.count("resuming from") == 1
+    assert log.index("INFO root: training RunKey") < log.index("resuming from")
     assert resumed["metrics"] == straight["metrics"]
     assert not (tmp_path / "killed" / "resume").exists()  # cleaned up after success
     history = [

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from vae_tfp.io import read_json, write_json
-from vae_tfp.run_files import checkpoint_path
+from vae_tfp.run_files import checkpoint_path, has_resume_state
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def start_training_session(run_dir: Path) -> list[dict[str, Any]]:
         The sessions so far, this one last.
     """
     ledger = run_dir / TRAINING_SESSIONS
-    resumes = any((run_dir / "resume").glob("state-*.json"))
+    resumes = has_resume_state(run_dir)
     sessions = read_json(ledger) if resumes and ledger.exists() else []
     sessions.append(training_session(resumes))
     write_json(ledger, sessions)

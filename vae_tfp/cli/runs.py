@@ -31,8 +31,11 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    from vae_tfp.run_files import has_resume_state
     from vae_tfp.runtime import configure_tensorflow, deterministic_setting
 
+    if args.log is not None and not has_resume_state(args.run_dir):
+        args.log.write_text("")  # a fresh start; a resumed run keeps its earlier sessions' lines
     configure_tensorflow(args.threads, deterministic_setting(args.run_config_json), args.gpus)
     from vae_tfp.config import RunKey, check_run_config
     from vae_tfp.data import load_prepared
@@ -101,6 +104,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add(train, "--data", "prepared .npz file")
     add(train, "--run-dir", "the run folder")
+    train.add_argument(
+        "--log",
+        type=Path,
+        help="the log this command's stderr is appended to (the workflow's train.log): "
+        "emptied when the run starts afresh, kept when it resumes from a resume state",
+    )
     add_tensorflow_job(train)
     train.set_defaults(func=_train)
 

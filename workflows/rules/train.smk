@@ -27,4 +27,5 @@ rule train:
         "../../environment.yml"
     shell:
         "python -m vae_tfp train --run-config-json {params.run_config:q} --data {input.data:q}"
-        " --run-dir {params.run_dir:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " --run-dir {params.run_dir:q} --threads {threads} --gpus {resources.gpu}"
+        " --log {log:q} 2>> {log:q}"
