@@ -1,5 +1,5 @@
 """Deferred imports, so that what only needs names (the Snakefile's config checks) never
-pays for TensorFlow (about 5 s per process)."""
+pays for the TensorFlow import (seconds per process: ``benchmarks/startup_costs.py``)."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ and spans over it; :data:`FEEDS` maps each batching to its feed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -119,19 +120,19 @@ class LengthBatchFeed(BatchFeed):
         """``window(rows, starts, lengths) -> mean loss``: ``step_fn`` on each drawn batch
         (one dynamic-shape loop, or one compiled function per shape as :meth:`make_span`)."""
         if self.per_shape:
-            functions: dict[tuple[int, int], Callable] = {}
+
+            @functools.cache  # one compiled function per batch shape
+            def one_batch(n_rows: int, length: int):
+                def loss(rows):
+                    return step_fn(tf.gather(self.train_data, rows)[:, :length])["loss"]
+
+                return tf.function(loss, jit_compile=self.jit_compile)
 
             def per_shape_window(rows, starts, lengths):
                 total = 0.0
                 for i, length in enumerate(lengths.numpy().tolist()):
                     batch_rows = rows[int(starts[i]) : int(starts[i + 1])]
-                    shape = (int(batch_rows.shape[0]), length)
-                    if shape not in functions:
-                        functions[shape] = tf.function(
-                            lambda r, n=length: step_fn(tf.gather(self.train_data, r)[:, :n]),
-                            jit_compile=self.jit_compile,
-                        )
-                    total += float(functions[shape](batch_rows)["loss"])
+                    total += float(one_batch(int(batch_rows.shape[0]), length)(batch_rows))
                 return tf.constant(total / len(lengths), tf.float32)
 
             return per_shape_window
@@ -178,8 +179,8 @@ class LengthBatchFeed(BatchFeed):
 
     def _per_shape_span(self, step_fn: StepFn) -> Callable[[LengthPlan, int, int], int]:
         """The span as a Python loop over one compiled function per batch shape."""
-        functions: dict[tuple[int, int], Callable] = {}
 
+        @functools.cache
         def one_batch(n_rows: int, length: int):
             def train(rows):
                 x = tf.gather(self.train_data, rows)[:, :length]
@@ -191,10 +192,7 @@ class LengthBatchFeed(BatchFeed):
             index, last = int(first), int(last)
             while index < last:
                 batch = plan.batches[index]
-                shape = (len(batch.rows), batch.length)
-                if shape not in functions:
-                    functions[shape] = one_batch(*shape)
-                finite = functions[shape](tf.constant(batch.rows, tf.int32))
+                finite = one_batch(len(batch.rows), batch.length)(tf.constant(batch.rows, tf.int32))
                 index += 1
                 if not bool(finite):
                     break
