@@ -6,12 +6,14 @@ import signal
 import subprocess
 import sys
 import time
+from subprocess import DEVNULL
 
 import pytest
 import yaml
 
 from vae_tfp.config import RunKey, resolve_run_config, training_config
 from vae_tfp.data import prepare_dataset, save_prepared
+from vae_tfp.run_files import SAVED_LOG, SESSION_START, start_session_log
 
 DEFAULT_CONFIG = yaml.safe_load(open("config/config.yaml"))
 STALE_LINE = "a line of an earlier training of this run folder"
@@ -28,18 +30,17 @@ EVALUATION = {
 def _cli(*args, log=None):
     """``python -m vae_tfp *args``; stderr appended to ``log`` as the train rule does
     (``--log {log} 2>> {log}``), or piped."""
-    stderr = subprocess.PIPE if log is None else open(log, "a")
-    return subprocess.Popen(
-        [sys.executable, "-m", "vae_tfp", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-        text=True,
-    )
+    command = [sys.executable, "-m", "vae_tfp", *args]
+    if log is None:
+        return subprocess.Popen(command, stdout=DEVNULL, stderr=subprocess.PIPE, text=True)
+    with open(log, "a") as stderr:  # the child keeps its own descriptor
+        return subprocess.Popen(command, stdout=DEVNULL, stderr=stderr)
 
 
 def _train_and_evaluate(run_dir, data_path, run_config, kill_after_first_state=False):
-    """Trains (killed once after its first resume state, then run again), evaluates; returns
-    the metrics and the train log, which held a line of an earlier training before."""
+    """Trains (killed once after its first resume state, its log deleted as Snakemake
+    deletes a job's log, then run again), evaluates; returns the metrics and the train log,
+    which held a line of an earlier training before."""
     log = run_dir.parent / f"{run_dir.name}.log"
     log.write_text(STALE_LINE + "\n")
     args = ["train", "--run-config-json", json.dumps(run_config), "--data", str(data_path)]
@@ -47,13 +48,14 @@ def _train_and_evaluate(run_dir, data_path, run_config, kill_after_first_state=F
     if kill_after_first_state:
         process = _cli(*args, log=log)
         deadline = time.monotonic() + 240
-        while not list((run_dir / "resume").glob("state-*.json")):
+        while not (run_dir / "resume" / SAVED_LOG).exists():  # a state and its log copy
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "no resume state appeared"
             time.sleep(0.05)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         assert not (run_dir / "history.csv").exists()
+        log.unlink()
     done = _cli(*args, log=log)
     assert done.wait() == 0, log.read_text()
     evaluate = _cli(
@@ -78,12 +80,13 @@ def test_sigkilled_training_resumes_to_identical_metrics(tmp_path):
     save_prepared(prepare_dataset("digits", run_config["dataset_options"]), data_path)
     straight, straight_log = _train_and_evaluate(tmp_path / "straight", data_path, run_config)
     resumed, log = _train_and_evaluate(tmp_path / "killed", data_path, run_config, True)
-    # A fresh start empties the log; the resumed session's lines follow the killed one's.
+    # A fresh start empties the log; the resumed session's lines follow the killed one's,
+    # put back from the resume state's copy.
     assert STALE_LINE not in straight_log and STALE_LINE not in log
-    assert straight_log.count("INFO root: training RunKey") == 1
-    assert log.count("INFO root: training RunKey") == 2
+    assert straight_log.count(SESSION_START) == 1
+    assert log.count(SESSION_START) == 2
     assert log.count("resuming from") == 1
-    assert log.index("INFO root: training RunKey") < log.index("resuming from")
+    assert log.index(SESSION_START) < log.index("resuming from")
     assert resumed["metrics"] == straight["metrics"]
     assert not (tmp_path / "killed" / "resume").exists()  # cleaned up after success
     history = [
@@ -91,6 +94,24 @@ def test_sigkilled_training_resumes_to_identical_metrics(tmp_path):
     ]
     strip_time = [[",".join(line.split(",")[:-1]) for line in h] for h in history]
     assert strip_time[0] == strip_time[1]
+
+
+def test_a_session_log_starts_empty_or_gets_the_earlier_sessions_back(tmp_path):
+    """start_session_log: a fresh start empties the log; a resumed run whose log Snakemake
+    deleted gets the copy saved with its resume state; a log a hand-run command appends to
+    is kept as it is."""
+    log, saved = tmp_path / "train.log", tmp_path / "resume" / SAVED_LOG
+    saved.parent.mkdir()
+    saved.write_text("session 1\n")
+    log.write_text("an earlier training\n")
+    start_session_log(log, tmp_path, resumes=False)
+    assert log.read_text() == ""
+    log.unlink()
+    start_session_log(log, tmp_path, resumes=True)
+    assert log.read_text() == "session 1\n"
+    log.write_text("session 1\nsession 2\n")
+    start_session_log(log, tmp_path, resumes=True)
+    assert log.read_text() == "session 1\nsession 2\n"
 
 
 def test_states_are_saved_once_the_interval_has_passed_and_change_no_number(

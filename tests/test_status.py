@@ -56,7 +56,7 @@ def _stopped_midway(run: Path) -> None:
     and the log's epoch lines, no outputs."""
     write_json(run / "run_config.json", {"training": {"epochs": 4}})
     lines = [
-        "2026-01-01 10:00:00,000 INFO root: training RunKey(...)",
+        "2026-01-01 10:00:00,000 INFO root: training session: RunKey(...)",
         "2026-01-01 10:00:10,000 INFO vae_tfp.training.loop: epoch 1/4 loss 40.0 elbo -40.0 "
         "kl 1.0 | valid elbo -39.0 mi 0.1 au 3 | elapsed 0:00:10, ETA 0:00:30",
         "2026-01-01 10:00:14,000 INFO vae_tfp.training.loop: epoch 2/4 loss 35.0 elbo -35.0 "
@@ -71,7 +71,7 @@ def _stopped_midway(run: Path) -> None:
 def _failed(run: Path) -> None:
     """A train job that raised: Snakemake deleted its outputs and kept the log."""
     text = (
-        "2026-01-01 10:00:00,000 INFO root: training RunKey(...)\n"
+        "2026-01-01 10:00:00,000 INFO root: training session: RunKey(...)\n"
         "Traceback (most recent call last):\n"
         '  File "vae_tfp/training/loop.py", line 1, in run\n'
         "vae_tfp.training.loop.NonFiniteLossError: loss is nan at step 7\n\n"
@@ -143,6 +143,19 @@ def test_the_log_alone_gives_the_epoch_when_no_resume_state_is_left(tmp_path):
     ]
     assert (status.state, status.epoch, status.epochs) == ("training", 2, 4)
     assert (status.elapsed, status.eta) == ("0:00:14", "0:00:08")
+
+
+def test_a_run_resumed_after_a_crash_is_training_not_failed(tmp_path):
+    """A hand-run train command appends to its log, so a resumed run's log keeps the crashed
+    session's traceback above the new session's start: only the last session counts."""
+    run = tmp_path / "results" / "tiny" / "runs" / "digits" / "mlp" / "fb" / "seed0"
+    _failed(run)
+    crashed = (run / "train.log").read_text()
+    resumed = "2026-01-01 11:00:00,000 INFO root: training session: RunKey(...)\n"
+    for log, state in ((crashed, "failed"), (crashed + resumed, "training")):
+        _touch(run / "train.log", log)
+        (status,) = experiment_status(tmp_path / "results" / "tiny", None, NOW)
+        assert status.state == state
 
 
 def test_the_command_finds_the_config_of_the_experiment(tmp_path):

@@ -507,6 +507,13 @@ def test_killed_pipeline_completes_on_rerun_with_identical_tables(tmp_path):
         return frame.drop(columns=["wall_time_s", "run_dir"])
 
     pd.testing.assert_frame_equal(table(killed_dir), table(straight_dir))
+    # Snakemake deletes a job's log before the job: a run the kill interrupted after a
+    # resume state still shows each of its training sessions, put back from that state
+    # (tests/test_resume.py does so deterministically, outside Snakemake).
+    for record in runs.glob("*/*/*/*/checkpoint/code_version.json"):
+        log = (record.parent.parent / "train.log").read_text()
+        sessions = json.loads(record.read_text())["sessions"]
+        assert log.count("INFO root: training session:") == len(sessions), record
 
 
 RUNS_ENTRY = {"row": "r", "dataset": "digits", "decoder": "mlp", "method": "vanilla"}

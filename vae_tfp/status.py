@@ -34,6 +34,7 @@ from typing import Any
 
 from vae_tfp.io import read_json
 from vae_tfp.progress import format_duration, remaining_seconds
+from vae_tfp.run_files import SESSION_START
 
 # What the train and evaluate rules write (workflows/rules/*.smk; checkpoint/best.json is
 # vae_tfp.run_files.checkpoint_path(run_dir).with_suffix(".json")).
@@ -79,6 +80,14 @@ def _lines(path: Path) -> list[str]:
 def _failed(lines: list[str]) -> bool:
     """Whether a job's log holds a Python traceback."""
     return any(line.startswith("Traceback (most recent call last)") for line in lines)
+
+
+def _last_session(lines: list[str]) -> list[str]:
+    """A train log's lines from the start of its last training session on (all of them if
+    no line marks a start): a resumed run's log keeps the sessions before, a crashed one
+    included."""
+    starts = [i for i, line in enumerate(lines) if SESSION_START in line]
+    return lines[starts[-1] :] if starts else lines
 
 
 def _newest_resume_state(run_dir: Path) -> tuple[dict[str, Any], float] | None:
@@ -186,7 +195,7 @@ def run_status(
     if not run_dir.is_dir() or not any(run_dir.iterdir()):
         return status
     _training_progress(status, run_dir, train_log, now)
-    if _failed(train_log):
+    if _failed(_last_session(train_log)):
         status.state, status.note = "failed", f"train: {train_log[-1].strip()}"
     else:
         status.state = "training"

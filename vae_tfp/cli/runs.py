@@ -31,20 +31,26 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from vae_tfp.run_files import has_resume_state
+    from vae_tfp.config import RunKey, check_run_config, training_config
+    from vae_tfp.run_files import (
+        SESSION_START,
+        has_resume_state,
+        start_session_log,
+        training_config_hash,
+    )
     from vae_tfp.runtime import configure_tensorflow, deterministic_setting
 
-    if args.log is not None and not has_resume_state(args.run_dir):
-        args.log.write_text("")  # a fresh start; a resumed run keeps its earlier sessions' lines
-    configure_tensorflow(args.threads, deterministic_setting(args.run_config_json), args.gpus)
-    from vae_tfp.config import RunKey, check_run_config
+    run_config = args.run_config_json
+    check_run_config(run_config)
+    if args.log is not None:  # before this command writes its first line
+        config_hash = training_config_hash(training_config(run_config))
+        start_session_log(args.log, args.run_dir, has_resume_state(args.run_dir, config_hash))
+    configure_tensorflow(args.threads, deterministic_setting(run_config), args.gpus)
     from vae_tfp.data import load_prepared
     from vae_tfp.io import write_json
     from vae_tfp.provenance import finish_training_sessions, start_training_session
     from vae_tfp.training import train_run
 
-    run_config = args.run_config_json
-    check_run_config(run_config)
     data = load_prepared(args.data)
     if data.name != run_config["dataset"]:
         raise ValueError(
@@ -56,8 +62,9 @@ def _train(args: argparse.Namespace) -> None:
     write_json(run_dir / "run_config.json", run_config)
     key = RunKey(*(run_config[k] for k in RunKey._fields))
     sessions = start_training_session(run_dir)
-    logging.info("training %s in %s (source %s)", key, run_dir, sessions[-1]["source_hash"][:12])
-    summary = train_run(run_config, data, run_dir)
+    source = sessions[-1]["source_hash"][:12]
+    logging.info("%s %s in %s (source %s)", SESSION_START, key, run_dir, source)
+    summary = train_run(run_config, data, run_dir, args.log)
     finish_training_sessions(run_dir, sessions)
     logging.info("done: %s", summary)
 
@@ -108,7 +115,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--log",
         type=Path,
         help="the log this command's stderr is appended to (the workflow's train.log): "
-        "emptied when the run starts afresh, kept when it resumes from a resume state",
+        "emptied when the run starts afresh; copied into each resume state, and put back "
+        "when a resumed run finds it empty (Snakemake deletes a job's log before the job)",
     )
     add_tensorflow_job(train)
     train.set_defaults(func=_train)

@@ -84,9 +84,16 @@ class Trainer:
         run_config: A resolved run config (:func:`vae_tfp.config.resolve_run_config`).
         data: The prepared dataset the config names.
         run_dir: The run folder.
+        log: The run's train log, copied into each resume state (None: not copied).
     """
 
-    def __init__(self, run_config: Mapping[str, Any], data: PreparedData, run_dir: str | Path):
+    def __init__(
+        self,
+        run_config: Mapping[str, Any],
+        data: PreparedData,
+        run_dir: str | Path,
+        log: Path | None = None,
+    ):
         self.run_config, self.data, self.run_dir = run_config, data, Path(run_dir)
         self.seed = int(run_config["seed"])
         self.training = training = dict(run_config["training"])
@@ -122,7 +129,7 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(model=self.model)
         self.checkpoint_interval_s = float(training.get("checkpoint_interval_s", 600.0))
         self._last_save = time.perf_counter()
-        self.resume = ResumeStore.for_run(self.run_dir, training_config(run_config))
+        self.resume = ResumeStore.for_run(self.run_dir, training_config(run_config), log)
         self._build_optimizers()
 
     def _build_optimizers(self) -> None:
@@ -323,7 +330,10 @@ class Trainer:
 
 
 def train_run(
-    run_config: Mapping[str, Any], data: PreparedData, run_dir: str | Path
+    run_config: Mapping[str, Any],
+    data: PreparedData,
+    run_dir: str | Path,
+    log: Path | None = None,
 ) -> dict[str, Any]:
     """Trains one run and writes ``history.csv`` and the best checkpoint into ``run_dir``.
 
@@ -331,6 +341,8 @@ def train_run(
         run_config: A resolved run config (:func:`vae_tfp.config.resolve_run_config`).
         data: The prepared dataset the config names.
         run_dir: The run folder.
+        log: The run's train log, copied into each resume state so that a resumed job can
+            put the earlier sessions' lines back (:func:`vae_tfp.run_files.start_session_log`).
 
     Returns:
         The training summary also written to ``checkpoint/best.json``: best epoch, its
@@ -340,4 +352,4 @@ def train_run(
     Raises:
         NonFiniteLossError: If a batch loss is NaN or infinite (names the run and step).
     """
-    return Trainer(run_config, data, run_dir).run()
+    return Trainer(run_config, data, run_dir, log).run()

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import math
 from collections.abc import Mapping
@@ -15,6 +13,7 @@ from typing import Any
 import tensorflow as tf
 
 from vae_tfp.io import read_json, write_json
+from vae_tfp.run_files import RESUME_DIR, save_session_log, training_config_hash
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +78,18 @@ class ResumeStore:
         config_hash: The hash of the training config; states of another are ignored.
     """
 
-    def __init__(self, resume_dir: str | Path, config_hash: str):
+    def __init__(self, resume_dir: str | Path, config_hash: str, log: Path | None = None):
         self.resume_dir = Path(resume_dir)
         self.config_hash = config_hash
+        self.log = log
 
     @classmethod
-    def for_run(cls, run_dir: str | Path, training_config: Mapping[str, Any]) -> ResumeStore:
-        """The store in ``run_dir/resume`` for a run's training config (its SHA-256)."""
-        text = json.dumps(training_config, sort_keys=True).encode()
-        return cls(Path(run_dir) / "resume", hashlib.sha256(text).hexdigest())
+    def for_run(
+        cls, run_dir: str | Path, training_config: Mapping[str, Any], log: Path | None = None
+    ) -> ResumeStore:
+        """The store in ``run_dir/resume`` for a run's training config (its SHA-256); each
+        state saved keeps a copy of ``log``, the run's train log, if given."""
+        return cls(Path(run_dir) / RESUME_DIR, training_config_hash(training_config), log)
 
     def save(self, checkpoint: tf.train.Checkpoint, progress: Progress) -> None:
         """Writes the TensorFlow state, then its JSON sidecar (which marks it complete),
@@ -97,6 +99,8 @@ class ResumeStore:
         checkpoint.write(str(self.resume_dir / name))
         sidecar = {"config_hash": self.config_hash, **dataclasses.asdict(progress)}
         write_json(self.resume_dir / f"{name}.json", sidecar)
+        if self.log is not None:
+            save_session_log(self.log, self.resume_dir)
         for old in sorted(self.resume_dir.glob("state-*.json"))[:-2]:
             for path in self.resume_dir.glob(old.stem + ".*"):
                 path.unlink(missing_ok=True)
