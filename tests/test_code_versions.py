@@ -188,6 +188,11 @@ def test_a_resumed_training_records_each_session_and_a_change_of_code(tmp_path, 
     (run_dir / "resume" / "state-e00001-b000000.json").write_text("{}")
     sessions = start_training_session(run_dir)
     assert not training_code_record(sessions)["across_versions"] and len(sessions) == 2
+    # Given its config's hash, a command that finds only a state of another training config
+    # (the job's parameters changed) starts afresh too, as the training loop does.
+    (run_dir / "resume" / "state-e00001-b000000.json").write_text('{"config_hash": "old"}')
+    assert [s["resumed"] for s in start_training_session(run_dir, "new")] == [False]
+    assert len(start_training_session(run_dir, "old")) == 2
 
 
 def test_stale_runs_lists_the_runs_trained_with_other_source(tmp_path):

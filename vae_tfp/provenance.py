@@ -178,18 +178,23 @@ def read_training_code_record(checkpoint_dir: str | os.PathLike) -> dict[str, An
 TRAINING_SESSIONS = "training_sessions.json"
 
 
-def start_training_session(run_dir: Path) -> list[dict[str, Any]]:
+def start_training_session(run_dir: Path, config_hash: str | None = None) -> list[dict[str, Any]]:
     """Appends this command's code version to the run's unfinished training sessions.
 
-    A command that finds a resume state (``resume/state-*.json``, any training config: a
-    state of another config makes the record list a session too many, never too few)
+    A command that finds a resume state (``resume/state-*.json``) of its training config
     continues the sessions recorded before; one that finds none starts the list anew.
+
+    Args:
+        run_dir: The run folder.
+        config_hash: :func:`vae_tfp.run_files.training_config_hash` of the run's training
+            config (None: a state of any config counts, which can list a session too many,
+            never too few).
 
     Returns:
         The sessions so far, this one last.
     """
     ledger = run_dir / TRAINING_SESSIONS
-    resumes = has_resume_state(run_dir)
+    resumes = has_resume_state(run_dir, config_hash)
     sessions = read_json(ledger) if resumes and ledger.exists() else []
     sessions.append(training_session(resumes))
     write_json(ledger, sessions)

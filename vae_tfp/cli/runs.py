@@ -42,8 +42,8 @@ def _train(args: argparse.Namespace) -> None:
 
     run_config = args.run_config_json
     check_run_config(run_config)
+    config_hash = training_config_hash(training_config(run_config))
     if args.log is not None:  # before this command writes its first line
-        config_hash = training_config_hash(training_config(run_config))
         start_session_log(args.log, args.run_dir, has_resume_state(args.run_dir, config_hash))
     configure_tensorflow(args.threads, deterministic_setting(run_config), args.gpus)
     from vae_tfp.data import load_prepared
@@ -61,7 +61,7 @@ def _train(args: argparse.Namespace) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "run_config.json", run_config)
     key = RunKey(*(run_config[k] for k in RunKey._fields))
-    sessions = start_training_session(run_dir)
+    sessions = start_training_session(run_dir, config_hash)
     source = sessions[-1]["source_hash"][:12]
     logging.info("%s %s in %s (source %s)", SESSION_START, key, run_dir, source)
     summary = train_run(run_config, data, run_dir, args.log)
