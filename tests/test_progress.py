@@ -7,6 +7,7 @@ import math
 import pytest
 
 from vae_tfp.progress import (
+    can_stop_early,
     epoch_seconds,
     format_duration,
     remaining_seconds,
@@ -55,3 +56,13 @@ def test_format_duration(seconds, text):
 def test_timing_text_as_printed_on_an_epoch_line():
     assert timing_text([65.0, 75.0], 12) == "elapsed 0:01:15, ETA 0:01:40"
     assert timing_text([65.0, 75.0], 2) == "elapsed 0:01:15, ETA 0:00:00"
+    # A run that may stop early (a plateau schedule, a patience rule): the ETA is a bound.
+    assert timing_text([65.0, 75.0], 12, upper_bound=True) == "elapsed 0:01:15, ETA ≤0:01:40"
+    assert timing_text([], 12, upper_bound=True) == "elapsed ?, ETA ?"
+
+
+def test_a_run_can_stop_early_under_a_plateau_schedule_or_a_patience_rule():
+    assert can_stop_early({"learning_rate_schedule": {"type": "plateau", "patience": 5}})
+    assert can_stop_early({"early_stopping_patience": 10})
+    assert not can_stop_early({"epochs": 100})
+    assert not can_stop_early({"learning_rate_schedule": {"type": "burda"}})

@@ -145,6 +145,16 @@ def test_the_log_alone_gives_the_epoch_when_no_resume_state_is_left(tmp_path):
     assert (status.elapsed, status.eta) == ("0:00:14", "0:00:08")
 
 
+def test_the_eta_of_a_run_that_may_stop_early_is_marked_as_a_bound(tmp_path):
+    """A plateau schedule stops after its decays: the 8 s left are at most 8 s."""
+    run = tmp_path / "results" / "tiny" / "runs" / "digits" / "mlp" / "vanilla" / "seed1"
+    _stopped_midway(run)
+    training = {"epochs": 4, "learning_rate_schedule": {"type": "plateau", "patience": 5}}
+    write_json(run / "run_config.json", {"training": training})
+    (status,) = experiment_status(tmp_path / "results" / "tiny", None, NOW)
+    assert (status.state, status.eta) == ("training", "≤0:00:08")
+
+
 def test_a_run_resumed_after_a_crash_is_training_not_failed(tmp_path):
     """A hand-run train command appends to its log, so a resumed run's log keeps the crashed
     session's traceback above the new session's start: only the last session counts."""

@@ -8,7 +8,8 @@ epoch lines and ``python -m vae_tfp status`` both print them. Imports no TensorF
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 # Epochs whose mean duration predicts the next ones: recent enough to follow a change of
 # pace (an encoder inner loop switched off), long enough to smooth one slow epoch.
@@ -64,13 +65,29 @@ def format_duration(seconds: float | None) -> str:
     return f"{total // 3600}:{total // 60 % 60:02d}:{total % 60:02d}"
 
 
-def timing_text(wall_times: Sequence[float], epochs: int) -> str:
+def can_stop_early(training: Mapping[str, Any]) -> bool:
+    """Whether a run's ``training`` config may end before its last epoch: a plateau
+    learning-rate schedule (it stops after ``max_decays`` decays) or
+    ``early_stopping_patience``; its ETA is then an upper bound."""
+    schedule = training.get("learning_rate_schedule") or {}
+    plateau = isinstance(schedule, Mapping) and schedule.get("type") == "plateau"
+    return plateau or training.get("early_stopping_patience") is not None
+
+
+def eta_text(wall_times: Sequence[float], epochs: int, upper_bound: bool = False) -> str:
+    """The time left, ``H:MM:SS``, as ``≤H:MM:SS`` when the run may stop early."""
+    remaining = format_duration(remaining_seconds(wall_times, epochs))
+    return f"≤{remaining}" if upper_bound and remaining != "?" else remaining
+
+
+def timing_text(wall_times: Sequence[float], epochs: int, upper_bound: bool = False) -> str:
     """``elapsed H:MM:SS, ETA H:MM:SS`` for an epoch line (the ETA is what remains).
 
     Args:
         wall_times: Cumulative wall time at the end of each epoch trained, this one last.
         epochs: The epochs the run trains for.
+        upper_bound: The run may stop early (:func:`can_stop_early`): the ETA reads
+            ``≤H:MM:SS``.
     """
     elapsed = wall_times[-1] if wall_times else None
-    remaining = format_duration(remaining_seconds(wall_times, epochs))
-    return f"elapsed {format_duration(elapsed)}, ETA {remaining}"
+    return f"elapsed {format_duration(elapsed)}, ETA {eta_text(wall_times, epochs, upper_bound)}"

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from vae_tfp.io import read_json
-from vae_tfp.progress import format_duration, remaining_seconds
+from vae_tfp.progress import can_stop_early, eta_text, format_duration
 from vae_tfp.run_files import SESSION_START
 
 # What the train and evaluate rules write (workflows/rules/*.smk; checkpoint/best.json is
@@ -57,7 +57,8 @@ class RunStatus:
         epoch: Epochs trained (None when unknown).
         epochs: Epochs the run trains for (None when unknown).
         elapsed: Training wall time so far, ``H:MM:SS`` (empty when unknown).
-        eta: Estimated training time left, ``H:MM:SS`` (empty when unknown).
+        eta: Estimated training time left, ``H:MM:SS`` (``≤H:MM:SS`` for a run that may
+            stop early; empty when unknown).
         note: The log's last line (failed), or how long ago a training run last wrote.
     """
 
@@ -100,11 +101,20 @@ def _newest_resume_state(run_dir: Path) -> tuple[dict[str, Any], float] | None:
     return None
 
 
+def _training_config(run_dir: Path) -> dict[str, Any]:
+    """The ``training`` section of the run's ``run_config.json`` ({} if unreadable)."""
+    try:
+        training = read_json(run_dir / "run_config.json")["training"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return training if isinstance(training, dict) else {}
+
+
 def _configured_epochs(run_dir: Path) -> int | None:
     """``training.epochs`` of the run's ``run_config.json``, if it is there."""
     try:
-        return int(read_json(run_dir / "run_config.json")["training"]["epochs"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(_training_config(run_dir)["epochs"])
+    except (KeyError, ValueError, TypeError):
         return None
 
 
@@ -143,7 +153,8 @@ def _training_progress(status: RunStatus, run_dir: Path, log: list[str], now: fl
         if walls:
             status.elapsed = format_duration(walls[-1])
         if status.epochs is not None:
-            status.eta = format_duration(remaining_seconds(walls, status.epochs))
+            bound = can_stop_early(_training_config(run_dir))
+            status.eta = eta_text(walls, status.epochs, bound)
     elif epoch_lines:
         last = epoch_lines[-1]
         status.epoch = int(last["epoch"])

@@ -40,7 +40,7 @@ from vae_tfp.config import training_config
 from vae_tfp.data.store import PreparedData
 from vae_tfp.methods import build_method
 from vae_tfp.models.decoder_types import XLA_TRAIN_STEPS
-from vae_tfp.progress import timing_text
+from vae_tfp.progress import can_stop_early, timing_text
 from vae_tfp.run_files import checkpoint_path
 from vae_tfp.run_model import model_from_run_config, reinitialize_decoder
 from vae_tfp.seeds import derive_seed
@@ -309,7 +309,11 @@ class Trainer:
                 "epoch %d/%d loss %.3f elbo %.3f kl %.3f | valid elbo %.3f mi %.3f au %d | %s",
                 *(epoch, self.epochs, row["loss"], row["elbo"], row["kl"]),
                 *(row["valid_elbo"], row["valid_mi"], row["valid_au"]),
-                timing_text([r["wall_time_s"] for r in progress.history], self.epochs),
+                timing_text(
+                    [r["wall_time_s"] for r in progress.history],
+                    self.epochs,
+                    can_stop_early(self.training),
+                ),
             )
             progress.epoch, progress.next_batch, progress.inner_steps = epoch + 1, 0, 0
             self.feed.epoch_sums.assign(tf.zeros_like(self.feed.epoch_sums))
