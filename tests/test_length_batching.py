@@ -3,6 +3,7 @@ the epoch's plan from (seed, epoch), resumable mid-epoch; validation and test nu
 to the padded ones; the config check; two epochs end to end. Tiny markov_mixture data."""
 
 import copy
+import re
 
 import numpy as np
 import pandas as pd
@@ -77,7 +78,9 @@ def _small_vae(data):
 
 
 @pytest.mark.parametrize("n_buckets", [None, 3])
-def test_validation_and_evaluation_per_sentence_equal_padded_and_length_batches(data, n_buckets):
+def test_validation_and_evaluation_per_sentence_equal_padded_and_length_batches(
+    data, n_buckets, caplog
+):
     """The per-sentence ELBO of validation, and every per-sentence number of the test pass
     (log p_K(x), rec, q(z|x)), are the padded ones up to float rounding: each sentence is
     scored with the noise of its consecutive batch, and padding changes no loss."""
@@ -99,11 +102,34 @@ def test_validation_and_evaluation_per_sentence_equal_padded_and_length_batches(
 
     x = data.test
     batches = split_batches(token_counts(x), 16, boundaries)
-    padded = importance_weighted_pass(vae, x, 5, 2, 20, seed=9)
-    length = importance_weighted_pass(vae, x, 5, 2, 20, seed=9, batches=batches)
+    with caplog.at_level("INFO", logger="vae_tfp.evaluation.importance"):
+        padded = importance_weighted_pass(vae, x, 5, 2, 20, seed=9)
+        length = importance_weighted_pass(vae, x, 5, 2, 20, seed=9, batches=batches)
+    # Progress at each tenth: of the padded pass's batches, of the length pass's 3 chunks.
+    n_batches = -(-len(x) // 20)
+    lines = [r.getMessage() for r in caplog.records if r.name == "vae_tfp.evaluation.importance"]
+    last_batch = rf"importance sampling: {n_batches}/{n_batches} batches, .*ETA 0:00:00"
+    assert re.fullmatch(last_batch, lines[-4])
+    assert len(lines) == min(n_batches, 10) + 3  # a line per tenth crossed, of each pass
+    assert [line.split(",")[0] for line in lines[-3:]] == [
+        f"importance sampling: {c}/3 chunks of 2 samples" for c in (1, 2, 3)
+    ]
     assert padded.keys() == length.keys()
     for key in padded:
         np.testing.assert_allclose(length[key], padded[key], rtol=1e-5, atol=1e-4, err_msg=key)
+
+
+def test_the_importance_pass_logs_its_progress_at_each_tenth(caplog):
+    """25 steps: a line when steps * 10 // 25 grows, 10 lines, the last with nothing left."""
+    from vae_tfp.evaluation.importance import _ProgressLog
+
+    progress = _ProgressLog(25, "batches")
+    with caplog.at_level("INFO", logger="vae_tfp.evaluation.importance"):
+        for step in range(1, 26):
+            progress.done(step)
+    done = [int(r.getMessage().split(": ")[1].split("/")[0]) for r in caplog.records]
+    assert done == [3, 5, 8, 10, 13, 15, 18, 20, 23, 25]
+    assert caplog.records[-1].getMessage().endswith("25/25 batches, elapsed 0:00:00, ETA 0:00:00")
 
 
 def test_compute_metrics_reads_the_batching_of_the_run(data):

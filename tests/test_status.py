@@ -86,7 +86,11 @@ def _experiment(tmp_path: Path) -> Path:
     _stopped_midway(run_folder(results, ("digits", "mlp", "vanilla", 1)))
     _failed(run_folder(results, ("digits", "mlp", "fb", 0)))
     _trained(run_folder(results, ("digits", "mlp", "fb", 1)))
-    _touch(run_folder(results, ("digits", "mlp", "fb", 1)) / "evaluate.log", "INFO start\n")
+    progress = (  # as vae_tfp.evaluation.importance logs it
+        "2026-01-01 10:05:00,000 INFO vae_tfp.evaluation.importance: importance sampling: "
+        "3/10 chunks of 50 samples, elapsed 0:12:00, ETA 0:28:00"
+    )
+    _touch(run_folder(results, ("digits", "mlp", "fb", 1)) / "evaluate.log", progress + "\n")
     # linear_gaussian x linear x vanilla: planned (no folder for seed 0, an empty one for 1)
     run_folder(results, ("linear_gaussian", "linear", "vanilla", 1)).mkdir(parents=True)
     # a run folder outside the grid (an older config) is still listed
@@ -119,7 +123,9 @@ def test_every_state_of_a_tiny_grid(tmp_path):
     assert failed.state == "failed"
     assert failed.note == "train: vae_tfp.training.loop.NonFiniteLossError: loss is nan at step 7"
 
-    assert by_key["digits", "mlp", "fb", 1].state == "evaluating"
+    evaluating = by_key["digits", "mlp", "fb", 1]
+    assert evaluating.state == "evaluating"
+    assert evaluating.note == "importance sampling 3/10 chunks of 50 samples, ETA 0:28:00"
     for seed in (0, 1):
         planned = by_key["linear_gaussian", "linear", "vanilla", seed]
         assert (planned.state, planned.epochs) == ("planned", 10)

@@ -44,6 +44,10 @@ TRAINED = ("history.csv", "checkpoint/best.json")
 METRICS = "metrics.json"
 EPOCH_LINE = re.compile(r"\bepoch (?P<epoch>\d+)/(?P<epochs>\d+) loss ")
 ELAPSED = re.compile(r"\| elapsed (?P<elapsed>\S+), ETA (?P<eta>\S+)$")
+# vae_tfp.evaluation.importance's progress lines in evaluate.log.
+IMPORTANCE_PROGRESS = re.compile(
+    r"importance sampling: (?P<done>\d+/\d+ .+?), elapsed \S+, ETA (?P<eta>\S+)$"
+)
 STATES = ("evaluated", "evaluating", "trained", "training", "failed", "planned")
 
 
@@ -202,6 +206,10 @@ def run_status(
             status.state, status.note = "failed", f"evaluate: {evaluate_log[-1].strip()}"
         elif (run_dir / EVALUATE_LOG).is_file():
             status.state = "evaluating"
+            progress = [m for m in map(IMPORTANCE_PROGRESS.search, evaluate_log) if m]
+            if progress:
+                done, eta = progress[-1]["done"], progress[-1]["eta"]
+                status.note = f"importance sampling {done}, ETA {eta}"
         return status
     if not run_dir.is_dir() or not any(run_dir.iterdir()):
         return status

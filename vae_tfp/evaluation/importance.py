@@ -12,7 +12,9 @@ for a refined posterior (SA-VAE), whose refinement noise is drawn per batch.
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,11 +23,37 @@ import tensorflow as tf
 from vae_tfp.data.buckets import LengthBatch
 from vae_tfp.models import VAE
 from vae_tfp.models.encoder import batch_noise, reparameterize
+from vae_tfp.progress import format_duration
+
+log = logging.getLogger(__name__)
 
 # Folded into the evaluation seed for the noise of a posterior refinement (SA-VAE).
 _REFINEMENT = 7919
 # Folded into (seed, j) for the refinement noise of length batch j.
 _LENGTH_BATCHES = 104729
+
+
+class _ProgressLog:
+    """Logs how far a pass of ``total`` steps is, at each tenth of them: the line
+    ``importance sampling: <done>/<total> <unit>, elapsed H:MM:SS, ETA H:MM:SS`` that
+    ``python -m vae_tfp status`` shows for a run being evaluated (the ETA extrapolates the
+    mean step so far, the first one's compilation included)."""
+
+    def __init__(self, total: int, unit: str):
+        self.total, self.unit = total, unit
+        self.started, self.tenths = time.perf_counter(), 0
+
+    def done(self, steps: int) -> None:
+        """Records that ``steps`` of the ``total`` are done; logs when a tenth is crossed."""
+        if steps * 10 // self.total <= self.tenths:
+            return
+        self.tenths = steps * 10 // self.total
+        elapsed = time.perf_counter() - self.started
+        log.info(
+            "importance sampling: %d/%d %s, elapsed %s, ETA %s",
+            *(steps, self.total, self.unit, format_duration(elapsed)),
+            format_duration(elapsed * (self.total - steps) / steps),
+        )
 
 
 def _chunk_sizes(total: int, chunk: int) -> list[int]:
@@ -102,7 +130,9 @@ def importance_weighted_pass(
         "rec": [],
         "encoder_loc": [],
     }
-    for b, start in enumerate(range(0, len(x), batch_size)):
+    starts = range(0, len(x), batch_size)
+    progress = _ProgressLog(len(starts), "batches")
+    for b, start in enumerate(starts):
         xb = tf.constant(x[start : start + batch_size])
         refinement_seed = tf.random.experimental.stateless_fold_in([seed, b], _REFINEMENT)
         loc, log_var = params_pass(xb, refinement_seed)
@@ -120,6 +150,7 @@ def importance_weighted_pass(
             out[key].append(value)
         out["loc"].append(loc.numpy())
         out["log_var"].append(log_var.numpy())
+        progress.done(b + 1)
     return {key: np.concatenate(parts, axis=0) for key, parts in out.items()}
 
 
@@ -172,7 +203,9 @@ def _length_batch_pass(
         out["encoder_loc"][batch.rows] = encoder_pass(xb).numpy() if refined else loc.numpy()
         out["loc"][batch.rows], out["log_var"][batch.rows] = loc.numpy(), log_var.numpy()
     lse_parts, lse2_parts, rec_sum = [], [], np.zeros(n_rows)
-    for c, n in enumerate(_chunk_sizes(n_samples, chunk)):
+    chunks = _chunk_sizes(n_samples, chunk)
+    progress = _ProgressLog(len(chunks), f"chunks of {chunk} samples")
+    for c, n in enumerate(chunks):
 
         def chunk_seed(b: int, c: int = c) -> tf.Tensor:  # as importance_weighted_pass's
             return tf.constant([seed, b * 100003 + c], tf.int32)
@@ -186,4 +219,5 @@ def _length_batch_pass(
             rec_sum[rows] += parts[2].numpy().astype(np.float64)
         lse_parts.append(lse)
         lse2_parts.append(lse2)
+        progress.done(c + 1)
     return {**out, **_combine(lse_parts, lse2_parts, rec_sum, n_samples)}
