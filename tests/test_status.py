@@ -152,13 +152,20 @@ def test_the_log_alone_gives_the_epoch_when_no_resume_state_is_left(tmp_path):
 
 
 def test_the_eta_of_a_run_that_may_stop_early_is_marked_as_a_bound(tmp_path):
-    """A plateau schedule stops after its decays: the 8 s left are at most 8 s."""
+    """A plateau schedule stops after its decays: the 8 s left are at most 8 s, and the note
+    says how many decays are done."""
     run = tmp_path / "results" / "tiny" / "runs" / "digits" / "mlp" / "vanilla" / "seed1"
     _stopped_midway(run)
-    training = {"epochs": 4, "learning_rate_schedule": {"type": "plateau", "patience": 5}}
+    training = {"epochs": 4, "learning_rate_schedule": {"type": "plateau", "max_decays": 5}}
     write_json(run / "run_config.json", {"training": training})
+    sidecar = run / "resume" / "state-e00003-b000000.json"
+    plateau = {"learning_rate": 0.25, "best_loss": 34.0, "not_improved": 0, "decays": 1}
+    write_json(sidecar, {"epoch": 3, "history": _history([10.0, 14.0]), "plateau": plateau})
+    os.utime(sidecar, (NOW - 600, NOW - 600))
     (status,) = experiment_status(tmp_path / "results" / "tiny", None, NOW)
     assert (status.state, status.eta) == ("training", "≤0:00:08")
+    # How near the schedule's stop the run is: its rate and decays so far.
+    assert status.note == "lr 0.25, 1/5 decays; last update 10 min ago"
 
 
 def test_a_run_resumed_after_a_crash_is_training_not_failed(tmp_path):

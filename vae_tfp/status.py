@@ -149,9 +149,11 @@ def _training_progress(status: RunStatus, run_dir: Path, log: list[str], now: fl
     written = [p.stat().st_mtime for p in (run_dir / TRAIN_LOG,) if p.is_file()]
     resume = _newest_resume_state(run_dir)
     epoch_lines = [m for m in map(EPOCH_LINE.search, log) if m]
+    decays = ""
     if resume is not None:
         state, mtime = resume
         written.append(mtime)
+        decays = _plateau_text(state.get("plateau"), _training_config(run_dir))
         walls = [float(row["wall_time_s"]) for row in state.get("history", [])]
         status.epoch = len(walls)
         if walls:
@@ -171,7 +173,18 @@ def _training_progress(status: RunStatus, run_dir: Path, log: list[str], now: fl
     if status.epochs is None and epoch_lines:
         status.epochs = int(epoch_lines[-1]["epochs"])
     if written:
-        status.note = f"last update {_age(max(0.0, now - max(written)))} ago"
+        status.note = f"{decays}last update {_age(max(0.0, now - max(written)))} ago"
+
+
+def _plateau_text(plateau: Any, training: Mapping[str, Any]) -> str:
+    """``lr 0.25, 1/5 decays; `` for a run under a plateau schedule (how near its stop is),
+    from the resume state's ``plateau`` record; empty otherwise."""
+    if not isinstance(plateau, Mapping) or "decays" not in plateau:
+        return ""
+    schedule = training.get("learning_rate_schedule")
+    cap = schedule.get("max_decays") if isinstance(schedule, Mapping) else None
+    count = f"{plateau['decays']}/{cap}" if cap is not None else str(plateau["decays"])
+    return f"lr {plateau.get('learning_rate', float('nan')):.4g}, {count} decays; "
 
 
 def run_status(
