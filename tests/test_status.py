@@ -165,7 +165,7 @@ def test_the_eta_of_a_run_that_may_stop_early_is_marked_as_a_bound(tmp_path):
     (status,) = experiment_status(tmp_path / "results" / "tiny", None, NOW)
     assert (status.state, status.eta) == ("training", "≤0:00:08")
     # How near the schedule's stop the run is: its rate and decays so far.
-    assert status.note == "lr 0.25, 1/5 decays; last update 10 min ago"
+    assert status.note == "lr 0.25, decays 1/5; last update 10 min ago"
 
 
 def test_a_run_resumed_after_a_crash_is_training_not_failed(tmp_path):

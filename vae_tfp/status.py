@@ -177,14 +177,15 @@ def _training_progress(status: RunStatus, run_dir: Path, log: list[str], now: fl
 
 
 def _plateau_text(plateau: Any, training: Mapping[str, Any]) -> str:
-    """``lr 0.25, 1/5 decays; `` for a run under a plateau schedule (how near its stop is),
-    from the resume state's ``plateau`` record; empty otherwise."""
+    """``lr 0.25, decays 1/5; `` for a run under a plateau schedule (how near its stop is),
+    from the resume state's ``plateau`` record (``decays 1`` when the config leaves
+    ``max_decays`` to its default); empty otherwise."""
     if not isinstance(plateau, Mapping) or "decays" not in plateau:
         return ""
     schedule = training.get("learning_rate_schedule")
     cap = schedule.get("max_decays") if isinstance(schedule, Mapping) else None
     count = f"{plateau['decays']}/{cap}" if cap is not None else str(plateau["decays"])
-    return f"lr {plateau.get('learning_rate', float('nan')):.4g}, {count} decays; "
+    return f"lr {plateau.get('learning_rate', float('nan')):.4g}, decays {count}; "
 
 
 def run_status(
