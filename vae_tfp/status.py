@@ -114,10 +114,10 @@ def _training_config(run_dir: Path) -> dict[str, Any]:
     return training if isinstance(training, dict) else {}
 
 
-def _configured_epochs(run_dir: Path) -> int | None:
-    """``training.epochs`` of the run's ``run_config.json``, if it is there."""
+def _configured_epochs(training: Mapping[str, Any]) -> int | None:
+    """``training.epochs`` of a run's config, if it is there."""
     try:
-        return int(_training_config(run_dir)["epochs"])
+        return int(training["epochs"])
     except (KeyError, ValueError, TypeError):
         return None
 
@@ -145,7 +145,8 @@ def _trained(status: RunStatus, run_dir: Path) -> None:
 
 def _training_progress(status: RunStatus, run_dir: Path, log: list[str], now: float) -> None:
     """Fills epoch, epochs, elapsed, ETA and the age of the last write into ``status``."""
-    status.epochs = _configured_epochs(run_dir) or status.epochs
+    training = _training_config(run_dir)
+    status.epochs = _configured_epochs(training) or status.epochs
     written = [p.stat().st_mtime for p in (run_dir / TRAIN_LOG,) if p.is_file()]
     resume = _newest_resume_state(run_dir)
     epoch_lines = [m for m in map(EPOCH_LINE.search, log) if m]
@@ -153,14 +154,13 @@ def _training_progress(status: RunStatus, run_dir: Path, log: list[str], now: fl
     if resume is not None:
         state, mtime = resume
         written.append(mtime)
-        decays = _plateau_text(state.get("plateau"), _training_config(run_dir))
+        decays = _plateau_text(state.get("plateau"), training)
         walls = [float(row["wall_time_s"]) for row in state.get("history", [])]
         status.epoch = len(walls)
         if walls:
             status.elapsed = format_duration(walls[-1])
         if status.epochs is not None:
-            bound = can_stop_early(_training_config(run_dir))
-            status.eta = eta_text(walls, status.epochs, bound)
+            status.eta = eta_text(walls, status.epochs, can_stop_early(training))
     elif epoch_lines:
         last = epoch_lines[-1]
         status.epoch = int(last["epoch"])
