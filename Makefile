@@ -17,6 +17,9 @@
 #                     of hours each on 2 cores; resumes where it stopped), then its table
 #                     embedded in docs/reproduction.md, an excerpt in README.md, and its
 #                     HTML report in results/ptb-li2019/report.html
+# make ptb-interim    while those runs are under way: the table of the ones evaluated so
+#                     far (its caption names the runs still missing), embedded in
+#                     docs/reproduction.md until `make ptb` replaces it; trains nothing
 # make au-ablation    the active-unit ablation (config/au-ablation.yaml: 8 runs of 121
 #                     epochs, about an hour on 2 cores), then its table embedded in
 #                     docs/reproduction.md
@@ -46,7 +49,7 @@ SLURM_LOCK := requirements/lock-slurm.txt
 # 514 s on 2 cores against 596 s for --cores 8 (8 jobs sharing 2 cores): docs/performance.md.
 CORES ?= all
 
-.PHONY: run test test-cluster test-checks report reproduce ptb au-ablation lint lock clean-results venv
+.PHONY: run test test-cluster test-checks report reproduce ptb ptb-interim au-ablation lint lock clean-results venv
 
 venv: $(STAMP)
 
@@ -115,6 +118,11 @@ ptb: $(STAMP)
 		results/ptb-li2019/tables/datasets/ptb.md --rows . \
 		--drop-columns decoder,rec,marginal_kl,informative_units
 	$(BIN)/snakemake --configfile config/ptb.yaml --report results/ptb-li2019/report.html
+
+ptb-interim: $(STAMP)
+	$(BIN)/python -m vae_tfp interim-tables results/ptb-li2019 --configfile config/ptb.yaml
+	$(BIN)/python tools/embed_generated.py docs/reproduction.md ptb-table \
+		results/ptb-li2019/tables/interim/datasets/ptb.md
 
 au-ablation: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/au-ablation.yaml --rerun-incomplete

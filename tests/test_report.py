@@ -5,50 +5,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from fake_runs import fake_run as _fake_run
 
 from vae_tfp.report import collect_runs, summarize, write_tables
-
-
-def _fake_run(root, method, seed, elbo, n_test=1000, mi_upper=None):
-    run_dir = root / "digits" / "mlp" / method / f"seed{seed}"
-    run_dir.mkdir(parents=True)
-    payload = {
-        "run": {
-            "experiment": "t",
-            "dataset": "digits",
-            "decoder": "mlp",
-            "method": method,
-            "seed": seed,
-        },
-        "metrics": {
-            "elbo": elbo,
-            "nll_iw": -elbo - 1,
-            "rec": elbo - 2,
-            "kl": 2.0,
-            "mi": 1.5,
-            "marginal_kl": 0.5,
-            "au": 3,
-            "kl_per_dim": [1.0, 1.0],
-        },
-        "standard_errors": {"elbo": 0.1, "nll_iw": 0.1, "rec": 0.1, "kl": 0.01},
-        "estimators": {"iw_samples": 10, "n_test": n_test},
-        "reference": {},
-        "training": {"best_epoch": 4, "op_determinism": True},
-        "evaluation_op_determinism": True,
-        "wall_time_s": 1.0,
-        "config": {
-            "method_options": {"method": method.split("_")[0]},
-            "decoder_options": {"type": "mlp"},
-            "model": {"latent_dim": 2},
-        },
-        "provenance": {"git": {"commit": "abc"}},
-    }
-    if mi_upper is not None:  # kl 2.0: the marginal KL bracket is [2 - mi_upper, 2 - 1.5]
-        payload["metrics"].update(
-            mi_upper=mi_upper, marginal_kl_lower=2.0 - mi_upper, marginal_kl_upper=0.5
-        )
-    (run_dir / "metrics.json").write_text(json.dumps(payload))
-    return run_dir / "metrics.json"
 
 
 def test_tables_have_one_row_per_run_and_mean_std_per_setting(tmp_path):

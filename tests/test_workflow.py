@@ -20,10 +20,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vae_tfp.config import RunKey, iter_runs, resolve_run_config, training_config
+from vae_tfp.config import (
+    RunKey,
+    iter_runs,
+    load_experiment_config,
+    resolve_run_config,
+    training_config,
+)
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.methods.registry import METHODS, method_declarations
 from vae_tfp.models.decoder_types import DECODER_TYPES, STRUCTURAL_ARGS, decoder_class
+from vae_tfp.report.interim import write_interim_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 NAN, INF = float("nan"), float("inf")
@@ -394,6 +401,12 @@ def test_tiny_experiment_runs_to_the_tables(tmp_path):
     replan = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, moved))
     assert replan.returncode == 0, replan.stderr
     assert "Nothing to be done" in replan.stdout + replan.stderr
+
+    # `interim-tables` on the finished grid writes the workflow's tables: one reading of
+    # the config's report section (vae_tfp/report/options.py) for both.
+    write_interim_tables(results, load_experiment_config(configfile))
+    for name in ("summary.md", "datasets/digits.md", "datasets/linear_gaussian.md"):
+        assert (tables / "interim" / name).read_text() == (tables / name).read_text(), name
 
 
 def _markdown_row(path: Path, method: str) -> dict[str, str]:

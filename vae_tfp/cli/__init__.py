@@ -7,6 +7,7 @@
     python -m vae_tfp aggregate --output-dir DIR [--order-json JSON] [--baseline METHOD]
                                 [--informative-mi NATS] [--code-versions mark|refuse]
                                 METRICS.json [METRICS.json ...]
+    python -m vae_tfp interim-tables RESULTS [--configfile FILE]
     python -m vae_tfp landing-page --summary CSV --template RST --output RST
     python -m vae_tfp dataset-table --summary CSV --dataset D --output-dir DIR
                                     [--published-conventions]

@@ -25,6 +25,24 @@ def _aggregate(args: argparse.Namespace) -> None:
     logging.info("aggregated %d runs -> %s", len(args.metrics), ", ".join(map(str, paths)))
 
 
+def _interim_tables(args: argparse.Namespace) -> None:
+    from vae_tfp.config import load_experiment_config
+    from vae_tfp.report.interim import write_interim_tables
+    from vae_tfp.status import find_config
+
+    configfile = args.configfile or find_config(args.results)
+    if configfile is None:
+        raise SystemExit(
+            f"interim-tables: no config in config/ has experiment {args.results.name!r}; "
+            "pass the experiment's config with --configfile"
+        )
+    try:
+        paths = write_interim_tables(args.results, load_experiment_config(configfile))
+    except ValueError as error:  # no run evaluated yet: say so, without a traceback
+        raise SystemExit(f"interim-tables: {error}") from None
+    logging.info("interim tables of %s -> %s", args.results, ", ".join(map(str, paths)))
+
+
 def _landing_page(args: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -121,6 +139,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add(aggregate, "metrics", "metrics.json files")
     aggregate.set_defaults(func=_aggregate)
+
+    interim = commands.add_parser(
+        "interim-tables",
+        help="the tables of the runs evaluated so far, captioned with the runs still missing",
+        description="Writes RESULTS/tables/interim/ (summary and per-dataset tables) from the "
+        "runs of the config's grid that have a metrics.json, each caption starting with "
+        "which runs are not evaluated yet. Safe beside a running pipeline.",
+    )
+    interim.add_argument(
+        "results", type=Path, help="the experiment folder, e.g. results/ptb-li2019"
+    )
+    interim.add_argument(
+        "--configfile",
+        type=Path,
+        default=None,
+        help="the experiment config (default: the one in config/ whose experiment is "
+        "RESULTS's name)",
+    )
+    interim.set_defaults(func=_interim_tables)
 
     landing = commands.add_parser(
         "landing-page", help="the HTML report's landing page with the runs' code versions"

@@ -188,8 +188,11 @@ def table_note(table: pd.DataFrame, frame: pd.DataFrame) -> str:
     return f"{UNITS_NOTE} {spread_rule()} {bound_rule(frame, is_marked(table))} No bold."
 
 
-def write_tables(frame: pd.DataFrame, output_dir: str | os.PathLike) -> dict[str, Path]:
-    """Writes ``summary.csv``, ``summary.md`` and ``summary.tex`` atomically.
+def write_tables(
+    frame: pd.DataFrame, output_dir: str | os.PathLike, note: str = ""
+) -> dict[str, Path]:
+    """Writes ``summary.csv``, ``summary.md`` and ``summary.tex`` atomically; ``note`` (e.g.
+    :func:`vae_tfp.report.interim.interim_note`) starts the caption.
 
     Returns:
         The paths written, by format.
@@ -198,7 +201,7 @@ def write_tables(frame: pd.DataFrame, output_dir: str | os.PathLike) -> dict[str
     table = summarize(frame)
     paths = {ext: output_dir / f"summary.{ext}" for ext in ("csv", "md", "tex")}
     atomic_write(paths["csv"], lambda s: frame.to_csv(s, index=False))
-    note = code_version_note(frame) + table_note(table, frame)
+    note = note + code_version_note(frame) + table_note(table, frame)
     atomic_write(paths["md"], lambda s: s.write(f"{note}\n\n{table.to_markdown(index=False)}\n"))
     latex = latex_table(table, note, "tab:summary", text_columns=3)
     atomic_write(paths["tex"], lambda s: s.write(latex))
@@ -212,6 +215,7 @@ def write_all_tables(
     baseline: str = "vanilla",
     informative_mi: float | None = None,
     code_versions: str = DEFAULT_MODE,
+    note: str = "",
 ) -> list[Path]:
     """Every table of an experiment from its ``metrics.json`` files.
 
@@ -230,6 +234,7 @@ def write_all_tables(
         code_versions: ``mark`` the tables whose rows come from different code versions
             or a dirty tree, or ``refuse`` to write them
             (:mod:`vae_tfp.report.code_versions`).
+        note: A sentence the summary's caption starts with (an interim table's, say).
 
     Returns:
         The paths written.
@@ -241,7 +246,7 @@ def write_all_tables(
     output_dir = Path(output_dir)
     frame = ordered(collect_runs(metrics_paths, informative_mi), order or {}, baseline)
     check_code_versions(frame, code_versions)
-    written = list(write_tables(frame, output_dir).values())
+    written = list(write_tables(frame, output_dir, note).values())
     units = ordered(unit_rows(metrics_paths, informative_mi), order or {}, baseline)
     # runs_long.csv: the code versions as columns of every row, not as metrics.
     versions = frame[[*KEYS, *CODE_COLUMNS]]

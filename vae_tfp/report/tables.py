@@ -229,10 +229,12 @@ def write_dataset_table(
     output_dir: str | os.PathLike,
     published: bool = False,
     protocol_differences: Sequence[str] = (),
+    note: str = "",
 ) -> list[Path]:
     """``<dataset>.md``, ``.tex``, ``.html`` and ``.csv`` from the ordered runs (with
     ``published``, He et al. 2019's conventions too: :func:`dataset_table`); the caption
-    ends with the config's ``protocol_differences`` for the dataset.
+    starts with ``note`` (an interim table's: :func:`vae_tfp.report.interim.interim_note`)
+    and ends with the config's ``protocol_differences`` for the dataset.
 
     Raises:
         ValueError: If the frame has no run of ``dataset``.
@@ -244,7 +246,7 @@ def write_dataset_table(
         )
     display, numbers = dataset_table(runs, published=published)
     base = Path(output_dir) / dataset
-    caption = code_version_note(runs) + dataset_caption(runs, display)  # the note: provenance
+    caption = note + code_version_note(runs) + dataset_caption(runs, display)
     caption += differences_caption(protocol_differences)
     written = write_display(display, caption, base, f"tab:{dataset}", 2)
     atomic_write(base.with_suffix(".csv"), lambda s: numbers.to_csv(s, index=False))

@@ -26,6 +26,7 @@ from vae_tfp.config import (
     training_config,
 )
 from vae_tfp.plugins import is_file_spec, plugin_spec_of, resolve_plugin_specs
+from vae_tfp.report.options import table_options
 
 
 # ---- Config ------------------------------------------------------------------------------
@@ -170,26 +171,25 @@ def experiment_metrics(wildcards):
 # ---- Report ------------------------------------------------------------------------------
 # The order of rows and lines in tables and figures: the config's sections, with the
 # baseline method (config `report.baseline`, default vanilla) first.
-REPORT = config.get("report", {})
-BASELINE = REPORT.get("baseline", "vanilla")
+# (vae_tfp/report/options.py: the same reading as `python -m vae_tfp interim-tables`.)
+TABLE_OPTIONS = table_options(config)
+BASELINE = TABLE_OPTIONS.baseline
 # The collapse verdict's threshold: fixed by the config, or (default) each run's
 # 2 / (N S r^2) from its test-set size and MI samples (vae_tfp/report/collapse.py).
 INFORMATIVE_MI_OPTION = (
-    f"--informative-mi {REPORT['informative_mi']}" if "informative_mi" in REPORT else ""
+    f"--informative-mi {TABLE_OPTIONS.informative_mi!r}"
+    if TABLE_OPTIONS.informative_mi is not None
+    else ""
 )
 # He et al. 2019's conventions (au_he2019, mi_minibatch) in the per-dataset tables.
-PUBLISHED_OPTION = "--published-conventions" if REPORT.get("published_conventions") else ""
+PUBLISHED_OPTION = "--published-conventions" if TABLE_OPTIONS.published_conventions else ""
 # Where the runs differ from the published protocols they follow (dataset -> sentences).
-PROTOCOL_DIFFERENCES = config.get("protocol_differences", {})
+PROTOCOL_DIFFERENCES = TABLE_OPTIONS.protocol_differences
 # Rows from different code versions or a dirty tree: mark the tables, or refuse them
 # (vae_tfp/report/code_versions.py; docs/provenance.md).
-CODE_VERSIONS = REPORT.get("code_versions", "mark")
-METHOD_ORDER = [BASELINE] * (BASELINE in config["methods"]) + [
-    m for m in config["methods"] if m != BASELINE
-]
-ORDER_JSON = json.dumps(
-    {"dataset": list(config["datasets"]), "decoder": list(config["decoders"]), "method": METHOD_ORDER}
-)
+CODE_VERSIONS = TABLE_OPTIONS.code_versions
+METHOD_ORDER = TABLE_OPTIONS.order["method"]
+ORDER_JSON = json.dumps(TABLE_OPTIONS.order)
 GRID_DATASETS = list(dict.fromkeys(key.dataset for key in RUNS))
 # (dataset, decoder variant) pairs of the grid, and the methods each has, in report order.
 SETTINGS = list(dict.fromkeys((key.dataset, key.decoder) for key in RUNS))
