@@ -3,15 +3,15 @@
 import json
 
 
-def fake_run(root, method, seed, elbo, n_test=1000, mi_upper=None):
-    """Writes ``root/digits/mlp/{method}/seed{seed}/metrics.json`` of a digits x mlp run
-    with ELBO ``elbo`` (nll_iw = -elbo - 1, kl 2, mi 1.5, au 3) and returns its path."""
-    run_dir = root / "digits" / "mlp" / method / f"seed{seed}"
-    run_dir.mkdir(parents=True)
+def fake_run(root, method, seed, elbo, n_test=1000, mi_upper=None, dataset="digits"):
+    """Writes ``root/{dataset}/mlp/{method}/seed{seed}/metrics.json`` of a run with an mlp
+    decoder and ELBO ``elbo`` (nll_iw = -elbo - 1, kl 2, mi 1.5, au 3); returns its path."""
+    run_dir = root / dataset / "mlp" / method / f"seed{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
     payload = {
         "run": {
             "experiment": "t",
-            "dataset": "digits",
+            "dataset": dataset,
             "decoder": "mlp",
             "method": method,
             "seed": seed,

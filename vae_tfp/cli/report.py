@@ -144,8 +144,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "interim-tables",
         help="the tables of the runs evaluated so far, captioned with the runs still missing",
         description="Writes RESULTS/tables/interim/ (summary and per-dataset tables) from the "
-        "runs of the config's grid that have a metrics.json, each caption starting with "
-        "which runs are not evaluated yet. Safe beside a running pipeline.",
+        "runs of the config's grid whose metrics.json records the grid's run config and is "
+        "newer than their training, each caption starting with which runs are not evaluated "
+        "yet or left out as stale. Safe beside a running pipeline.",
     )
     interim.add_argument(
         "results", type=Path, help="the experiment folder, e.g. results/ptb-li2019"

@@ -49,7 +49,6 @@ def table_options(config: Mapping[str, Any]) -> TableOptions:
     baseline = report.get("baseline", "vanilla")
     methods = list(config.get("methods") or [])
     method_order = [baseline] * (baseline in methods) + [m for m in methods if m != baseline]
-    informative_mi = report.get("informative_mi")
     return TableOptions(
         order={
             "dataset": list(config.get("datasets") or []),
@@ -57,7 +56,8 @@ def table_options(config: Mapping[str, Any]) -> TableOptions:
             "method": method_order,
         },
         baseline=baseline,
-        informative_mi=None if informative_mi is None else float(informative_mi),
+        # As written (1, not 1.0): the workflow puts it into a rule's params unchanged.
+        informative_mi=report.get("informative_mi"),
         published_conventions=bool(report.get("published_conventions")),
         protocol_differences={
             dataset: list(sentences)

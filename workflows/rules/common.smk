@@ -177,7 +177,7 @@ BASELINE = TABLE_OPTIONS.baseline
 # The collapse verdict's threshold: fixed by the config, or (default) each run's
 # 2 / (N S r^2) from its test-set size and MI samples (vae_tfp/report/collapse.py).
 INFORMATIVE_MI_OPTION = (
-    f"--informative-mi {TABLE_OPTIONS.informative_mi!r}"
+    f"--informative-mi {TABLE_OPTIONS.informative_mi}"
     if TABLE_OPTIONS.informative_mi is not None
     else ""
 )
