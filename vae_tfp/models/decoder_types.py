@@ -24,10 +24,10 @@ DECODER_TYPES: dict[str, str] = {
 }
 
 # Decoder types whose train steps XLA compiles by default (training.jit_compile unset).
-# Measured per epoch on one thread (embedded default settings): the MLP VAE 784-500-500-32
-# gains about 1.5x steps/s at MNIST scale and the Burda MLP at batch 20 about 1.7x; XLA's
-# CPU convolutions make the PixelCNN 70x slower (30 s vs 0.44 s per digits epoch) and give
-# the LSTM and MADE nothing but a longer first trace.
+# benchmarks/xla_train_steps.py times both modes per decoder type (docs/performance.md):
+# XLA's CPU convolutions make both PixelCNNs many times slower, so they stay in graph mode;
+# MADE and the LSTM also gain under XLA at the embedded scale but stay in graph mode for now
+# (the LSTM's length batches at PTB scale gained nothing from per-shape XLA).
 XLA_TRAIN_STEPS = frozenset({"mlp", "linear"})
 
 
