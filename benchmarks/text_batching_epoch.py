@@ -21,8 +21,15 @@ the median over rounds, batches per epoch, distinct shapes (fed to the step, and
 LSTM after the cut), and padding fractions. ``--per-shape`` also times the length feeds
 with one ``tf.function`` per shape instead of one dynamic-shape loop.
 
+``--validation`` times the per-epoch validation pass instead (the Trainer's own call of
+:func:`vae_tfp.training.validation.validation_scores` on PTB's validation sentences, in the
+batches each batching gives it: padded rows, or unshuffled length or bucket batches): the
+first pass (which compiles), then the median of ``--rounds`` passes, alternated, with the
+number of batches and ``valid_elbo`` (which must agree across batchings: the same
+sentences, the same noise).
+
     VAE_TFP_DATA_CACHE=... python benchmarks/text_batching_epoch.py [--threads 2]
-        [--rounds 5] [--fraction 0.04] [--buckets 8] [--per-shape]
+        [--rounds 5] [--fraction 0.04] [--buckets 8] [--per-shape] [--validation]
 """
 
 from __future__ import annotations
@@ -140,6 +147,52 @@ def timed_window(trainer, seed: int, epoch: int, fraction: float, rng) -> float:
     return (time.perf_counter() - started) * feed.n_batches / window
 
 
+def validation_pass(trainer) -> tuple[float, float]:
+    """Seconds and ``valid_elbo`` of one validation pass as the Trainer runs it each epoch."""
+    from vae_tfp.seeds import derive_seed
+    from vae_tfp.training.validation import (
+        VALID_AU_THRESHOLD,
+        VALID_BATCH_SIZE,
+        validation_scores,
+    )
+
+    started = time.perf_counter()
+    scores = validation_scores(
+        trainer.model,
+        trainer.data.valid,
+        VALID_BATCH_SIZE,
+        derive_seed(trainer.seed, "valid_sampling"),
+        VALID_AU_THRESHOLD,
+        batches=trainer.valid_batches,
+    )
+    return time.perf_counter() - started, scores["valid_elbo"]
+
+
+def time_validation(trainers: dict, rounds: int, threads: int) -> None:
+    """Prints the first and the median validation pass of each batching, alternated."""
+    from vae_tfp.training.validation import VALID_BATCH_SIZE
+
+    names = list(trainers)
+    first = {name: validation_pass(trainers[name]) for name in names}
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            times[name].append(validation_pass(trainers[name])[0])
+    print(f"\n# {machine_note(threads)}")
+    print(f"validation pass (median of {rounds} passes after the first, alternated)")
+    print("| batching | batches | first pass (s) | pass (s) | valid_elbo |")
+    print("|---|---|---|---|---|")
+    for name in names:
+        batches = trainers[name].valid_batches  # None: consecutive padded rows
+        rows = len(trainers[name].data.valid)
+        count = len(batches) if batches is not None else -(-rows // VALID_BATCH_SIZE)
+        seconds, elbo = first[name]
+        print(
+            f"| {name} | {count} | {seconds:.1f} | {statistics.median(times[name]):.1f} "
+            f"| {elbo:.4f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -147,6 +200,9 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.04)
     parser.add_argument("--buckets", type=int, default=8)
     parser.add_argument("--per-shape", action="store_true")
+    parser.add_argument(
+        "--validation", action="store_true", help="time the validation pass instead"
+    )
     args = parser.parse_args()
 
     from vae_tfp.runtime import configure_tensorflow
@@ -175,8 +231,13 @@ def main() -> None:
                 run_config, data, batching, args.buckets, per_shape, f"{tmp}/{len(trainers)}"
             )
             trainers[name] = trainer
+            if args.validation:
+                continue
             warm[name] = warm_up(trainer, lengths, seed)
             print(f"warm-up {name}: {warm[name]:.0f} s", flush=True)
+        if args.validation:
+            time_validation(trainers, args.rounds, args.threads)
+            return
         rng = np.random.default_rng(0)
         for round_ in range(args.rounds):
             for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
