@@ -4,7 +4,8 @@ Each job's time is from the line stamped before it started to the stamp before i
 "Finished jobid" line (Snakemake stamps with whole seconds, so short jobs round to 0 or 1);
 the printed table has, per rule, the number of jobs, their summed and median seconds, and
 the summed time divided by the cores, the wall time the rule would take with the cores
-always busy. ``make run`` prints where its log is ("Complete log(s): ...").
+always busy; then the log's wall time, its first time stamp to its last (what ``make
+run`` took, to the second). ``make run`` prints where its log is ("Complete log(s): ...").
 
 An experiment that ran over several Snakemake invocations (stopped, resumed) has no one
 log: ``--benchmarks results/<experiment>/benchmarks`` reads the benchmark file Snakemake
@@ -48,6 +49,16 @@ def job_seconds(lines: list[str]) -> dict[str, list[float]]:
     return dict(seconds)
 
 
+def wall_seconds(lines: list[str]) -> float | None:
+    """Seconds from a Snakemake log's first time stamp to its last (None: fewer than two)."""
+    stamps = [
+        datetime.datetime.strptime(match[1], "%a %b %d %H:%M:%S %Y")
+        for line in lines
+        if (match := STAMP.match(line))
+    ]
+    return (stamps[-1] - stamps[0]).total_seconds() if len(stamps) > 1 else None
+
+
 def benchmark_seconds(folder: Path) -> dict[str, list[float]]:
     """Wall seconds of every job with a Snakemake benchmark file under ``folder`` (one
     subfolder per rule), grouped by rule."""
@@ -66,10 +77,12 @@ def main() -> None:
     source.add_argument("--benchmarks", type=Path, help="results/<experiment>/benchmarks")
     parser.add_argument("--cores", type=int, default=2, help="cores the run had (default 2)")
     args = parser.parse_args()
+    wall = None
     if args.benchmarks:
         by_rule = benchmark_seconds(args.benchmarks)
     else:
-        by_rule = job_seconds(args.log.read_text().splitlines())
+        lines = args.log.read_text().splitlines()
+        by_rule, wall = job_seconds(lines), wall_seconds(lines)
     print(f"{'rule':<18} {'jobs':>4} {'sum s':>7} {'median s':>8} {'sum/cores s':>11}")
     for name, values in sorted(by_rule.items(), key=lambda item: -sum(item[1])):
         total = sum(values)
@@ -82,6 +95,9 @@ def main() -> None:
         f"{'all jobs':<18} {sum(map(len, by_rule.values())):>4} {total:>7.0f}"
         f" {'':>8} {total / args.cores:>11.0f}"
     )
+    if wall is not None:
+        minutes, seconds = divmod(round(wall), 60)
+        print(f"wall time of the log, first to last stamp: {minutes} min {seconds} s")
 
 
 if __name__ == "__main__":
