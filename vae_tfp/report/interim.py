@@ -23,6 +23,7 @@ from vae_tfp.config import RunKey, iter_runs, resolve_run_config
 from vae_tfp.report.aggregate import write_all_tables
 from vae_tfp.report.options import table_options
 from vae_tfp.report.tables import write_dataset_table
+from vae_tfp.status import run_folder
 
 INTERIM_FOLDER = Path("tables") / "interim"
 # What a run folder holds of its training; one newer than metrics.json means a retraining.
@@ -32,10 +33,9 @@ TABLE_SUFFIXES = (".md", ".tex", ".html", ".csv")
 
 
 def run_metrics_path(results: Path, key: RunKey) -> Path:
-    """``RESULTS/runs/{dataset}/{decoder}/{method}/seed{seed}/metrics.json``, the evaluate
-    rule's output (``workflows/rules/evaluate.smk``)."""
-    run_dir = results / "runs" / key.dataset / key.decoder / key.method / f"seed{key.seed}"
-    return run_dir / "metrics.json"
+    """The run's ``metrics.json``, the evaluate rule's output
+    (``workflows/rules/evaluate.smk``)."""
+    return run_folder(results, key) / "metrics.json"
 
 
 def evaluation_state(results: Path, config: Mapping[str, Any], key: RunKey) -> str:
