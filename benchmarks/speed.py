@@ -66,9 +66,10 @@ def binary_data(n: int, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).random((n, DIM)) < 0.13).astype(np.float32)
 
 
-def suite_trainer(x: np.ndarray, run_dir: Path):
+def mlp_vae_case(x: np.ndarray, hidden=HIDDEN, latent: int = LATENT, batch: int = BATCH):
+    """The run config and data of a vanilla MLP VAE (encoder and decoder ``hidden``) on the
+    binary rows ``x`` (validation and test: its first 1,000)."""
     from vae_tfp.data.store import PreparedData
-    from vae_tfp.training.loop import Trainer
 
     data = PreparedData(
         name="binarized_mnist", kind="binary", train=x, valid=x[:1000], test=x[:1000],
@@ -77,11 +78,18 @@ def suite_trainer(x: np.ndarray, run_dir: Path):
     run_config = {
         "experiment": "speed", "dataset": "binarized_mnist", "decoder": "mlp",
         "method": "vanilla", "seed": 0, "dataset_options": {"data_seed": 0},
-        "decoder_options": {"type": "mlp", "hidden_units": list(HIDDEN)},
+        "decoder_options": {"type": "mlp", "hidden_units": list(hidden)},
         "method_options": {"method": "vanilla"},
-        "model": {"latent_dim": LATENT, "encoder_hidden_units": list(HIDDEN)},
-        "training": {"epochs": 1, "batch_size": BATCH, "learning_rate": 1e-3},
+        "model": {"latent_dim": latent, "encoder_hidden_units": list(hidden)},
+        "training": {"epochs": 1, "batch_size": batch, "learning_rate": 1e-3},
     }  # fmt: skip
+    return run_config, data
+
+
+def suite_trainer(x: np.ndarray, run_dir: Path):
+    from vae_tfp.training.loop import Trainer
+
+    run_config, data = mlp_vae_case(x)
     return Trainer(run_config, data, run_dir)
 
 

@@ -33,9 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/speed.py
 EMBEDDED = {  # case -> (dataset, decoder variant of config/config.yaml)
     "digits x mlp": ("digits", "mlp"),
     "linear_gaussian x linear": ("linear_gaussian", "linear"),
@@ -67,22 +66,9 @@ def embedded_case(dataset: str, decoder: str | None):
 
 def mnist_scale_case(hidden: tuple[int, ...], latent: int, batch: int):
     """A vanilla MLP VAE on 10,000 random binary 784-d examples (timing ignores weights)."""
-    from vae_tfp.data.store import PreparedData
+    from speed import binary_data, mlp_vae_case
 
-    x = (np.random.default_rng(0).random((10_000, 784)) < 0.13).astype(np.float32)
-    data = PreparedData(
-        name="binarized_mnist", kind="binary", train=x, valid=x[:1000], test=x[:1000],
-        options={"data_seed": 0},
-    )  # fmt: skip
-    run_config = {
-        "experiment": "xla", "dataset": "binarized_mnist", "decoder": "mlp",
-        "method": "vanilla", "seed": 0, "dataset_options": {"data_seed": 0},
-        "decoder_options": {"type": "mlp", "hidden_units": list(hidden)},
-        "method_options": {"method": "vanilla"},
-        "model": {"latent_dim": latent, "encoder_hidden_units": list(hidden)},
-        "training": {"epochs": 1, "batch_size": batch, "learning_rate": 1e-3},
-    }  # fmt: skip
-    return run_config, data
+    return mlp_vae_case(binary_data(10_000), hidden, latent, batch)
 
 
 def trainer(run_config: dict, data, jit_compile: bool, run_dir: Path):
