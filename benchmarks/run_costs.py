@@ -47,7 +47,7 @@ def run_row(run_dir: Path, results: Path) -> dict[str, object]:
         row["train elbo"] = f"{history['elbo'].iloc[-1]:.2f}"
         row["valid elbo"] = f"{history['valid_elbo'].iloc[-1]:.2f}"
     else:
-        row["epochs"] = "training" if (run_dir / "resume").is_dir() else "none"
+        row["epochs"] = "no history yet"  # training (its history is in its resume states)
     metrics_path = run_dir / "metrics.json"
     if metrics_path.is_file():
         payload = json.loads(metrics_path.read_text())
