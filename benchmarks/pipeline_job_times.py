@@ -13,6 +13,7 @@ writes for each train, evaluate and prepare job instead (its wall seconds, the l
 attempt's).
 
     python benchmarks/pipeline_job_times.py .snakemake/log/<run>.snakemake.log [--cores 2]
+        [--by decoder]
     python benchmarks/pipeline_job_times.py --benchmarks results/<experiment>/benchmarks
 """
 
@@ -28,21 +29,30 @@ from pathlib import Path
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]$")
 RULE = re.compile(r"^(?:local)?rule (\w+):$")
 JOB = re.compile(r"^\s+jobid: (\d+)$")
+WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
 FINISHED = re.compile(r"^Finished jobid: (\d+)")
 
 
-def job_seconds(lines: list[str]) -> dict[str, list[float]]:
-    """Seconds of every finished job of a Snakemake log, grouped by rule."""
+def job_seconds(lines: list[str], by: str | None = None) -> dict[str, list[float]]:
+    """Seconds of every finished job of a Snakemake log, grouped by rule, or by rule and
+    the value of the wildcard ``by`` (``"train decoder=pixelcnn"``) for the jobs that have
+    it."""
     started: dict[str, tuple[datetime.datetime, str]] = {}
     seconds: dict[str, list[float]] = defaultdict(list)
-    stamp = rule = None
+    stamp = rule = job = None
     for line in lines:
         if match := STAMP.match(line):
             stamp = datetime.datetime.strptime(match[1], "%a %b %d %H:%M:%S %Y")
         elif match := RULE.match(line):
             rule = match[1]
         elif (match := JOB.match(line)) and rule is not None:
-            started[match[1]], rule = (stamp, rule), None
+            job = match[1]
+            started[job], rule = (stamp, rule), None
+        elif (match := WILDCARDS.match(line)) and by and job in started:
+            values = dict(item.split("=", 1) for item in match[1].split(", "))
+            if by in values:
+                begun, name = started[job]
+                started[job] = begun, f"{name} {by}={values[by]}"
         elif (match := FINISHED.match(line)) and match[1] in started:
             begun, name = started.pop(match[1])
             seconds[name].append((stamp - begun).total_seconds())
@@ -76,23 +86,27 @@ def main() -> None:
     source.add_argument("log", type=Path, nargs="?", help="a .snakemake/log/*.snakemake.log file")
     source.add_argument("--benchmarks", type=Path, help="results/<experiment>/benchmarks")
     parser.add_argument("--cores", type=int, default=2, help="cores the run had (default 2)")
+    parser.add_argument(
+        "--by", metavar="WILDCARD", help="split each rule's jobs by this wildcard (log only)"
+    )
     args = parser.parse_args()
     wall = None
     if args.benchmarks:
         by_rule = benchmark_seconds(args.benchmarks)
     else:
         lines = args.log.read_text().splitlines()
-        by_rule, wall = job_seconds(lines), wall_seconds(lines)
-    print(f"{'rule':<18} {'jobs':>4} {'sum s':>7} {'median s':>8} {'sum/cores s':>11}")
+        by_rule, wall = job_seconds(lines, args.by), wall_seconds(lines)
+    width = max(18, *map(len, by_rule))
+    print(f"{'rule':<{width}} {'jobs':>4} {'sum s':>7} {'median s':>8} {'sum/cores s':>11}")
     for name, values in sorted(by_rule.items(), key=lambda item: -sum(item[1])):
         total = sum(values)
         print(
-            f"{name:<18} {len(values):>4} {total:>7.0f} {statistics.median(values):>8.1f}"
+            f"{name:<{width}} {len(values):>4} {total:>7.0f} {statistics.median(values):>8.1f}"
             f" {total / args.cores:>11.0f}"
         )
     total = sum(sum(values) for values in by_rule.values())
     print(
-        f"{'all jobs':<18} {sum(map(len, by_rule.values())):>4} {total:>7.0f}"
+        f"{'all jobs':<{width}} {sum(map(len, by_rule.values())):>4} {total:>7.0f}"
         f" {'':>8} {total / args.cores:>11.0f}"
     )
     if wall is not None:

@@ -4,9 +4,9 @@ For every run folder under ``RESULTS/runs`` (``{dataset}/{decoder}/{method}/seed
 prints, from ``history.csv`` (one row per epoch, ``wall_time_s`` cumulative over the run's
 sessions) and, once evaluated, ``metrics.json``:
 
-- epochs trained, and the tenth percentile and median of the seconds per epoch (validation
-  included; differences of ``wall_time_s``, the first epoch left out as it holds the first
-  trace);
+- epochs trained, and the tenth percentile, median and maximum of the seconds per epoch
+  (validation included; differences of ``wall_time_s``, the first epoch left out as it
+  holds the first trace; the maximum shows a pause or a contended stretch);
 - hours of training (``training.wall_time_s``) and minutes of evaluation
   (``evaluation_wall_time_s``);
 - the last epoch's training and validation ELBO, and ``nll_iw`` and ``au`` of the test set.
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = (
-    "run", "epochs", "s/epoch p10", "s/epoch median", "train h", "eval min",
+    "run", "epochs", "s/epoch p10", "s/epoch median", "s/epoch max", "train h", "eval min",
     "train elbo", "valid elbo", "nll_iw", "au",
 )  # fmt: skip
 
@@ -44,6 +44,7 @@ def run_row(run_dir: Path, results: Path) -> dict[str, object]:
         if seconds.size:
             row["s/epoch p10"] = f"{np.percentile(seconds, 10):.2f}"
             row["s/epoch median"] = f"{np.median(seconds):.2f}"
+            row["s/epoch max"] = f"{seconds.max():.0f}"
         row["train elbo"] = f"{history['elbo'].iloc[-1]:.2f}"
         row["valid elbo"] = f"{history['valid_elbo'].iloc[-1]:.2f}"
     else:
