@@ -45,8 +45,8 @@ STAMP := $(VENV)/.installed-from-lock
 SLURM_STAMP := $(VENV)/.installed-slurm-lock
 LOCK := requirements/lock.txt
 SLURM_LOCK := requirements/lock-slurm.txt
-# --cores all (one job per core, one TensorFlow thread each) ran the embedded default in
-# 514 s on 2 cores against 596 s for --cores 8 (8 jobs sharing 2 cores): docs/performance.md.
+# --cores all (one job per core, one TensorFlow thread each) ran the embedded default faster
+# on 2 cores than --cores 8 (8 jobs sharing 2 cores): docs/performance.md.
 CORES ?= all
 
 .PHONY: run test test-cluster test-checks report reproduce ptb ptb-interim au-ablation lint lock clean-results venv
