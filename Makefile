@@ -20,6 +20,9 @@
 # make ptb-interim    while those runs are under way: the table of the ones evaluated so
 #                     far (its caption names the runs still missing), embedded in
 #                     docs/reproduction.md until `make ptb` replaces it; trains nothing
+# make real-small     binarized MNIST and short PTB sentences with small models
+#                     (config/real-small.yaml: 10 runs, minutes on 2 cores), then its two
+#                     tables embedded in docs/datasets.md
 # make au-ablation    the active-unit ablation (config/au-ablation.yaml: 8 runs of 121
 #                     epochs, about an hour on 2 cores), then its table embedded in
 #                     docs/reproduction.md
@@ -49,7 +52,7 @@ SLURM_LOCK := requirements/lock-slurm.txt
 # on 2 cores than --cores 8 (8 jobs sharing 2 cores): docs/performance.md.
 CORES ?= all
 
-.PHONY: run test test-cluster test-checks report reproduce ptb ptb-interim au-ablation lint lock clean-results venv
+.PHONY: run test test-cluster test-checks report reproduce ptb ptb-interim real-small au-ablation lint lock clean-results venv
 
 venv: $(STAMP)
 
@@ -123,6 +126,13 @@ ptb-interim: $(STAMP)
 	$(BIN)/python -m vae_tfp interim-tables results/ptb-li2019 --configfile config/ptb.yaml
 	$(BIN)/python tools/embed_generated.py docs/reproduction.md ptb-table \
 		results/ptb-li2019/tables/interim/datasets/ptb.md
+
+real-small: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/real-small.yaml --rerun-incomplete
+	$(BIN)/python tools/embed_generated.py docs/datasets.md real-small-binarized-mnist \
+		results/real-small/tables/datasets/binarized_mnist.md
+	$(BIN)/python tools/embed_generated.py docs/datasets.md real-small-ptb \
+		results/real-small/tables/datasets/ptb.md
 
 au-ablation: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/au-ablation.yaml --rerun-incomplete
