@@ -142,6 +142,23 @@ def test_kl_anneal_history_logs_the_schedule(tmp_path):
     assert (history["loss"] < -history["elbo"]).all()  # weight < 1 lowers the loss
 
 
+def test_a_run_still_training_is_not_evaluated(tmp_path):
+    """A run in progress has a best-so-far checkpoint but no training summary yet: evaluating
+    it is refused, naming why, and writes nothing."""
+    key = RunKey("linear_gaussian", "linear", "vanilla", 0)
+    run_config = resolve_run_config(DEFAULT_CONFIG, key)
+    run_config["training"].update({"epochs": 1})
+    run_config["dataset_options"].update({"n_train": 256, "n_valid": 10, "n_test": 10})
+    data = prepare_dataset(key.dataset, run_config["dataset_options"])
+    write_json(tmp_path / "run_config.json", run_config)
+    train_run(run_config, data, tmp_path)
+    (tmp_path / "checkpoint" / "best.json").unlink()  # as while training runs
+    with pytest.raises(FileNotFoundError, match="has not finished training"):
+        evaluate_run(tmp_path, data)
+    assert not (tmp_path / "metrics.json").exists()
+    assert not (tmp_path / "samples.npz").exists()
+
+
 def test_non_finite_loss_stops_the_run_naming_the_step(tmp_path):
     key = RunKey("linear_gaussian", "linear", "vanilla", 0)
     run_config = resolve_run_config(DEFAULT_CONFIG, key)

@@ -220,7 +220,8 @@ def evaluate_run(
         The content written to ``metrics.json``.
 
     Raises:
-        FileNotFoundError: If the run has no config or checkpoint.
+        FileNotFoundError: If the run has no config or checkpoint, or has not finished
+            training (no ``checkpoint/best.json``).
         ValueError: If ``data`` is not the dataset the run was trained on, or no
             evaluation settings are given or stored.
     """
@@ -238,6 +239,13 @@ def evaluate_run(
     prefix = checkpoint_path(run_dir)
     if not prefix.with_suffix(".index").exists():
         raise FileNotFoundError(f"no checkpoint at {prefix}; train the run first")
+    if not prefix.with_suffix(".json").exists():
+        # Training saves its best checkpoint so far while it runs; the summary comes last.
+        raise FileNotFoundError(
+            f"{run_dir} has not finished training: {prefix.with_suffix('.json')} is written "
+            "when training ends, and the checkpoint beside it is one of a run in progress; "
+            "finish or resume the training first (snakemake --rerun-incomplete)"
+        )
     model = model_from_run_config(run_config, data)
     tf.train.Checkpoint(model=model).read(str(prefix)).assert_existing_objects_matched()
     training = read_json(prefix.with_suffix(".json"))
