@@ -140,18 +140,19 @@ def test_sentences_file_lists_the_prior_decodings_and_the_homotopy(tmp_path):
 
     arrays = {
         "kind": np.array("tokens"),
-        "prior_sentences": np.array(["a b", "a b", "c"]),
+        "prior_sentences": np.array(["a b", "a b", "c", ""]),
         "homotopy_endpoints": np.array(["a", "c c"]),
         "homotopy_t": np.array([0.0, 0.5, 1.0], np.float32),
-        "homotopy_sentences": np.array(["a", "a c", "c c"]),
+        "homotopy_sentences": np.array(["", "a c", "c c"]),
         "decoding": np.array("greedy"),
     }
     np.savez(tmp_path / "samples.npz", **arrays)
     text = write_sentences(tmp_path / "samples.npz", tmp_path / "s.txt", "markov × lstm")
     lines = text.splitlines()
     assert lines[0] == "markov × lstm"
-    assert "(greedy decoding; 2 distinct of 3):" in lines[2]
-    assert lines[3:6] == ["  1. a b", "  2. a b", "  3. c"]
-    assert "  t = 0.50:  a c" in lines and lines[-1] == "  x_b:       c c"
+    assert "(greedy decoding; 3 distinct of 4):" in lines[2]
+    assert lines[3:7] == ["  1. a b", "  2. a b", "  3. c", "  4. (empty: <eos> first)"]
+    assert "  t = 0.00:  (empty: <eos> first)" in lines and "  t = 0.50:  a c" in lines
+    assert lines[-1] == "  x_b:       c c"
     assert (tmp_path / "s.txt").read_text() == text
     assert "<pre" in (tmp_path / "s.html").read_text()

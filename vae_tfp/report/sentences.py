@@ -15,6 +15,14 @@ import numpy as np
 
 from vae_tfp.io import atomic_write
 
+# What an empty decoding (the end-of-sentence token decoded first) is shown as: a blank line
+# after its number reads as a rendering fault.
+EMPTY_SENTENCE = "(empty: <eos> first)"
+
+
+def _shown(sentence: str) -> str:
+    return sentence if sentence.strip() else EMPTY_SENTENCE
+
 
 def sentences_text(samples_path: str | os.PathLike, title: str) -> str:
     """The sentences of one run, as plain text.
@@ -37,11 +45,14 @@ def sentences_text(samples_path: str | os.PathLike, title: str) -> str:
         title,
         "",
         f"Decoded from z ~ p(z) ({decoding} decoding; {distinct} distinct of {len(prior)}):",
-        *(f"  {i + 1}. {sentence}" for i, sentence in enumerate(prior)),
+        *(f"  {i + 1}. {_shown(sentence)}" for i, sentence in enumerate(prior)),
         "",
         "Homotopy: decoded at (1 - t) E[z|x_a] + t E[z|x_b] for two test sentences",
         f"  x_a:       {ends[0]}",
-        *(f"  t = {value:.2f}:  {sentence}" for value, sentence in zip(t, steps, strict=True)),
+        *(
+            f"  t = {value:.2f}:  {_shown(sentence)}"
+            for value, sentence in zip(t, steps, strict=True)
+        ),
         f"  x_b:       {ends[1]}",
     ]
     return "\n".join(lines) + "\n"
@@ -61,7 +72,8 @@ def write_sentences(
     atomic_write(output_path, lambda stream: stream.write(text))
     page = (
         '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
-        f'<pre style="font-size:14px">{html.escape(text)}</pre></body></html>\n'
+        f'<pre style="font-size:14px; white-space:pre-wrap">{html.escape(text)}</pre>'
+        "</body></html>\n"
     )
     atomic_write(output_path.with_suffix(".html"), lambda stream: stream.write(page))
     return text
