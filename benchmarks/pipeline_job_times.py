@@ -4,7 +4,8 @@ Each job's time is from the line stamped before it started to the stamp before i
 "Finished jobid" line (Snakemake stamps with whole seconds, so short jobs round to 0 or 1);
 the printed table has, per rule, the number of jobs, their summed and median seconds, and
 the summed time divided by the cores, the wall time the rule would take with the cores
-always busy; then the log's wall time, its first time stamp to its last (what ``make
+always busy (``--by decoder`` splits each rule's jobs by that wildcard's value); then the
+log's wall time, its first time stamp to its last (what ``make
 run`` took, to the second). ``make run`` prints where its log is ("Complete log(s): ...").
 
 An experiment that ran over several Snakemake invocations (stopped, resumed) has no one
@@ -90,13 +91,15 @@ def main() -> None:
         "--by", metavar="WILDCARD", help="split each rule's jobs by this wildcard (log only)"
     )
     args = parser.parse_args()
+    if args.by and args.benchmarks:
+        parser.error("--by splits the jobs of a Snakemake log; benchmark files name no wildcards")
     wall = None
     if args.benchmarks:
         by_rule = benchmark_seconds(args.benchmarks)
     else:
         lines = args.log.read_text().splitlines()
         by_rule, wall = job_seconds(lines, args.by), wall_seconds(lines)
-    width = max(18, *map(len, by_rule))
+    width = max([18, *map(len, by_rule)])
     print(f"{'rule':<{width}} {'jobs':>4} {'sum s':>7} {'median s':>8} {'sum/cores s':>11}")
     for name, values in sorted(by_rule.items(), key=lambda item: -sum(item[1])):
         total = sum(values)

@@ -243,8 +243,9 @@ def evaluate_run(
         # Training saves its best checkpoint so far while it runs; the summary comes last.
         raise FileNotFoundError(
             f"{run_dir} has not finished training: {prefix.with_suffix('.json')} is written "
-            "when training ends, and the checkpoint beside it is one of a run in progress; "
-            "finish or resume the training first (snakemake --rerun-incomplete)"
+            "when training ends, and the checkpoint beside it is one of a run in progress: "
+            "wait for it, or if it was interrupted, resume it from the folder that started it "
+            "(snakemake --rerun-incomplete there)"
         )
     model = model_from_run_config(run_config, data)
     tf.train.Checkpoint(model=model).read(str(prefix)).assert_existing_objects_matched()
