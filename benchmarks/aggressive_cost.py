@@ -4,7 +4,6 @@ Trains the embedded default's digits x mlp run with ``vanilla`` and with ``aggre
 (default hyper-parameters: inner loop of at most 100 encoder steps, checked every 15) for
 each seed given, alternating the two so machine load affects both alike, and prints the
 training wall times, their ratio, the inner steps and the epoch where aggressive mode ended.
-He et al. report 2.2-3.7x the time of the basic VAE.
 
     python benchmarks/aggressive_cost.py [--seeds 0 1] [--dataset digits --decoder mlp]
 """
@@ -49,8 +48,8 @@ def main() -> None:
             totals[method] += summary["wall_time_s"]
             print(
                 f"seed {seed} {method:>10}: {summary['wall_time_s']:6.1f} s, "
-                f"{summary['encoder_inner_steps']} inner steps, aggressive ended after epoch "
-                f"{summary['aggressive_ended_after_epoch']}, best valid ELBO "
+                f"{summary['encoder_inner_steps']} inner steps, inner loop ended after epoch "
+                f"{summary['inner_loop_ended_after_epoch']}, best valid ELBO "
                 f"{summary['best_valid_elbo']:.3f}"
             )
     print(
