@@ -42,7 +42,7 @@ dimension carrying T lies 1/r = {1 / r:.0f} standard deviations above 0, one car
 estimated above T, or one carrying 4 T below it, only {1.5 / r:.0f} standard deviations out,
 whatever N. A larger test set resolves less information, so T falls as 1/N (0.056 nats at
 N = 359 and S = 10, where the former fixed 0.05 was calibrated;
-{informative_threshold(10000, 10):.3f} at MNIST's N = 10,000). Here: {values}."""
+{informative_threshold(10000, 10):.3f} at MNIST's N = 10,000 and S = 10). Here: {values}."""
 
 
 def collapsed_text(noise: dict, thresholds: dict[str, tuple[float, int | None, bool]]) -> str:
