@@ -123,7 +123,7 @@ def test_states_are_saved_once_the_interval_has_passed_and_change_no_number(
     from vae_tfp.training import loop
     from vae_tfp.training.state import ResumeStore
 
-    key = RunKey("digits", "mlp", "anneal_2k", 0)
+    key = RunKey("digits", "mlp", "anneal_10ep", 0)
     run_config = training_config(resolve_run_config(DEFAULT_CONFIG, key))
     run_config["training"]["epochs"] = 3
     data = prepare_dataset("digits", run_config["dataset_options"])

@@ -127,17 +127,18 @@ def test_bad_job_settings_are_named(arguments, message):
 
 
 def test_kl_anneal_history_logs_the_schedule(tmp_path):
-    key = RunKey("digits", "mlp", "anneal_2k", 0)
+    key = RunKey("digits", "mlp", "anneal_10ep", 0)  # 0.1 -> 1 over 10 epochs
     run_dir, _ = _run(
         tmp_path, key, training={"epochs": 3}, evaluation={"iw_samples": 2, "iw_chunk": 2}
     )
     history = pd.read_csv(run_dir / "history.csv")
-    # 20 steps per epoch (1258 examples / 64); the epoch mean of t / 2000 over steps 0..19 etc.
+    # 20 steps per epoch (1258 examples / 64), so 200 warm-up steps; the epoch mean over
+    # steps 0..19 etc. of 0.1 + 0.9 t / 200, weighted by the batch sizes.
     steps_per_epoch = 20
     for epoch, row in history.iterrows():
         steps = np.arange(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch)
         sizes = np.array([64] * 19 + [1258 - 19 * 64])
-        expected = np.sum(steps / 2000 * sizes) / 1258
+        expected = np.sum((0.1 + 0.9 * steps / 200) * sizes) / 1258
         assert row["kl_weight"] == pytest.approx(expected, rel=1e-5)
     assert (history["loss"] < -history["elbo"]).all()  # weight < 1 lowers the loss
 
