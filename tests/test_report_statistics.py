@@ -183,6 +183,8 @@ def test_tables_follow_the_config_order_with_the_baseline_first_and_mark_the_bes
     assert row["nll_iw_ci95"] == pytest.approx(T975[1] * math.sqrt(0.02) / math.sqrt(2), rel=1e-4)
     caption = dataset_caption(frame)
     assert "K = 100" in caption and "8x8 digits" in caption and "0.05 nats" in caption
+    assert f"mi uses {frame['mi_samples'].iloc[0]} samples z" in caption
+    assert "mi uses 1 sample z" in dataset_caption(frame.assign(mi_samples=1))
     latex = latex_table(display, caption, "tab:digits", text_columns=2)
     assert r"\textbf{18.00 $\pm$ 0.14}" in latex and r"\toprule" in latex
     # A bare ~ would be a non-breaking space, a bare | an em dash in the default font.

@@ -200,12 +200,14 @@ def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) ->
         here = ", ".join(f"{t:.3g}" for t in sorted(set(thresholds)))
         rule += f"; T = {here} nats here." if here else "."
     au_threshold = values("au_threshold") if "au_threshold" in frame else "0.01"
+    mi_samples = values("mi_samples")
     au = f"au: dimensions with Var_x E_q[z_i|x] > {au_threshold} (Burda et al. 2016)"
     return (
         f"{first['dataset']}: {first['dataset_description']}. Nats per example (au, "
         f"informative_units: counts of latent dimensions). {spread_rule()} "
         f"nll_iw: K = {values('iw_samples')} importance samples. "
-        f"{bound_rule(frame, marked)} mi uses {values('mi_samples')} samples z ~ q(z|x) "
+        f"{bound_rule(frame, marked)} mi uses {mi_samples} "
+        f"{'sample' if mi_samples == '1' else 'samples'} z ~ q(z|x) "
         f"per example. {au} on the posterior the model uses (SA-VAE: the refined means). "
         f"{rule}{_display_caption(frame, display)} {bold_rule()}"
     )
