@@ -324,3 +324,23 @@ def test_paired_stars_survive_holm_over_the_table_and_the_caption_says_so(tmp_pa
     paired = text.split("## Paired comparisons")[1]
     fb_line = next(line for line in paired.splitlines() if "| fb " in line)
     assert fb_line.count("*") == 1 and fb_line.rstrip(" |").endswith("*")
+
+
+def test_bracket_ends_are_tightened_by_kl_seed_by_seed_in_both_columns():
+    """Two seeds, kl 5 and 3, mi 2 and 1, mi_upper 4 and 6 (the second above its kl): the mi
+    bracket's upper end is the mean of min(mi_upper, kl) = (4 + 3) / 2 = 3.5, and the
+    marginal KL's lower end mirrors it, the mean of max(kl - mi_upper, 0) = (1 + 0) / 2 =
+    0.5 (not max(mean(kl - mi_upper), 0) = max((1 - 3) / 2, 0) = 0); its upper end is the
+    mean of kl - mi = 2.5."""
+    from vae_tfp.report.formatting import bound_texts, mi_status
+
+    runs = pd.DataFrame(
+        {"kl": [5.0, 3.0], "mi": [2.0, 1.0], "mi_upper": [4.0, 6.0], "n_test": [1000, 1000]}
+    ).assign(
+        marginal_kl=lambda f: f["kl"] - f["mi"],
+        marginal_kl_lower=lambda f: f["kl"] - f["mi_upper"],
+    )
+    status = mi_status(runs)
+    assert status.bound and status.mi_upper == pytest.approx(3.5)
+    assert status.marginal_kl_lower == pytest.approx(0.5)
+    assert bound_texts(status) == {"mi": "[1.50, 3.50]", "marginal_kl": "[0.50, 2.50]"}

@@ -10,8 +10,10 @@
   ``posterior_log_var``), so per-dimension analyses (estimator noise, other AU thresholds)
   need no model.
 
-Every posterior here is the one the metrics use: after the method's refinement, if any
-(SA-VAE's SVI steps, whose noise takes the stateless seed ``(seed, 2)``).
+Every posterior here is the one the metrics use: after the method's refinement, if any.
+The saved ``posterior_loc`` / ``posterior_log_var`` are the evaluation pass's own (passed in
+by the evaluate job, SA-VAE's SVI noise seeded as there); the reconstructions and the
+homotopy refine afresh with the stateless seed ``(seed, 2)``.
 
 The arrays say which of mean or sample they hold (``reconstruction_kind``), so a caption
 can tell a reader what they are looking at.

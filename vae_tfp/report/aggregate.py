@@ -36,8 +36,9 @@ from vae_tfp.report.tables import long_table, ordered
 
 KEYS = ["dataset", "decoder", "method", "seed"]
 UNITS_NOTE = (
-    "All values in nats per example on the test split (au: count of active units); "
-    "n = number of seeds."
+    "All values in nats per example on the test split (au, informative_units, "
+    "exact_active_units: counts of latent dimensions; exact_nll: -log p(x) under the "
+    "distribution that generated the data, in closed form); n = number of seeds."
 )
 
 

@@ -28,7 +28,8 @@ def bold_rule() -> str:
     return (
         f"Bold: the best mean of {ranked}, only where its paired difference with the "
         f"runner-up (seed k with seed k) has a {CONFIDENCE:.0%} Student-t interval that "
-        "excludes 0; no bold otherwise, and none on an mi shown as a bound."
+        "excludes 0; no bold otherwise, and none in mi where the best or the runner-up is "
+        "shown as a bound."
     )
 
 

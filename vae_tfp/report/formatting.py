@@ -69,7 +69,9 @@ class MiStatus:
         mi_upper: Mean of min(``mi_upper``, ``kl``) (:func:`_tightest_upper`); NaN when a
             run lacks ``mi_upper``.
         marginal_kl: Mean of ``kl - mi`` (the bracket's upper end).
-        marginal_kl_lower: Mean of ``kl - mi_upper``; NaN when a run lacks it.
+        marginal_kl_lower: Mean of max(``kl - mi_upper``, 0) = kl - min(``mi_upper``, kl),
+            the same tightened upper end as ``mi_upper`` (:func:`_tightest_marginal_kl_lower`);
+            NaN when a run lacks it.
     """
 
     saturated: bool
@@ -107,6 +109,15 @@ def _tightest_upper(runs: pd.DataFrame) -> float:
     return float(np.minimum(runs["mi_upper"], runs["kl"]).mean())
 
 
+def _tightest_marginal_kl_lower(runs: pd.DataFrame) -> float:
+    """Mean over seeds of max(kl - mi_upper, 0), i.e. kl - min(mi_upper, kl): the lower end
+    of the marginal KL that mirrors :func:`_tightest_upper` seed by seed (a KL is >= 0).
+    NaN if a run lacks ``marginal_kl_lower``."""
+    if "marginal_kl_lower" not in runs or runs["marginal_kl_lower"].isna().any():
+        return float("nan")
+    return float(np.maximum(runs["marginal_kl_lower"], 0.0).mean())
+
+
 def mi_status(runs: pd.DataFrame) -> MiStatus:
     """Whether the runs of one row show ``mi`` and ``marginal_kl`` as points or bounds."""
     mi, upper = _mean(runs, "mi"), _tightest_upper(runs)
@@ -118,7 +129,7 @@ def mi_status(runs: pd.DataFrame) -> MiStatus:
         mi=mi,
         mi_upper=upper,
         marginal_kl=_mean(runs, "marginal_kl"),
-        marginal_kl_lower=_mean(runs, "marginal_kl_lower"),
+        marginal_kl_lower=_tightest_marginal_kl_lower(runs),
     )
 
 
@@ -152,7 +163,7 @@ def bound_texts(status: MiStatus, decimals: int = DECIMALS) -> dict[str, str]:
         }
     return {
         "mi": _bracket(status.mi, status.mi_upper, decimals) + mark,
-        "marginal_kl": _bracket(max(status.marginal_kl_lower, 0.0), status.marginal_kl, decimals),
+        "marginal_kl": _bracket(status.marginal_kl_lower, status.marginal_kl, decimals),
     }
 
 

@@ -26,7 +26,7 @@ from vae_tfp.report.caption_rules import bold_rule, bound_rule, spread_rule
 from vae_tfp.report.code_versions import code_version_note
 from vae_tfp.report.collapse import threshold_rule
 from vae_tfp.report.display import write_display
-from vae_tfp.report.formatting import BEST, METRICS, format_rows, is_marked
+from vae_tfp.report.formatting import BEST, METRICS, format_rows, is_marked, mi_status
 from vae_tfp.report.protocol import differences_caption
 from vae_tfp.report.row_columns import (
     TIME_UNITS,
@@ -37,7 +37,9 @@ from vae_tfp.report.row_columns import (
 )
 from vae_tfp.report.statistics import CELL, t_interval
 
-# The numbers behind the bracket cells, kept in the per-dataset CSV.
+# The raw bounds behind the bracket cells, kept in the per-dataset CSV (their seed means);
+# the ends the table shows, tightened by kl seed by seed, are its mi_bracket_upper and
+# marginal_kl_bracket_lower columns.
 BRACKET_METRICS = ["mi_upper", "marginal_kl_lower"]
 # He et al. 2019's conventions, shown beside the suite's (``report.published_conventions``):
 # each placed after the suite's metric it differs from.
@@ -62,6 +64,8 @@ UNITS = {
     "wall_time_s": "s",
     "nll_iw_bits_per_dim": "bits/dim",
     "nll_iw_perplexity": "perplexity",
+    "exact_perplexity": "perplexity",
+    "exact_nll_per_token": "nats/token",
 }
 
 
@@ -117,7 +121,8 @@ def dataset_table(
         by :func:`vae_tfp.report.formatting.best_row`), then the runs' wall time and collapse
         verdicts (:mod:`vae_tfp.report.row_columns`) where the runs record them; ``numbers``
         has mean, std, ci95 (half-width) and n per metric, ``mi_upper`` and
-        ``marginal_kl_lower`` included, and the verdict cell.
+        ``marginal_kl_lower`` included, the bracket ends the table shows
+        (``mi_bracket_upper``, ``marginal_kl_bracket_lower``) and the verdict cell.
     """
     keys = ["decoder", "method"]
     frame, time_unit = with_wall_time(frame)
@@ -130,6 +135,10 @@ def dataset_table(
         for metric in metrics:
             interval = t_interval(group[metric])
             number.update({f"{metric}_{k}": interval[k] for k in ("mean", "std", "half_width")})
+        if "mi_upper" in metrics:
+            status = mi_status(group)
+            number["mi_bracket_upper"] = status.mi_upper
+            number["marginal_kl_bracket_lower"] = status.marginal_kl_lower
         numbers.append(number)
     numbers = pd.DataFrame(numbers)
     verdicts = verdict_cells(frame, keys)
@@ -158,10 +167,11 @@ def published_caption(frame: pd.DataFrame, display: pd.DataFrame) -> str:
         sizes = sorted(frame["mi_minibatch_size"].dropna().unique())
         ceiling = ", ".join(f"{math.log(b):.2f}" for b in sizes)
         text += (
-            " mi_minibatch: He et al. 2019's estimator, q(z) the mixture of q(z|x) within "
+            " mi_minibatch: after He et al. 2019's estimator, q(z) the mixture of q(z|x) within "
             f"consecutive test minibatches of B = {values('mi_minibatch_size')} examples "
-            f"(one sample per example), at most log B = {ceiling}: biased further below "
-            "I(x; z) than mi, comparable only with numbers of the same B."
+            f"(one sample per example, its log q(z|x) at that sample where He et al. use the "
+            f"closed-form entropy; on the posterior the model uses), at most log B = {ceiling}: "
+            "biased further below I(x; z) than mi, comparable only with numbers of the same B."
         )
     return text
 
@@ -201,11 +211,24 @@ def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) ->
         rule += f"; T = {here} nats here." if here else "."
     au_threshold = values("au_threshold") if "au_threshold" in frame else "0.01"
     mi_samples = values("mi_samples")
+    shown = set(display.columns if display is not None else frame.columns)
+
+    def has(column):
+        return column in shown and column in frame and frame[column].notna().any()
+
+    counts = ", ".join(
+        c for c in ("au", "informative_units", "exact_active_units", "au_he2019") if has(c)
+    )
+    exact = (
+        " exact_nll: -log p(x) under the distribution that generated the data, in closed form."
+        if has("exact_nll")
+        else ""
+    )
     au = f"au: dimensions with Var_x E_q[z_i|x] > {au_threshold} (Burda et al. 2016)"
     return (
-        f"{first['dataset']}: {first['dataset_description']}. Nats per example (au, "
-        f"informative_units: counts of latent dimensions). {spread_rule()} "
-        f"nll_iw: K = {values('iw_samples')} importance samples. "
+        f"{first['dataset']}: {first['dataset_description']}. Nats per example ({counts}: "
+        f"counts of latent dimensions). {spread_rule()} "
+        f"nll_iw: K = {values('iw_samples')} importance samples.{exact} "
         f"{bound_rule(frame, marked)} mi uses {mi_samples} "
         f"{'sample' if mi_samples == '1' else 'samples'} z ~ q(z|x) "
         f"per example. {au} on the posterior the model uses (SA-VAE: the refined means). "
