@@ -47,8 +47,15 @@ def side_by_side(summary: pd.DataFrame, dataset: str, decoder: str) -> str:
     table["verdict (per seed)"] = [
         ", ".join(per_seed.get_group(m)["collapse_verdict"]) for m in table["method"]
     ]
+    # The caption describes the columns shown (no wall time or verdict counts), then the
+    # two per-seed columns.
+    caption = (
+        code_version_note(runs)
+        + dataset_caption(runs, display[[c for c in SHOWN if c in display]])
+        + " au (per seed): each seed's active units; verdict (per seed): each seed's "
+        "collapse verdict (collapsed, partial or uncollapsed, by the informative_units rule)."
+    )
     table["method"] = [f"`{m}`" for m in table["method"]]
-    caption = code_version_note(runs) + dataset_caption(runs, display)
     return f"{caption}\n\n{table.to_markdown(index=False)}\n"
 
 
