@@ -21,7 +21,9 @@ def _run(root, decoder, method, seed, decoder_options, method_options, valid_au,
         "evaluation": {"iw_samples": 500},
     }
     metrics = {"au": au, "nll_iw": 90.0 + seed, "kl": 25.0, "mi": 9.2}  # mi: not shown
-    (run_dir / "metrics.json").write_text(json.dumps({"config": config, "metrics": metrics}))
+    training = {"best_epoch": len(valid_au)}  # the last epoch's weights
+    payload = {"config": config, "metrics": metrics, "training": training}
+    (run_dir / "metrics.json").write_text(json.dumps(payload))
     history = pd.DataFrame({"epoch": range(1, len(valid_au) + 1), "valid_au": valid_au})
     history.to_csv(run_dir / "history.csv", index=False)
     return run_dir / "metrics.json"
@@ -43,7 +45,8 @@ def test_rows_show_differing_options_and_the_au_at_each_epoch(tmp_path):
     assert list(frame["cell"]) == ["zero × analytic", "mean × sampled"]
     written = write_ablation_table(paths, [1, 3, 4], tmp_path / "tables")
     text = written[1].read_text()
-    assert "| zero × analytic" in text and "no mean ± std" in text
+    assert "| zero × analytic" in text and "no mean ± std over the cells' 1 seed)" in text
+    assert list(frame["evaluated epoch"]) == [4, 3]
     assert pd.read_csv(written[0])["test nll_iw"].tolist() == [90.0, 91.0]
 
 

@@ -75,6 +75,7 @@ def ablation_frame(
         for name in TEST_METRICS:
             row[f"test {name}"] = metrics.get(name)
         row["K"] = int(config["evaluation"]["iw_samples"])
+        row["evaluated epoch"] = payload.get("training", {}).get("best_epoch")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -83,14 +84,18 @@ def _markdown(frame: pd.DataFrame) -> str:
     shown = frame.copy()
     for column in ("test nll_iw", "test kl"):
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
-    for column in [c for c in shown if c.startswith("valid au @") or c == "test au"]:
+    for column in [
+        c for c in shown if c.startswith("valid au @") or c in ("test au", "evaluated epoch")
+    ]:
         shown[column] = shown[column].map(lambda v: "–" if pd.isna(v) else f"{int(v)}")
+    seeds = int(frame.groupby("cell")["seed"].nunique().max())
     caption = (
-        "One row per run (no mean ± std over 2 seeds). valid au @e: active units "
-        "(Cov_x E_q[z_i|x] > 0.01) on the validation split after epoch e, from history.csv; "
-        "test au, nll_iw (K importance samples) and kl: the evaluated weights (the last "
-        "epoch) on the test split, nats per example. The option columns are the settings "
-        "in which the cells differ, read from each run's resolved config."
+        f"One row per run (no mean ± std over the cells' {seeds} seed{'s' * (seeds != 1)}). "
+        "valid au @e: active units (Cov_x E_q[z_i|x] > 0.01, a count) on the validation "
+        "split after epoch e, from history.csv; test au (a count), nll_iw (K importance "
+        "samples) and kl (nats per example): the weights of the evaluated epoch on the test "
+        "split. The option columns are the settings in which the cells differ, read from "
+        "each run's resolved config."
     )
     return shown.to_markdown(index=False) + "\n\n" + caption + "\n"
 
