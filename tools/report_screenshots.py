@@ -54,7 +54,12 @@ def _click_script(target: str) -> str:
 
 
 def main() -> None:
+    if len(sys.argv) < 3 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2)
     report, prefix, clicks = Path(sys.argv[1]).resolve(), sys.argv[2], sys.argv[3:]
+    if not report.is_file():
+        sys.exit(f"no report at {report}: build it first (make report EXPERIMENT=...)")
     websocket = _websocket()
     browser = subprocess.Popen(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
