@@ -19,12 +19,14 @@ THRESHOLD = 0.01
 
 
 def posterior_mean_variances(model, x, batch: int = 500):
-    """Per-dimension variance of E_q[z|x] over the rows of ``x``, as the suite's AU takes it."""
+    """Per-dimension variance of E_q[z|x] over the rows of ``x``, as the suite's AU takes it:
+    on the posterior the model uses (``posterior_params``, after a method's transform or
+    refinement, if any)."""
     import numpy as np
 
     from vae_tfp.metrics import active_units
 
-    locs = [model.encoder.params(x[i : i + batch])[0].numpy() for i in range(0, len(x), batch)]
+    locs = [model.posterior_params(x[i : i + batch])[0].numpy() for i in range(0, len(x), batch)]
     return active_units(np.concatenate(locs), THRESHOLD)[1]
 
 

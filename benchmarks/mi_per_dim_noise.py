@@ -3,9 +3,10 @@
 
 1. synthetic dimensions with known information (vae_tfp.report.estimator_noise): the
    estimator's mean, standard deviation and maximum over replications, per N;
-2. trained runs (``--results results/embedded``): the Monte Carlo spread of every
-   dimension's estimate over evaluation seeds, and the largest per-dimension information in
-   runs whose whole rate is below 0.1 nats.
+2. trained runs (``--results results/embedded``): the largest Monte Carlo spread of a
+   dimension's estimate over evaluation seeds, over all dimensions and among those below
+   0.1 nats, and the largest per-dimension information in runs whose whole rate is below
+   0.1 nats.
 
 Beside each synthetic row, ``mc`` is the first-order Monte Carlo standard deviation
 sqrt(2 I / (N S)) and each N's informative threshold T = 2 / (N S r^2) is printed

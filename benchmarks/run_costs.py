@@ -14,7 +14,7 @@ sessions) and, once evaluated, ``metrics.json``:
 A run still training has no ``history.csv`` yet (its history is in its newest resume
 state) and is listed as such. Reads files only; safe beside a running pipeline:
 
-    .venv/bin/python benchmarks/run_costs.py results/reproduce [--runs 'mnist/*']
+    .venv/bin/python benchmarks/run_costs.py results/reproduce [--runs 'mnist/*/*/*']
 """
 
 from __future__ import annotations

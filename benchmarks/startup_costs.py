@@ -24,7 +24,10 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-CONFIG_MODULES = "import vae_tfp.config, vae_tfp.data.registry, vae_tfp.plugins"
+CONFIG_MODULES = (
+    "import vae_tfp.config, vae_tfp.data.registry, vae_tfp.plugins, vae_tfp.tensorflow_logs, "
+    "vae_tfp.report.options, vae_tfp.report.figures"
+)
 
 
 def wall_seconds(command: list[str], repeats: int) -> list[float]:

@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.05)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--methods", nargs="+", default=["vanilla", "fb_0.5"])
+    parser.add_argument("--methods", nargs="+", default=["vanilla", "fb_anneal_8"])
     args = parser.parse_args()
 
     from vae_tfp.runtime import configure_tensorflow

@@ -12,7 +12,8 @@ SGD with the gradient norm clipped at 5, trained by
 - the PyTorch eager peer of ``benchmarks/text_vae_torch.py`` (the ``bench`` extra).
 
 Three batchings of the training sentences (``vae_tfp.data.buckets``): ``padded`` (random
-batches padded to the corpus's longest sentence, as the train loop batches today),
+batches padded to the corpus's longest sentence, the train loop's ``training.batching:
+padded``),
 ``buckets`` (``--buckets`` boundaries that pad least) and ``equal`` (sentences of one length
 per batch, as He et al.'s and Li et al.'s code batch them). Each implementation runs in a
 process of its own (no two runtimes' thread pools in one process); each round times the
@@ -101,7 +102,7 @@ def suite_step(vocab_size: int, steps: int, sequence_module=None):
 
 
 def plans(lengths: np.ndarray, steps: int, n_buckets: int, seed: int = 0):
-    """{batching: (list of LengthBatch, epoch plan size)} for the three batchings."""
+    """{batching: list of LengthBatch} for the three batchings (one epoch's plan each)."""
     from vae_tfp.data.buckets import LengthBatch, bucket_boundaries, length_batches
 
     order = np.random.default_rng(seed).permutation(len(lengths))
