@@ -18,15 +18,21 @@ from pathlib import Path
 THRESHOLD = 0.01
 
 
-def posterior_mean_variances(model, x, batch: int = 500):
+def posterior_mean_variances(model, x, batch: int, eval_seed: int):
     """Per-dimension variance of E_q[z|x] over the rows of ``x``, as the suite's AU takes it:
     on the posterior the model uses (``posterior_params``, after a method's transform or
-    refinement, if any)."""
+    refinement), in the evaluation's batches with its refinement seeds (batch b refines with
+    ``fold_in([eval_seed, b], _REFINEMENT)``, as ``vae_tfp.evaluation.importance`` does)."""
     import numpy as np
+    import tensorflow as tf
 
+    from vae_tfp.evaluation.importance import _REFINEMENT
     from vae_tfp.metrics import active_units
 
-    locs = [model.posterior_params(x[i : i + batch])[0].numpy() for i in range(0, len(x), batch)]
+    locs = []
+    for b, start in enumerate(range(0, len(x), batch)):
+        seed = tf.random.experimental.stateless_fold_in([eval_seed, b], _REFINEMENT)
+        locs.append(model.posterior_params(x[start : start + batch], seed=seed)[0].numpy())
     return active_units(np.concatenate(locs), THRESHOLD)[1]
 
 
@@ -43,6 +49,7 @@ def main() -> None:
     from vae_tfp.io import read_json
     from vae_tfp.run_files import checkpoint_path
     from vae_tfp.run_model import model_from_run_config
+    from vae_tfp.seeds import derive_seed
 
     root = Path(args.experiment_dir)
     data = load_prepared(root / "data" / f"{args.dataset}.npz")
@@ -51,11 +58,19 @@ def main() -> None:
         raise SystemExit(f"no runs of {args.dataset} under {root}/runs")
     sets = {"first 500 train": data.train[:500], "whole test": data.test}
     for run in runs:
-        model = model_from_run_config(read_json(run / "run_config.json"), data)
+        run_config = read_json(run / "run_config.json")
+        model = model_from_run_config(run_config, data)
+        # The evaluate job's settings (run_config.json has none; metrics.json records them).
+        if not (run / "metrics.json").is_file():
+            raise SystemExit(f"{run} is not evaluated: its evaluation batches are unknown")
+        batch = int(read_json(run / "metrics.json")["config"]["evaluation"]["batch_size"])
+        eval_seed = derive_seed(int(run_config["seed"]), "eval_sampling")
         checkpoint = tf.train.Checkpoint(model=model).read(str(checkpoint_path(run)))
         checkpoint.assert_existing_objects_matched()
         for name, x in sets.items():
-            variances = posterior_mean_variances(model, tf.constant(x, tf.float32))
+            variances = posterior_mean_variances(
+                model, tf.constant(x, tf.float32), batch, eval_seed
+            )
             active = variances > THRESHOLD
             counts = [int(np.sum(variances > THRESHOLD * f)) for f in (0.1, 1, 10)]
             print(

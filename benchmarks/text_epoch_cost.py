@@ -6,10 +6,15 @@ training and validation sentences (the padded length and the length distribution
 those of the whole corpus) and prints, per method, the median epoch after the first
 (validation included), scaled by ``1 / fraction`` to the whole corpus, and the hours a
 100-epoch run would need at that rate. The scaling assumes time linear in the number of
-sentences, which holds for the train loop; the whole-set MI of the validation pass grows
-faster, so the figure is a lower bound for the validation part.
+sentences, which holds for the train loop of padded batches (``--batching padded``, the
+default here, whatever the config says); a subsample batched by length has relatively more
+partial batches than the corpus (most lengths leave one), so ``--batching length``
+overstates the whole-corpus epoch. The whole-set MI of the
+validation pass grows faster than linearly, so the figure is a lower bound for the
+validation part.
 
     python benchmarks/text_epoch_cost.py [--fraction 0.05] [--epochs 3] [--threads 2]
+        [--methods vanilla fb_anneal_8] [--batching padded|length|buckets]
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--methods", nargs="+", default=["vanilla", "fb_anneal_8"])
+    parser.add_argument("--batching", choices=["padded", "length", "buckets"], default="padded")
     args = parser.parse_args()
 
     from vae_tfp.runtime import configure_tensorflow
@@ -52,6 +58,7 @@ def main() -> None:
     for method in args.methods:
         run_config = resolve_run_config(config, RunKey("ptb", "lstm_256", method, 0))
         run_config["training"]["epochs"] = args.epochs
+        run_config["training"]["batching"] = args.batching
         full = prepare_dataset("ptb", run_config["dataset_options"], config.get("data_cache"))
         data = subsample(full, args.fraction)
         with tempfile.TemporaryDirectory() as run_dir:

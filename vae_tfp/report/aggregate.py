@@ -21,7 +21,7 @@ import pandas as pd
 
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.io import atomic_write, read_json
-from vae_tfp.report.caption_rules import bound_rule, spread_rule
+from vae_tfp.report.caption_rules import EXACT_NLL_NOTE, bound_rule, spread_rule
 from vae_tfp.report.code_versions import (
     CODE_COLUMNS,
     DEFAULT_MODE,
@@ -35,11 +35,21 @@ from vae_tfp.report.formatting import METRICS, format_rows, is_marked
 from vae_tfp.report.tables import long_table, ordered
 
 KEYS = ["dataset", "decoder", "method", "seed"]
-UNITS_NOTE = (
-    "All values in nats per example on the test split (au, informative_units, "
-    "exact_active_units: counts of latent dimensions; exact_nll: -log p(x) under the "
-    "distribution that generated the data, in closed form); n = number of seeds."
-)
+COUNT_COLUMNS = ("au", "informative_units", "exact_active_units")
+
+
+def units_note(frame: pd.DataFrame) -> str:
+    """The units sentence of a summary note, naming the count columns and exact_nll that
+    the runs have."""
+
+    def has(column):
+        return column in frame and frame[column].notna().any()
+
+    counts = ", ".join(c for c in COUNT_COLUMNS if has(c))
+    parts = [f"{counts}: counts of latent dimensions"] if counts else []
+    parts += [EXACT_NLL_NOTE] if has("exact_nll") else []
+    inner = f" ({'; '.join(parts)})" if parts else ""
+    return f"All values in nats per example on the test split{inner}; n = number of seeds."
 
 
 def _has_unit_metrics(payload: dict) -> bool:
@@ -186,7 +196,7 @@ def summarize(frame: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
 
 def table_note(table: pd.DataFrame, frame: pd.DataFrame) -> str:
     """The note under a summary table: units, spread, N and log N, and the bound rules."""
-    return f"{UNITS_NOTE} {spread_rule()} {bound_rule(frame, is_marked(table))} No bold."
+    return f"{units_note(frame)} {spread_rule()} {bound_rule(frame, is_marked(table))} No bold."
 
 
 def write_tables(

@@ -7,6 +7,7 @@ formats the cells, so a caption always states the rule its table's cells follow.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 import pandas as pd
 
@@ -19,11 +20,23 @@ from vae_tfp.report.formatting import (
 )
 from vae_tfp.report.statistics import CONFIDENCE
 
+# The definition of the synthetic datasets' exact_nll column, for every caption that shows it.
+EXACT_NLL_NOTE = (
+    "exact_nll: -log p(x) under the distribution that generated the data, in closed form"
+)
 
-def bold_rule() -> str:
-    """The caption sentence that states when a value is bold."""
+
+def bold_rule(columns: Collection[str] | None = None) -> str:
+    """The caption sentence that states when a value is bold.
+
+    Args:
+        columns: The columns the table shows; the ranked metrics it lacks are left out of
+            the sentence (None: every ranked metric).
+    """
     ranked = ", ".join(
-        f"{m} ({'highest' if best is max else 'lowest'})" for m, best in BEST.items()
+        f"{m} ({'highest' if best is max else 'lowest'})"
+        for m, best in BEST.items()
+        if columns is None or m in columns
     )
     return (
         f"Bold: the best mean of {ranked}, only where its paired difference with the "
@@ -73,8 +86,9 @@ def bound_rule(frame: pd.DataFrame, marked: bool) -> str:
         "the bracket [mi, mi_upper] (mi_upper: the leave-one-out upper bound, Poole et al. "
         "2019, or kl where that is smaller, I(x; z) ≤ kl) is wider than "
         f"{BRACKET_WIDTH:g} nats or mi is within {MI_CEILING_MARGIN:g} nat of log N, mi is "
-        "shown as that bracket and marginal_kl as [kl − mi_upper, kl − mi] (means over "
-        "seeds; a lower end below 0 shown as 0, a KL being ≥ 0), never as a point; runs "
+        "shown as that bracket and marginal_kl as [kl − mi_upper, kl − mi] with the same "
+        "mi_upper, each end taken per seed and averaged over seeds (the per-dataset CSV's "
+        "mi_bracket_upper and marginal_kl_bracket_lower), never as a point; runs "
         "without mi_upper show ≥ mi and ≤ kl − mi there."
     )
     if marked:

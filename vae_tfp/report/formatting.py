@@ -10,10 +10,10 @@ are in :mod:`vae_tfp.report.caption_rules`):
   cannot exceed log N; ``mi_upper`` is the leave-one-out upper bound of Poole et al. 2019
   (arXiv:1905.06922; :func:`vae_tfp.metrics.aggregate_posterior_metrics`). Where the bracket
   [mi, mi_upper] is wide -- wider than :data:`BRACKET_WIDTH` nats, or ``mi`` within
-  :data:`MI_CEILING_MARGIN` nat of log N (marked †) -- ``mi`` is shown as the bracket and
-  ``marginal_kl`` as [kl - mi_upper, kl - mi], never as a point (lower ends below 0 shown as
-  0: a KL is >= 0). Runs evaluated before ``mi_upper`` existed show "≥ mi" and
-  "≤ kl - mi" there.
+  :data:`MI_CEILING_MARGIN` nat of log N (marked †) -- ``mi`` is shown as the bracket
+  [mi, min(mi_upper, kl)] and ``marginal_kl`` as [kl - min(mi_upper, kl), kl - mi] (the
+  rate bounds I(x; z) too; each end per seed, then averaged), never as a point. Runs
+  evaluated before ``mi_upper`` existed show "≥ mi" and "≤ kl - mi" there.
 - Bold: the best mean of a ranked column (:data:`BEST`), only where the paired difference
   with the runner-up (seed k with seed k) has a 95% Student-t interval that excludes 0;
   never a column value shown as a bound.

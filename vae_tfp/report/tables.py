@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from vae_tfp.io import atomic_write
-from vae_tfp.report.caption_rules import bold_rule, bound_rule, spread_rule
+from vae_tfp.report.caption_rules import EXACT_NLL_NOTE, bold_rule, bound_rule, spread_rule
 from vae_tfp.report.code_versions import code_version_note
 from vae_tfp.report.collapse import threshold_rule
 from vae_tfp.report.display import write_display
@@ -121,8 +121,9 @@ def dataset_table(
         by :func:`vae_tfp.report.formatting.best_row`), then the runs' wall time and collapse
         verdicts (:mod:`vae_tfp.report.row_columns`) where the runs record them; ``numbers``
         has mean, std, ci95 (half-width) and n per metric, ``mi_upper`` and
-        ``marginal_kl_lower`` included, the bracket ends the table shows
-        (``mi_bracket_upper``, ``marginal_kl_bracket_lower``) and the verdict cell.
+        ``marginal_kl_lower`` included, the bracket ends a row shown as a bracket shows
+        (``mi_bracket_upper``, ``marginal_kl_bracket_lower``; filled for every row) and the
+        verdict cell.
     """
     keys = ["decoder", "method"]
     frame, time_unit = with_wall_time(frame)
@@ -197,7 +198,8 @@ def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) ->
     first = frame.iloc[0]
 
     def values(column):
-        return ", ".join(str(v) for v in sorted(frame[column].dropna().unique()))
+        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v)
+                         for v in sorted(frame[column].dropna().unique()))
 
     marked = is_marked(display) if display is not None else False
     # A summary.csv from before the noise rule has a fixed threshold and no column saying so.
@@ -220,19 +222,19 @@ def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) ->
         c for c in ("au", "informative_units", "exact_active_units", "au_he2019") if has(c)
     )
     exact = (
-        " exact_nll: -log p(x) under the distribution that generated the data, in closed form."
-        if has("exact_nll")
+        f" {EXACT_NLL_NOTE}." if has("exact_nll")
         else ""
     )
     au = f"au: dimensions with Var_x E_q[z_i|x] > {au_threshold} (Burda et al. 2016)"
     return (
-        f"{first['dataset']}: {first['dataset_description']}. Nats per example ({counts}: "
-        f"counts of latent dimensions). {spread_rule()} "
+        f"{first['dataset']}: {first['dataset_description']}. Nats per example"
+        f"{f' ({counts}: counts of latent dimensions)' if counts else ''}. {spread_rule()} "
         f"nll_iw: K = {values('iw_samples')} importance samples.{exact} "
         f"{bound_rule(frame, marked)} mi uses {mi_samples} "
         f"{'sample' if mi_samples == '1' else 'samples'} z ~ q(z|x) "
         f"per example. {au} on the posterior the model uses (SA-VAE: the refined means). "
-        f"{rule}{_display_caption(frame, display)} {bold_rule()}"
+        f"{rule}{_display_caption(frame, display)} "
+        f"{bold_rule(None if display is None else list(display.columns))}"
     )
 
 
