@@ -32,22 +32,16 @@ from vae_tfp.report.code_versions import (
 from vae_tfp.report.collapse import informative_threshold, unit_verdicts, verdict_counts
 from vae_tfp.report.display import latex_table
 from vae_tfp.report.formatting import METRICS, format_rows, is_marked
-from vae_tfp.report.tables import long_table, ordered
+from vae_tfp.report.tables import count_columns, long_table, ordered, shows_values
 
 KEYS = ["dataset", "decoder", "method", "seed"]
-COUNT_COLUMNS = ("au", "informative_units", "exact_active_units")
-
-
-def units_note(frame: pd.DataFrame) -> str:
+def units_note(table: pd.DataFrame, frame: pd.DataFrame) -> str:
     """The units sentence of a summary note, naming the count columns and exact_nll that
-    the runs have."""
-
-    def has(column):
-        return column in frame and frame[column].notna().any()
-
-    counts = ", ".join(c for c in COUNT_COLUMNS if has(c))
+    the table shows and the runs have."""
+    shown = list(table.columns)
+    counts = ", ".join(count_columns(frame, shown))
     parts = [f"{counts}: counts of latent dimensions"] if counts else []
-    parts += [EXACT_NLL_NOTE] if has("exact_nll") else []
+    parts += [EXACT_NLL_NOTE] if shows_values(frame, "exact_nll", shown) else []
     inner = f" ({'; '.join(parts)})" if parts else ""
     return f"All values in nats per example on the test split{inner}; n = number of seeds."
 
@@ -196,7 +190,8 @@ def summarize(frame: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
 
 def table_note(table: pd.DataFrame, frame: pd.DataFrame) -> str:
     """The note under a summary table: units, spread, N and log N, and the bound rules."""
-    return f"{units_note(frame)} {spread_rule()} {bound_rule(frame, is_marked(table))} No bold."
+    bounds = bound_rule(frame, is_marked(table))
+    return f"{units_note(table, frame)} {spread_rule()} {bounds} No bold."
 
 
 def write_tables(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -56,8 +56,8 @@ NOT_METRICS = {
 }  # fmt: skip
 UNITS = {
     "au": "count",
-    "exact_active_units": "count",
     "informative_units": "count",
+    "exact_active_units": "count",
     "au_he2019": "count",
     "active_uninformative_units": "count",
     "collapsed_units": "count",
@@ -67,6 +67,28 @@ UNITS = {
     "exact_perplexity": "perplexity",
     "exact_nll_per_token": "nats/token",
 }
+
+
+def shows_values(frame: pd.DataFrame, column: str, shown: Collection[str] | None) -> bool:
+    """Whether some run of ``frame`` has ``column`` and the table shows it (``shown``: the
+    table's columns; None: any column of the runs)."""
+    return (
+        (shown is None or column in shown) and column in frame and frame[column].notna().any()
+    )
+
+
+def count_columns(frame: pd.DataFrame, shown: Collection[str] | None = None) -> list[str]:
+    """The columns of unit "count" (:data:`UNITS`) that the table shows and some run has,
+    for the caption sentence that names them."""
+    return [c for c, unit in UNITS.items() if unit == "count" and shows_values(frame, c, shown)]
+
+
+def caption_values(frame: pd.DataFrame, column: str) -> str:
+    """The distinct values of a numeric setting column over the runs, for a caption
+    ("unknown" if no run records it)."""
+    if column not in frame:
+        return "unknown"
+    return ", ".join(f"{v:g}" for v in sorted(frame[column].dropna().unique()))
 
 
 def ordered(frame: pd.DataFrame, order: Mapping[str, Sequence[str]], baseline: str) -> pd.DataFrame:
@@ -153,9 +175,7 @@ def published_caption(frame: pd.DataFrame, display: pd.DataFrame) -> str:
     shows neither)."""
 
     def values(column):
-        if column not in frame:
-            return "unknown"
-        return ", ".join(f"{v:g}" for v in sorted(frame[column].dropna().unique()))
+        return caption_values(frame, column)
 
     text = ""
     if "au_he2019" in display:
@@ -198,8 +218,7 @@ def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) ->
     first = frame.iloc[0]
 
     def values(column):
-        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v)
-                         for v in sorted(frame[column].dropna().unique()))
+        return caption_values(frame, column)
 
     marked = is_marked(display) if display is not None else False
     # A summary.csv from before the noise rule has a fixed threshold and no column saying so.
@@ -213,18 +232,9 @@ def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) ->
         rule += f"; T = {here} nats here." if here else "."
     au_threshold = values("au_threshold") if "au_threshold" in frame else "0.01"
     mi_samples = values("mi_samples")
-    shown = set(display.columns if display is not None else frame.columns)
-
-    def has(column):
-        return column in shown and column in frame and frame[column].notna().any()
-
-    counts = ", ".join(
-        c for c in ("au", "informative_units", "exact_active_units", "au_he2019") if has(c)
-    )
-    exact = (
-        f" {EXACT_NLL_NOTE}." if has("exact_nll")
-        else ""
-    )
+    shown = None if display is None else list(display.columns)
+    counts = ", ".join(count_columns(frame, shown))
+    exact = f" {EXACT_NLL_NOTE}." if shows_values(frame, "exact_nll", shown) else ""
     au = f"au: dimensions with Var_x E_q[z_i|x] > {au_threshold} (Burda et al. 2016)"
     return (
         f"{first['dataset']}: {first['dataset_description']}. Nats per example"
@@ -234,7 +244,7 @@ def dataset_caption(frame: pd.DataFrame, display: pd.DataFrame | None = None) ->
         f"{'sample' if mi_samples == '1' else 'samples'} z ~ q(z|x) "
         f"per example. {au} on the posterior the model uses (SA-VAE: the refined means). "
         f"{rule}{_display_caption(frame, display)} "
-        f"{bold_rule(None if display is None else list(display.columns))}"
+        f"{bold_rule(shown)}"
     )
 
 
