@@ -156,7 +156,8 @@ def test_presets_that_kept_their_meaning_give_the_numbers_saved_before_the_chang
 
 def test_paper_config_trains_every_row_with_its_papers_protocol():
     """SGD + clipping + halve-on-plateau for every text row (He et al.: lr 1, patience 2;
-    Li et al.: lr 0.5, patience 5), tanh + the Burda schedule + the last epoch for MNIST,
+    Li et al.: lr 0.5, patience 5) with their code's layers and initialisation (he2019),
+    tanh + the Burda schedule + the last epoch for MNIST,
     the compositions named after the papers in the grid, and a listed difference for every
     dataset."""
     from vae_tfp.config import iter_runs
@@ -174,6 +175,8 @@ def test_paper_config_trains_every_row_with_its_papers_protocol():
             assert (training["learning_rate"], schedule["patience"]) == (
                 (0.5, 5) if dataset == "ptb" else (1.0, 2)
             )
+            assert run["model"]["encoder_parameterization"] == "he2019"
+            assert run["decoder_options"]["parameterization"] == "he2019"
         elif dataset == "mnist":
             assert run["model"]["encoder_activation"] == "tanh"
             assert run["decoder_options"]["activation"] == "tanh"
@@ -181,6 +184,10 @@ def test_paper_config_trains_every_row_with_its_papers_protocol():
             assert training["checkpoint_selection"] == "last_epoch"
         build_method(run["method_options"])  # every composition is valid
     assert set(config["protocol_differences"]) == set(config["datasets"])
+    ptb = yaml.safe_load(open("config/ptb.yaml"))  # the PTB campaign runs paper.yaml's block
+    ptb["datasets"]["ptb"]["training"].pop("checkpoint_interval_s")  # how often it saves
+    assert ptb["datasets"]["ptb"] == config["datasets"]["ptb"]
+    assert ptb["decoders"]["lstm_256"] == config["decoders"]["lstm_256"]
 
 
 def test_a_resume_state_written_before_the_inner_loop_was_a_part_still_loads(tmp_path):

@@ -33,10 +33,15 @@ def _sentences(seed: int = 0, n: int = 6, garbage: bool = True) -> np.ndarray:
     return rows
 
 
-def _vae(**decoder_options):
+def _vae(encoder_parameterization="keras", **decoder_options):
     tf_keras.utils.set_random_seed(0)
     return build_vae(
-        {"latent_dim": LATENT, "encoder_embedding_size": 5, "encoder_hidden_size": 7},
+        {
+            "latent_dim": LATENT,
+            "encoder_embedding_size": 5,
+            "encoder_hidden_size": 7,
+            "encoder_parameterization": encoder_parameterization,
+        },
         {"type": "lstm", "hidden_size": 6, "embedding_size": 4, **decoder_options},
         (WIDTH,),
         "tokens",
@@ -114,9 +119,11 @@ def test_lstm_states_equal_the_tf_keras_lstm_values_and_gradients(jit):
     _assert_close_with_gradients(fast, reference, variables, jit)
 
 
-@pytest.mark.parametrize("jit", [False, True])
-def test_encoder_equals_the_masked_tf_keras_lstm(jit):
-    vae = _vae()
+@pytest.mark.parametrize(
+    ("parameterization", "jit"), [("keras", False), ("keras", True), ("he2019", False)]
+)
+def test_encoder_equals_the_masked_tf_keras_lstm(parameterization, jit):
+    vae = _vae(encoder_parameterization=parameterization)
     x = tf.constant(_sentences(seed=2))
     assert int(tf.shape(cut_to_longest(x)[0])[1]) < WIDTH  # the batch is cut
     fast = lambda: tf.concat(vae.encoder.params(x), -1)  # noqa: E731
@@ -131,8 +138,10 @@ def test_encoder_equals_the_masked_tf_keras_lstm(jit):
         ({"dropout": 0.5, "word_dropout": 0.3}, False),
         ({"skip": True, "dropout": 0.3}, False),
         ({"dropout": 0.5, "skip": True}, True),
+        ({"parameterization": "he2019", "dropout": 0.5}, False),
+        ({"parameterization": "he2019", "dropout": 0.5}, True),
     ],
-    ids=["plain", "dropout", "skip", "xla"],
+    ids=["plain", "dropout", "skip", "xla", "he2019", "he2019-xla"],
 )
 def test_decoder_log_prob_equals_the_masked_categorical_of_the_tf_keras_lstm(options, jit):
     """Values and gradients, with the same dropout noise (drawn before the batch is cut;

@@ -10,10 +10,13 @@ The decoder is the LSTM language model of the text VAE (Bowman et al. 2016, Sec.
     h_t = LSTM(h_{t-1}, [embed(x_{t-1}), z]),   x_0 = BOS,   (h_0, c_0) = (tanh(A z), B z),
 
 so z sets the initial state and is concatenated to every input step (as in He et al. 2019's
-text VAE). With ``skip=True`` z also enters the output layer, W h_t + U z (the skip-VAE of
-Dieng et al. 2019, eq. 8, for a one-layer LSTM). The log-likelihood is the sum of
-``tfd.Categorical`` log-probabilities over the sentence's positions (the positions after the
-first ``EOS`` count nothing: :func:`vae_tfp.models.tokens.token_log_prob` on :meth:`logits`);
+text VAE; the ``he2019`` parameterization has their layers: no bias b, one matrix for the
+state, c_0 = W z and h_0 = tanh(c_0), and their initialisation; see
+:mod:`vae_tfp.models.text_layers`). With ``skip=True`` z also enters the output layer,
+W h_t + U z (the skip-VAE of Dieng et al. 2019, eq. 8, for a one-layer LSTM). The
+log-likelihood is the sum of ``tfd.Categorical`` log-probabilities over the sentence's
+positions (the positions after the first ``EOS`` count nothing:
+:func:`vae_tfp.models.tokens.token_log_prob` on :meth:`logits`);
 ``PAD`` and ``BOS`` are never predicted (their logits are fixed at -1e9), so p(x|z) is a
 distribution over words and ``EOS``.
 
@@ -28,7 +31,6 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp
-import tf_keras
 
 from vae_tfp.data.store import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from vae_tfp.models.autoregressive import BoundDistribution, stateless_seed
@@ -39,6 +41,7 @@ from vae_tfp.models.recurrent import (
     lstm_states,
     time_major_dropout_mask,
 )
+from vae_tfp.models.text_layers import text_parameterization
 from vae_tfp.models.tokens import (
     blocked_logits,
     check_tokens,
@@ -78,6 +81,8 @@ class SequenceEncoder(tf.Module):
         vocab_size: Number of token ids.
         embedding_size: Width of the token embeddings.
         hidden_size: LSTM units.
+        parameterization: A style of :data:`vae_tfp.models.text_layers.TEXT_PARAMETERIZATIONS`
+            (``"he2019"``: He et al.'s initialisation and a bias-free output layer).
     """
 
     def __init__(
@@ -87,14 +92,16 @@ class SequenceEncoder(tf.Module):
         vocab_size: int | None,
         embedding_size: int = 32,
         hidden_size: int = 64,
+        parameterization: str = "keras",
     ):
         super().__init__(name="sequence_encoder")
         check_tokens("the sequence encoder", event_shape, "tokens", vocab_size)
         self.event_shape = tuple(int(d) for d in event_shape)
         self.latent_dim = int(latent_dim)
-        self.embedding = tf_keras.layers.Embedding(int(vocab_size), int(embedding_size))
-        self.lstm = tf_keras.layers.LSTM(int(hidden_size))  # the weights (and the reference)
-        self.head = tf_keras.layers.Dense(2 * self.latent_dim)
+        style = text_parameterization(parameterization)
+        self.embedding = style.embedding(vocab_size, embedding_size)
+        self.lstm = style.lstm(hidden_size)  # the weights (and the reference)
+        self.head = style.projection(2 * self.latent_dim)
         # The weights now, in the order the layers read their inputs.
         build_layer(self.embedding, (None, None))
         build_layer(self.lstm, (None, None, int(embedding_size)))
@@ -133,6 +140,9 @@ class LSTMDecoder(tf.Module):
         dropout: Dropout rate on the input embeddings and the LSTM outputs, in [0, 1).
         word_dropout: Probability of replacing a decoder input word by ``UNK``, in [0, 1].
         skip: Feed z to the output layer too (Dieng et al. 2019).
+        parameterization: A style of :data:`vae_tfp.models.text_layers.TEXT_PARAMETERIZATIONS`
+            (``"he2019"``: He et al.'s initialisation, c_0 = W z and h_0 = tanh(c_0), no
+            bias in the state and output layers).
 
     Raises:
         ValueError: On non-token data, a missing vocabulary size or a rate out of range.
@@ -149,6 +159,7 @@ class LSTMDecoder(tf.Module):
         dropout: float = 0.0,
         word_dropout: float = 0.0,
         skip: bool = False,
+        parameterization: str = "keras",
     ):
         super().__init__(name="lstm_decoder")
         check_tokens("lstm decoder", event_shape, kind, vocab_size)
@@ -163,10 +174,13 @@ class LSTMDecoder(tf.Module):
         self.dropout = float(dropout)
         self.word_dropout = float(word_dropout)
         self.skip = bool(skip)
-        self.embedding = tf_keras.layers.Embedding(self.vocab_size, int(embedding_size))
-        self.initial_state = tf_keras.layers.Dense(2 * int(hidden_size))
-        self.lstm = tf_keras.layers.LSTM(int(hidden_size), return_sequences=True)
-        self.head = tf_keras.layers.Dense(self.vocab_size)
+        style = text_parameterization(parameterization)
+        self.shared_initial_state = style.shared_initial_state
+        self.embedding = style.embedding(self.vocab_size, embedding_size)
+        state_units = int(hidden_size) * (1 if self.shared_initial_state else 2)
+        self.initial_state = style.projection(state_units)
+        self.lstm = style.lstm(hidden_size, return_sequences=True)
+        self.head = style.projection(self.vocab_size)
         self._blocked = blocked_logits(self.vocab_size)
         # The weights now, in the order the layers read their inputs.
         build_layer(self.embedding, (None, None))
@@ -180,8 +194,17 @@ class LSTMDecoder(tf.Module):
         return self.dropout > 0.0 or self.word_dropout > 0.0
 
     def _state0(self, z: tf.Tensor) -> list[tf.Tensor]:
+        if self.shared_initial_state:
+            c = self.initial_state(z)
+            return [tf.tanh(c), c]
         h, c = tf.split(self.initial_state(z), 2, axis=-1)
         return [tf.tanh(h), c]
+
+    def _offset(self) -> tf.Tensor:
+        """The output layer's bias (if it has one) plus the blocked tokens' -1e9."""
+        if self.head.bias is None:
+            return self._blocked
+        return self.head.bias + self._blocked
 
     def _states(
         self, x: tf.Tensor, z: tf.Tensor, noise_seed: tf.Tensor | None, cut: bool
@@ -220,7 +243,7 @@ class LSTMDecoder(tf.Module):
         """W h (+ U z with skip) + b for rows of outputs [N, H] and their codes [N, d]."""
         if self.skip:
             outputs = tf.concat([outputs, z_rows], axis=-1)
-        return tf.matmul(outputs, self.head.kernel) + (self.head.bias + self._blocked)
+        return tf.matmul(outputs, self.head.kernel) + self._offset()
 
     def logits(self, x: tf.Tensor, z: tf.Tensor, noise_seed: tf.Tensor | None = None) -> tf.Tensor:
         """Logits of p(x_t | x_<t, z) at every position (teacher forcing), [B, T, V].
@@ -283,7 +306,7 @@ class LSTMDecoder(tf.Module):
             out, state = self.lstm.cell(step_in, state)
             if self.skip:
                 out = tf.concat([out, flat_z], axis=-1)
-            logits = self.head(out) + self._blocked
+            logits = tf.matmul(out, self.head.kernel) + self._offset()
             if greedy:
                 token = tf.argmax(logits, axis=-1, output_type=tf.int32)
             else:

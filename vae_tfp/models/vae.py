@@ -261,7 +261,8 @@ def build_vae(
     Args:
         model_options: ``latent_dim``, ``encoder_hidden_units`` and ``encoder_activation``
             (MLP encoder);
-            ``encoder_embedding_size`` and ``encoder_hidden_size`` (LSTM encoder).
+            ``encoder_embedding_size``, ``encoder_hidden_size`` and
+            ``encoder_parameterization`` (LSTM encoder).
         decoder_options: ``type`` plus that decoder's options.
         event_shape: Shape of one example.
         kind: Dataset kind, ``"binary"``, ``"real"`` or ``"tokens"``.
@@ -278,6 +279,7 @@ def build_vae(
             vocab_size,
             embedding_size=int(model_options.get("encoder_embedding_size", 32)),
             hidden_size=int(model_options.get("encoder_hidden_size", 64)),
+            parameterization=model_options.get("encoder_parameterization", "keras"),
         )
     else:
         encoder = GaussianEncoder(
