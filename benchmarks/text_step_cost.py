@@ -3,7 +3,10 @@
 Li et al. 2019's PTB model (``config/paper.yaml``'s ``ptb x lstm_256``: embeddings 256,
 one-layer LSTM encoder and decoder of 256 units, z = 32 joined to every decoder input and
 setting its initial state, dropout 0.5, softmax over the 10k vocabulary), batches of 32,
-SGD with the gradient norm clipped at 5, trained by
+SGD with the gradient norm clipped at 5, in the ``keras`` parameterization on both sides
+(``config/paper.yaml``'s ``he2019``, ``vae_tfp/models/text_layers.py``, changes the initial
+values, drops three bias additions and halves the z-to-state layer, not the LSTM and
+softmax work that a step's time is made of), trained by
 
 - the suite: ``vae_tfp.models.build_vae`` and the train loop's step (``VAE.forward`` under
   a ``GradientTape``, global-norm clip, ``tf_keras`` SGD), in one ``tf.function``;
