@@ -14,9 +14,9 @@ by default), written here for PyTorch eager in the way the text-VAE papers' code
   ``EOS`` count nothing (``ignore_index`` = ``PAD``);
 - update: SGD with the gradients' global norm clipped at 5 (He et al. 2019; Li et al. 2019).
 
-Initialisation follows the suite's ``keras`` parameterization (uniform(-0.05, 0.05) embeddings, Glorot
-uniform kernels, orthogonal recurrent kernels, zero biases but 1 for the LSTM forget gate),
-which changes nothing in the timings but keeps the two models the same.
+Initialisation follows the suite's ``keras`` parameterization (uniform(-0.05, 0.05)
+embeddings, Glorot uniform kernels, orthogonal recurrent kernels, zero biases but 1 for the
+LSTM forget gate), which changes nothing in the timings but keeps the two models the same.
 """
 
 from __future__ import annotations

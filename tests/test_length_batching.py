@@ -246,16 +246,17 @@ def test_a_non_finite_loss_stops_the_span(data):
 def test_the_inner_loop_draws_whole_member_batches_uniformly_with_replacement(data):
     """With length batches an encoder inner loop (He et al. 2019) trains on whole batches of
     the epoch plans' members, as their text.py draws train_data_batch[id_]: no padding, and
-    the window's mean loss is the mean over the batches the run's generator picks. The
-    step's "loss" here is the batch's length plus its padded positions (0 in equal-length
-    batches), so the expected mean is the picked batches' mean length, by hand."""
+    the window's loss is the picked batches' summed loss over their tokens (He et al.'s
+    burn_cur_loss / burn_num_words). The step's "loss" here (a batch mean per sentence) is
+    the squared length plus the padded positions (0 in equal-length batches), so the
+    window's value is sum(n_b L_b^2) / sum(n_b L_b) over the picks, by hand."""
     from vae_tfp.data.store import PAD_ID
     from vae_tfp.training.feeds import make_feed
 
     def step(x):
         length = tf.cast(tf.shape(x)[1], tf.float32)
         padded = tf.reduce_sum(tf.cast(x[:, -1] == PAD_ID, tf.float32))  # EOS ends each row
-        return {"loss": length + padded}
+        return {"loss": length**2 + padded}
 
     for per_shape in (False, True):
         feed = make_feed({"batch_size": 32, "batching": "length"}, data, 0, False)
@@ -268,9 +269,30 @@ def test_the_inner_loop_draws_whole_member_batches_uniformly_with_replacement(da
         drawn = feed.draw_inner_batches(np.random.default_rng(11), 40)
         np.testing.assert_array_equal(drawn[2].numpy(), [members[i].length for i in picks])
         window = feed.make_inner_window(step)
-        expected = np.mean([members[i].length for i in picks])
+        sizes = np.array([len(members[i].rows) for i in picks], float)
+        lengths = np.array([members[i].length for i in picks], float)
+        expected = np.sum(sizes * lengths**2) / np.sum(sizes * lengths)
+        assert expected != pytest.approx(np.mean(lengths))  # not the mean over batches
         assert float(window(*drawn)) == pytest.approx(expected)
     assert len(set(picks)) < len(picks)  # with replacement: 40 draws of 14 batches repeat
+
+
+def test_the_inner_window_is_traced_once_whatever_batches_it_draws(data):
+    """Windows of drawn batches differ in their row count (batches at the end of a length
+    run are smaller): the compiled window takes any count without tracing again (a trace
+    per count made He et al.'s inner loop several times slower at PTB scale)."""
+    from vae_tfp.training.feeds import make_feed
+
+    feed = make_feed({"batch_size": 32, "batching": "length"}, data, 0, False)
+    window = feed.make_inner_window(lambda x: {"loss": tf.reduce_sum(tf.cast(x, tf.float32))})
+    rng = np.random.default_rng(5)
+    totals = set()
+    for count in (15, 15, 15, 15, 7, 15, 15, 3):
+        rows, starts, lengths = feed.draw_inner_batches(rng, count)
+        totals.add(int(rows.shape[0]))
+        window(rows, starts, lengths)
+    assert len(totals) >= 4  # the windows had different shapes
+    assert window.experimental_get_tracing_count() == 1
 
 
 def test_aggressive_training_in_length_batches_runs_its_inner_loop_end_to_end(tmp_path, data):

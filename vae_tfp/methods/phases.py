@@ -21,7 +21,11 @@ class Aggressive(Method):
     While aggressive mode is on, each decoder update is preceded by encoder-only updates on
     fresh random minibatches; every ``check_every`` inner steps the mean loss of that window
     is compared with the previous window's and the inner loop stops when it did not improve,
-    or after ``max_inner_steps`` (He et al.'s code: 15 and 100). Aggressive mode ends for good
+    or after ``max_inner_steps``. He et al.'s code runs at most 99 steps (``sub_iter`` from 1
+    while below 100) and checks every 15 in ``text.py``, comparing the loss per token (the
+    length feed's window: :meth:`vae_tfp.training.feeds.LengthBatchFeed.make_inner_window`),
+    and every 10 in ``image.py``, per image; the defaults here are 100 and 15, and
+    ``config/paper.yaml`` sets theirs. Aggressive mode ends for good
     at the first epoch boundary where the validation MI is lower than at the previous one
     (:func:`aggressive_continues`); training then updates encoder and decoder jointly. The
     inner updates use the loss of the whole composition at the current KL weight, and do

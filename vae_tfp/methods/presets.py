@@ -65,8 +65,8 @@ BUILTIN_PRESETS = (
         "He et al. 2019 (ICLR), 'Lagging Inference Networks and Posterior Collapse in "
         "Variational Autoencoders', the command of their README (jxhe/vae-lagging-encoder "
         "cdc4eb9: text.py --aggressive 1 --warm_up 10 --kl_start 0.1): aggressive encoder "
-        "inner loop (at most 100 steps, convergence checked every 15) with KL annealing from "
-        "0.1 to 1 over 10 epochs.",
+        "inner loop (at most 100 steps by default, 99 in their code; convergence checked "
+        "every 15) with KL annealing from 0.1 to 1 over 10 epochs.",
     ),
     Preset(
         "sa_vae_anneal",

@@ -117,8 +117,11 @@ class LengthBatchFeed(BatchFeed):
         return plan.rows, plan.starts, plan.lengths
 
     def make_inner_window(self, step_fn: StepFn) -> Callable[..., tf.Tensor]:
-        """``window(rows, starts, lengths) -> mean loss``: ``step_fn`` on each drawn batch
-        (one dynamic-shape loop, or one compiled function per shape as :meth:`make_span`)."""
+        """``window(rows, starts, lengths) -> loss per token``: ``step_fn`` on each drawn
+        batch (one dynamic-shape loop, or one compiled function per shape as
+        :meth:`make_span`), then the window's summed loss over its tokens (words and
+        ``EOS``), the loss He et al.'s inner loop compares (``text.py``: ``burn_cur_loss /
+        burn_num_words``), so that windows of long and short sentences compare alike."""
         if self.per_shape:
 
             @functools.cache  # one compiled function per batch shape
@@ -129,26 +132,36 @@ class LengthBatchFeed(BatchFeed):
                 return tf.function(loss, jit_compile=self.jit_compile)
 
             def per_shape_window(rows, starts, lengths):
-                total = 0.0
+                total, tokens = 0.0, 0
                 for i, length in enumerate(lengths.numpy().tolist()):
                     batch_rows = rows[int(starts[i]) : int(starts[i + 1])]
-                    total += float(one_batch(int(batch_rows.shape[0]), length)(batch_rows))
-                return tf.constant(total / len(lengths), tf.float32)
+                    n_rows = int(batch_rows.shape[0])
+                    total += float(one_batch(n_rows, length)(batch_rows)) * n_rows
+                    tokens += int(self.lengths[batch_rows.numpy()].sum())
+                return tf.constant(total / tokens, tf.float32)
 
             return per_shape_window
 
-        @tf.function
+        row_tokens = tf.constant(self.lengths, tf.float32)
+
+        # Any number of drawn batches and rows: one trace (a trace per row count, which
+        # nearly every window has its own of, cost more than the window's steps).
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)] * 3)
         def window(rows, starts, lengths):
             count = tf.shape(lengths)[0]
 
-            def body(index, total):
-                x = tf.gather(self.train_data, rows[starts[index] : starts[index + 1]])
-                return index + 1, total + step_fn(x[:, : lengths[index]])["loss"]
+            def body(index, total, tokens):
+                batch_rows = rows[starts[index] : starts[index + 1]]
+                x = tf.gather(self.train_data, batch_rows)[:, : lengths[index]]
+                n_rows = tf.cast(tf.shape(batch_rows)[0], tf.float32)
+                total += step_fn(x)["loss"] * n_rows
+                return index + 1, total, tokens + tf.reduce_sum(tf.gather(row_tokens, batch_rows))
 
-            _, total = tf.while_loop(
-                lambda index, total: index < count, body, (tf.constant(0), tf.constant(0.0))
+            zero = tf.constant(0.0)
+            _, total, tokens = tf.while_loop(
+                lambda index, *_: index < count, body, (tf.constant(0), zero, zero)
             )
-            return total / tf.cast(count, tf.float32)
+            return total / tokens
 
         return window
 
