@@ -25,7 +25,9 @@ class Aggressive(Method):
     while below 100) and checks every 15 in ``text.py``, comparing the loss per token (the
     length feed's window: :meth:`vae_tfp.training.feeds.LengthBatchFeed.make_inner_window`),
     and every 10 in ``image.py``, per image; the defaults here are 100 and 15, and
-    ``config/paper.yaml`` sets theirs. Aggressive mode ends for good
+    ``config/paper.yaml`` sets theirs. Each encoder-only (and, while aggressive, each
+    decoder-only) step clips the gradients by the norm over the whole model's, as their code
+    does (:func:`vae_tfp.training.steps.make_train_step`). Aggressive mode ends for good
     at the first epoch boundary where the validation MI is lower than at the previous one
     (:func:`aggressive_continues`); training then updates encoder and decoder jointly. The
     inner updates use the loss of the whole composition at the current KL weight, and do

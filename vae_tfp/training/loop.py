@@ -166,6 +166,7 @@ class Trainer:
             step=self.step,
             sampler=self.sampler,
             clip_norm=self.clip_norm,
+            clip_variables=self.encoder_variables + self.decoder_variables,
         )
 
     def _check_finite(self, loss: float, epoch: int | None) -> None:

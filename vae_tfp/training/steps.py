@@ -19,12 +19,17 @@ def make_train_step(
     step: tf.Variable,
     sampler: tf.random.Generator,
     clip_norm: float | None,
+    clip_variables: Sequence[tf.Variable] = (),
 ) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
     """A step function updating the encoder and/or the decoder on one batch.
 
     The loss is the method's (:meth:`vae_tfp.methods.Composite.training_loss`) at the
-    global ``step``; gradients are clipped to one global norm over the updated variables
-    (``clip_norm``, He et al. 2019's 5.0; None: no clipping). Only steps that update the
+    global ``step``; gradients are clipped to one global norm (``clip_norm``, He et al.
+    2019's 5.0; None: no clipping) over the updated variables and ``clip_variables``: He et
+    al.'s code clips the gradients of all the model's parameters (``clip_grad_norm_(
+    vae.parameters(), 5)``) before an encoder-only or decoder-only step, so the part left
+    fixed still sets the norm (jxhe/vae-lagging-encoder cdc4eb9, ``text.py`` and
+    ``image.py``). Only steps that update the
     decoder advance ``step`` (the schedules' clock): an encoder inner loop's extra updates do
     not move the KL schedule.
 
@@ -36,12 +41,16 @@ def make_train_step(
         step: Decoder updates done so far (int64 variable).
         sampler: The stream of the reparameterization noise.
         clip_norm: Bound on the global gradient norm, or None.
+        clip_variables: Further variables whose gradients count in that norm (not updated).
 
     Returns:
         ``step_fn(x) -> {"loss", "rec", "kl", "kl_weight"}``, batch means.
     """
     updated = [part for part in (encoder, decoder) if part is not None]
     variables = [v for part_variables, _ in updated for v in part_variables]
+    if clip_norm is not None:
+        known = {v.ref() for v in variables}
+        variables += [v for v in clip_variables if v.ref() not in known]
 
     def step_fn(x):
         current = step.read_value()  # decoder updates done before this one

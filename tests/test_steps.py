@@ -1,0 +1,62 @@
+"""One training update (vae_tfp.training.steps): an encoder-only or decoder-only step clips
+its gradients by the norm over the whole model's, as He et al.'s code clips
+vae.parameters() before stepping one part's optimizer, and updates only its part."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from vae_tfp.methods import build_method
+from vae_tfp.models import build_vae
+from vae_tfp.training.steps import make_train_step
+
+CLIP, RATE = 1e-3, 1.0  # a norm far below the gradients', so clipping acts
+
+
+def _vae():
+    tf_keras.utils.set_random_seed(0)
+    return build_vae(
+        {"latent_dim": 3, "encoder_hidden_units": [8]},
+        {"type": "mlp", "hidden_units": [8]},
+        (5,),
+        "binary",
+    )
+
+
+@pytest.mark.parametrize("part", ["encoder", "decoder"])
+def test_a_one_part_step_clips_by_the_whole_models_norm(part):
+    """The update of the stepped part is -rate * g_part * CLIP / ||(g_encoder, g_decoder)||
+    (plain SGD), by hand from the same loss and noise; the other part does not move."""
+    vae = _vae()
+    method = build_method({"method": "vanilla"})
+    x = tf.constant(np.random.default_rng(0).integers(0, 2, (16, 5)).astype(np.float32))
+    encoder_vars, decoder_vars = vae.encoder.trainable_variables, vae.decoder.trainable_variables
+    seed = tf.cast(tf.random.Generator.from_seed(7).make_seeds(1)[:, 0], tf.int32)
+    with tf.GradientTape() as tape:
+        _, loss = method.training_loss(vae, x, seed, 0)
+    grads = tape.gradient(loss, encoder_vars + decoder_vars)
+    joint_norm = float(tf.linalg.global_norm(grads))
+    assert joint_norm > 10 * CLIP
+    stepped, fixed = (
+        (encoder_vars, decoder_vars) if part == "encoder" else (decoder_vars, encoder_vars)
+    )
+    stepped_grads = grads[: len(encoder_vars)] if part == "encoder" else grads[len(encoder_vars) :]
+    before = [v.numpy().copy() for v in stepped + fixed]
+    updated = (stepped, tf_keras.optimizers.SGD(RATE))
+    step_fn = make_train_step(
+        vae,
+        method,
+        updated if part == "encoder" else None,
+        updated if part == "decoder" else None,
+        step=tf.Variable(0, dtype=tf.int64),
+        sampler=tf.random.Generator.from_seed(7),
+        clip_norm=CLIP,
+        clip_variables=encoder_vars + decoder_vars,
+    )
+    step_fn(x)
+    for variable, old, grad in zip(stepped, before, stepped_grads, strict=False):
+        expected = old - RATE * grad.numpy() * CLIP / joint_norm
+        np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-4, atol=1e-9)
+    for variable, old in zip(fixed, before[len(stepped) :], strict=True):
+        np.testing.assert_array_equal(variable.numpy(), old)
