@@ -188,6 +188,7 @@ def test_paper_config_trains_every_row_with_its_papers_protocol():
     ptb["datasets"]["ptb"]["training"].pop("checkpoint_interval_s")  # how often it saves
     assert ptb["datasets"]["ptb"] == config["datasets"]["ptb"]
     assert ptb["decoders"]["lstm_256"] == config["decoders"]["lstm_256"]
+    assert ptb["protocol_differences"]["ptb"] == config["protocol_differences"]["ptb"]
 
 
 def test_a_resume_state_written_before_the_inner_loop_was_a_part_still_loads(tmp_path):
