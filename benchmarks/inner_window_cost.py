@@ -1,7 +1,8 @@
 """Cost of the encoder inner loop's windows (He et al. 2019) in length batches, at PTB scale.
 
 Builds ``config/paper.yaml``'s ``ptb x lstm_256 x aggressive_anneal`` model and its length
-feed, then times windows of encoder-only SGD steps (clip 5) on whole batches drawn uniformly
+feed, then times windows of the loop's encoder-only SGD steps (``make_train_step``: the
+run's loss, gradients clipped at 5 over the whole model) on whole batches drawn uniformly
 with replacement, as the inner loop runs them, through two compiled windows in turn on the
 same draws (alternated, so machine load affects both alike):
 
@@ -40,8 +41,10 @@ def main() -> None:
 
     from vae_tfp.config import RunKey, load_experiment_config, resolve_run_config
     from vae_tfp.data import prepare_dataset
+    from vae_tfp.methods import build_method
     from vae_tfp.run_model import model_from_run_config
     from vae_tfp.training.feeds import make_feed
+    from vae_tfp.training.steps import make_train_step
 
     config = load_experiment_config("config/paper.yaml")
     run_config = resolve_run_config(config, RunKey("ptb", "lstm_256", "aggressive_anneal", 0))
@@ -49,19 +52,23 @@ def main() -> None:
     tf_keras.utils.set_random_seed(0)
     model = model_from_run_config(run_config, data)
     feed = make_feed(run_config["training"], data, 0, False)
-    variables = model.encoder.trainable_variables
+    encoder_variables = model.encoder.trainable_variables
     optimizer = tf_keras.optimizers.SGD(run_config["training"]["learning_rate"])
-    optimizer.build(variables)
-    seeds = tf.random.Generator.from_seed(1)
-
-    def encoder_step(x):
-        seed = tf.cast(seeds.make_seeds(1)[:, 0], tf.int32)
-        with tf.GradientTape() as tape:
-            out = model.forward(x, seed, training=True)
-            loss = -tf.reduce_mean(out.rec) + tf.reduce_mean(out.kl)
-        grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 5.0)
-        optimizer.apply_gradients(zip(grads, variables, strict=True))
-        return {"loss": loss}
+    optimizer.build(encoder_variables)
+    epochs = run_config["training"]["epochs"]
+    method = build_method(run_config["method_options"]).bind(
+        feed.n_batches, feed.n_batches * epochs
+    )
+    encoder_step = make_train_step(  # the loop's encoder-only step (clip over the model)
+        model,
+        method,
+        (encoder_variables, optimizer),
+        None,
+        step=tf.Variable(0, dtype=tf.int64),
+        sampler=tf.random.Generator.from_seed(1),
+        clip_norm=5.0,
+        clip_variables=encoder_variables + model.decoder.trainable_variables,
+    )
 
     one_trace = feed.make_inner_window(encoder_step)
     per_shape = tf.function(one_trace.python_function)
@@ -80,10 +87,12 @@ def main() -> None:
             started = time.perf_counter()
             float(windows[name](*drawn))
             seconds[name].append((time.perf_counter() - started) / args.width)
-        print(f"window {index + 1}: {int(drawn[0].shape[0])} rows", flush=True)
+        times = ", ".join(f"{name} {seconds[name][-1]:.3f}" for name in windows)
+        print(f"window {index + 1}: {int(drawn[0].shape[0])} rows; s per step: {times}", flush=True)
     for name, window in windows.items():
         print(
-            f"{name:>16}: {statistics.median(seconds[name]):.3f} s per encoder step (median), "
+            f"{name:>16}: {statistics.median(seconds[name]):.3f} s per encoder step (median; "
+            f"{statistics.median(seconds[name][1:]):.3f} after the first window), "
             f"{sum(seconds[name]) * args.width:.1f} s in all, "
             f"{window.experimental_get_tracing_count()} traces"
         )
