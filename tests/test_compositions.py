@@ -182,6 +182,11 @@ def test_paper_config_trains_every_row_with_its_papers_protocol():
             assert run["decoder_options"]["activation"] == "tanh"
             assert schedule == {"type": "burda", "stages": 8} and training["epochs"] == 3280
             assert training["checkpoint_selection"] == "last_epoch"
+        if "aggressive" in run["method_options"]["method"]:  # their loop: 99 steps
+            assert run["method_options"]["max_inner_steps"] == 99
+            assert run["method_options"].get("check_every", 15) == (
+                10 if dataset == "omniglot" else 15
+            )
         build_method(run["method_options"])  # every composition is valid
     assert set(config["protocol_differences"]) == set(config["datasets"])
     ptb = yaml.safe_load(open("config/ptb.yaml"))  # the PTB campaign runs paper.yaml's block

@@ -19,9 +19,12 @@ one of two styles:
     recurrent), each drawn uniform; the Keras LSTM has one, so it starts at the sum of two
     such draws, the same distribution of the gates' offsets.
 
-Only the initial values and the presence of biases differ: the layers, their variables'
-names and the computation are those of ``tf_keras``, so either style runs on the fast path
-of :mod:`vae_tfp.models.recurrent`.
+The styles differ in the initial values, the presence of biases and the z-to-state layer
+(H outputs giving c_0 and tanh(c_0), against 2H split into the two); the layers, their
+variables' names and the rest of the computation are those of ``tf_keras``, so either style
+runs on the fast path of :mod:`vae_tfp.models.recurrent`. PyTorch's two LSTM bias vectors
+also learn at twice the rate of one (both receive the gradient): a difference the configs
+list (``protocol_differences``), not one this module removes.
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ class TextParameterization:
 
     Attributes:
         weights_scale: Every weight and bias uniform in [-scale, scale], the embeddings
-            excepted (``None``: ``tf_keras``'s default initialisers).
+            excepted and the LSTM bias the sum of two such draws (``None``: ``tf_keras``'s
+            default initialisers).
         embeddings_scale: The embeddings uniform in [-scale, scale] (``None``: Keras's).
         projection_bias: Whether the encoder's output layer and the decoder's z-to-state
             and output layers have a bias.
