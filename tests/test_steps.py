@@ -60,3 +60,38 @@ def test_a_one_part_step_clips_by_the_whole_models_norm(part):
         np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-4, atol=1e-9)
     for variable, old in zip(fixed, before[len(stepped) :], strict=True):
         np.testing.assert_array_equal(variable.numpy(), old)
+
+
+def test_the_trainer_clips_every_step_over_the_whole_model(tmp_path, monkeypatch):
+    """The loop builds its joint, decoder-only and encoder-only steps (aggressive training)
+    with the whole model's variables in the clipping norm."""
+    import yaml
+
+    from vae_tfp.config import RunKey, resolve_run_config
+    from vae_tfp.data import prepare_dataset
+    from vae_tfp.training import loop
+
+    config = yaml.safe_load(open("config/config.yaml"))
+    config["methods"]["aggressive"] = {"method": "aggressive"}
+    run_config = resolve_run_config(config, RunKey("digits", "mlp", "aggressive", 0))
+    run_config["training"].update(optimizer={"name": "sgd", "clip_norm": 5.0}, epochs=1)
+    run_config["model"].update(latent_dim=2, encoder_hidden_units=[8])
+    run_config["decoder_options"] = {"type": "mlp", "hidden_units": [8]}
+    calls = []
+
+    def recording(*args, **kwargs):
+        calls.append((args[2] is not None, args[3] is not None, kwargs["clip_variables"]))
+        return make_train_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "make_train_step", recording)
+    trainer = loop.Trainer(
+        run_config, prepare_dataset("digits", run_config["dataset_options"]), tmp_path
+    )
+    model_variables = {v.ref() for v in trainer.model.trainable_variables}
+    assert {(encoder, decoder) for encoder, decoder, _ in calls} == {
+        (True, True),
+        (False, True),
+        (True, False),
+    }
+    for _, _, clip_variables in calls:
+        assert {v.ref() for v in clip_variables} == model_variables
