@@ -304,9 +304,7 @@ class LSTMDecoder(tf.Module):
         for t in range(self.event_shape[0]):
             step_in = tf.concat([self.embedding(token), flat_z], axis=-1)
             out, state = self.lstm.cell(step_in, state)
-            if self.skip:
-                out = tf.concat([out, flat_z], axis=-1)
-            logits = tf.matmul(out, self.head.kernel) + self._offset()
+            logits = self._output_logits(out, flat_z)
             if greedy:
                 token = tf.argmax(logits, axis=-1, output_type=tf.int32)
             else:
