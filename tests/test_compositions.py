@@ -183,10 +183,11 @@ def test_paper_config_trains_every_row_with_its_papers_protocol():
             assert schedule == {"type": "burda", "stages": 8} and training["epochs"] == 3280
             assert training["checkpoint_selection"] == "last_epoch"
         if "aggressive" in run["method_options"]["method"]:  # their loop: 99 steps
+            omniglot = dataset == "omniglot"
             assert run["method_options"]["max_inner_steps"] == 99
-            assert run["method_options"].get("check_every", 15) == (
-                10 if dataset == "omniglot" else 15
-            )
+            assert run["method_options"].get("check_every", 15) == (10 if omniglot else 15)
+            # calc_mi within their validation batches (image.py 50, text.py 32)
+            assert run["method_options"]["switch_off_mi_batch"] == (50 if omniglot else 32)
         build_method(run["method_options"])  # every composition is valid
     assert set(config["protocol_differences"]) == set(config["datasets"])
     ptb = yaml.safe_load(open("config/ptb.yaml"))  # the PTB campaign runs paper.yaml's block
@@ -194,6 +195,8 @@ def test_paper_config_trains_every_row_with_its_papers_protocol():
     assert ptb["datasets"]["ptb"] == config["datasets"]["ptb"]
     assert ptb["decoders"]["lstm_256"] == config["decoders"]["lstm_256"]
     assert ptb["protocol_differences"]["ptb"] == config["protocol_differences"]["ptb"]
+    for name in ptb["grid"][0]["methods"] + ptb["grid"][1]["methods"]:
+        assert ptb["methods"][name] == config["methods"][name], name
 
 
 def test_a_resume_state_written_before_the_inner_loop_was_a_part_still_loads(tmp_path):

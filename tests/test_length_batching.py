@@ -297,19 +297,34 @@ def test_the_inner_window_is_traced_once_whatever_batches_it_draws(data):
 
 def test_aggressive_training_in_length_batches_runs_its_inner_loop_end_to_end(tmp_path, data):
     """He et al.'s aggressive training with length batches, through the Trainer: the inner
-    loop runs on the feed's member batches and the history records its encoder steps."""
+    loop runs on the feed's member batches, the history records its encoder steps, and the
+    MI that ends it mixes q(z|x) within validation batches of at most 32 sentences of one
+    length (He et al.'s calc_mi on their equal-length validation batches)."""
     from vae_tfp.config import resolve_run_config as resolve
     from vae_tfp.training.feeds import make_feed
     from vae_tfp.training.loop import Trainer
 
     config = copy.deepcopy(DEFAULT_CONFIG)
-    config["methods"] = {"a": {"method": "aggressive", "max_inner_steps": 5, "check_every": 5}}
+    config["methods"] = {
+        "a": {
+            "method": "aggressive",
+            "max_inner_steps": 5,
+            "check_every": 5,
+            "switch_off_mi_batch": 32,
+        }
+    }
     run_config = training_config(resolve(config, RunKey("markov_mixture", "lstm", "a", 0)))
     reference = _run_config("length")
     for key in ("dataset_options", "model", "decoder_options"):
         run_config[key] = reference[key]
     run_config["training"].update(epochs=1, batch_size=32, batching="length")
-    Trainer(run_config, data, tmp_path).run()
+    trainer = Trainer(run_config, data, tmp_path)
+    lengths = token_counts(data.valid)
+    for rows in trainer.mi_batches:
+        assert 1 <= len(rows) <= 32 and len(set(lengths[rows])) == 1
+    trainer.run()
     history = pd.read_csv(tmp_path / "history.csv")
+    assert np.isfinite(history["valid_mi_batch"].iloc[0])
+    assert history["valid_mi_batch"].iloc[0] <= np.log(32) + 1e-6  # each batch's ceiling
     batches = make_feed({"batch_size": 32, "batching": "length"}, data, 0, False).n_batches
     assert history["encoder_inner_steps"].iloc[0] == 5 * batches  # 5 per decoder update

@@ -68,6 +68,37 @@ def test_aggressive_history_records_inner_steps_and_its_end(tmp_path, monkeypatc
     assert summary["encoder_inner_steps"] == history["encoder_inner_steps"].sum()
 
 
+def test_aggressive_switch_off_can_read_he_et_als_mi_within_validation_batches(
+    tmp_path, monkeypatch
+):
+    """With ``switch_off_mi_batch: n`` the switch-off compares valid_mi_batch, the MI within
+    consecutive validation batches of n (He et al.'s calc_mi), not the whole-set valid_mi:
+    scripted so that only valid_mi_batch falls (at epoch 2), aggressive mode ends there."""
+    import vae_tfp.training.loop as loop
+
+    whole_set, in_batches = iter([1.0, 2.0, 3.0]), iter([1.0, 0.5, 0.7])
+    seen = []
+    real = loop.validation_scores
+
+    def scripted(*args, **kwargs):
+        seen.append(kwargs["mi_batches"])
+        real_scores = real(*args, **kwargs)
+        assert np.isfinite(real_scores["valid_mi_batch"])
+        return {**real_scores, "valid_mi": next(whole_set), "valid_mi_batch": next(in_batches)}
+
+    monkeypatch.setattr(loop, "validation_scores", scripted)
+    options = {"method": "aggressive", "max_inner_steps": 5, "check_every": 5}
+    trainer, _, data = _trainer(tmp_path, {**options, "switch_off_mi_batch": 50}, epochs=3)
+    summary = trainer.run()
+    assert summary["inner_loop_ended_after_epoch"] == 2
+    assert pd.read_csv(tmp_path / "history.csv")["valid_mi_batch"].tolist() == [1.0, 0.5, 0.7]
+    n_valid = len(data.valid)
+    assert [len(rows) for rows in seen[0]] == [50] * (n_valid // 50) + [n_valid % 50] * bool(
+        n_valid % 50
+    )
+    np.testing.assert_array_equal(np.concatenate(seen[0]), np.arange(n_valid))
+
+
 def test_pretrain_fb_reinitializes_exactly_the_decoder(tmp_path):
     trainer, run_config, data = _trainer(
         tmp_path, {"method": "pretrain_fb", "pretrain_epochs": 1, "lambda": 0.5}

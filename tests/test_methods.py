@@ -171,8 +171,12 @@ def test_aggressive_switch_off_rule_fires_when_validation_mi_falls():
         states.append(aggressive_continues(previous, value))
         previous = value
     assert states == [True, True, True, False, True]  # the loop stops at the first False
+    # He et al.'s text.py: pre_mi = 0 at first, stop when cur_mi - pre_mi < 0; an equal
+    # window loss goes on (break when burn_pre_loss - burn_cur_loss < 0).
+    assert not aggressive_continues(None, -0.01) and aggressive_continues(None, 0.0)
     assert not inner_loop_converged(None, 5.0)
-    assert not inner_loop_converged(5.0, 4.9) and inner_loop_converged(5.0, 5.0)
+    assert not inner_loop_converged(5.0, 4.9) and not inner_loop_converged(5.0, 5.0)
+    assert inner_loop_converged(5.0, 5.01)
 
 
 def test_bn_vae_gives_means_of_variance_gamma_squared_and_kl_above_the_bound():

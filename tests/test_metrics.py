@@ -15,6 +15,7 @@ from vae_tfp.metrics import (
     gaussian_kl_per_dim,
     iw_log_likelihood,
     mutual_information,
+    mutual_information_in_batches,
     mutual_information_minibatch,
     perplexity,
 )
@@ -235,6 +236,25 @@ def test_encoder_copying_x_reaches_the_log_n_bound():
     assert mutual_information_minibatch(loc, log_var, batch_size=16) == pytest.approx(
         np.log(16), abs=1e-6
     )
+
+
+def test_mi_in_given_batches_is_the_size_weighted_mean_of_their_log_n_ceilings():
+    """Distinct, nearly deterministic codes reach each batch's ceiling log n_b, so He et
+    al.'s calc_mi over batches of unequal sizes and scattered rows is sum n_b log n_b / N;
+    batches that miss or repeat a row are refused."""
+    n = 24
+    loc = np.random.default_rng(1).standard_normal((n, 3)) * 10
+    log_var = np.full_like(loc, np.log(1e-8))
+    order = np.random.default_rng(2).permutation(n)
+    batches = [order[:3], order[3:8], order[8:]]  # sizes 3, 5, 16
+    want = (3 * np.log(3) + 5 * np.log(5) + 16 * np.log(16)) / n
+    assert mutual_information_in_batches(loc, log_var, batches) == pytest.approx(want, abs=1e-6)
+    consecutive = [np.arange(s, min(s + 10, n)) for s in range(0, n, 10)]
+    assert mutual_information_in_batches(loc, log_var, consecutive, seed=4) == (
+        mutual_information_minibatch(loc, log_var, batch_size=10, seed=4)
+    )
+    with pytest.raises(ValueError, match="cover each of the 24 rows exactly once"):
+        mutual_information_in_batches(loc, log_var, [order[:10], order[9:]])
 
 
 def test_mi_converges_as_the_evaluation_set_grows():

@@ -43,35 +43,58 @@ def _short_names(module) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v) for k, v in values.items()}
 
 
-def _assert_uniform_variance(values: np.ndarray, half_width: float, draws: int):
-    """The sample variance equals that of a sum of ``draws`` independent U(-a, a), a²/3
-    each, within 5 Monte Carlo standard deviations: for one U(-a, a), Var(x²) = E x⁴ - σ⁴
-    = a⁴/5 - a⁴/9 = 4a⁴/45; for a sum of two, E x⁴ = 2a⁴/5 + 6(a²/3)² and σ² = 2a²/3."""
-    a2 = half_width**2
-    variance = draws * a2 / 3
-    fourth = {1: a2**2 / 5, 2: 2 * a2**2 / 5 + 6 * (a2 / 3) ** 2}[draws]
-    sd = np.sqrt((fourth - variance**2) / values.size)
+def _assert_uniform_variance(values: np.ndarray, half_width: float):
+    """The sample variance equals U(-a, a)'s, a²/3, within 5 Monte Carlo standard
+    deviations: Var(x²) = E x⁴ - σ⁴ = a⁴/5 - a⁴/9 = 4a⁴/45."""
+    variance = half_width**2 / 3
+    sd = np.sqrt(4 * half_width**4 / 45 / values.size)
     assert abs(np.mean(values**2) - variance) < 5 * sd, (np.mean(values**2), variance, sd)
 
 
 def test_he2019_draws_their_initialisation_on_their_layers():
     """Li et al.'s code (bohanli/vae-pretraining-encoder d59f91c, as He et al.'s at cdc4eb9):
     every parameter U(-0.01, 0.01), embeddings U(-0.1, 0.1), bias-free z-to-state and
-    output layers; PyTorch's two LSTM biases become one with the variance of their sum."""
+    output layers, and PyTorch's two LSTM biases, each drawn on its own."""
     vae = _vae("he2019")
     for module in (vae.encoder, vae.decoder):
         weights = _short_names(module)
         assert not any(name.startswith("dense/bias") for name in weights)
         assert np.abs(weights["embedding/embeddings"]).max() <= 0.1
-        _assert_uniform_variance(weights["embedding/embeddings"], 0.1, draws=1)
-        for name in ("lstm/kernel", "lstm/recurrent_kernel", "dense/kernel"):
+        _assert_uniform_variance(weights["embedding/embeddings"], 0.1)
+        for name in (
+            "rnn/kernel",
+            "rnn/recurrent_kernel",
+            "rnn/bias",  # no forget-gate bias at 1
+            "rnn/recurrent_bias",
+            "dense/kernel",
+        ):
             assert np.abs(weights[name]).max() <= 0.01, name
-            _assert_uniform_variance(weights[name], 0.01, draws=1)
-        bias = weights["lstm/bias"]  # no forget-gate bias at 1
-        assert np.abs(bias).max() <= 0.02
-        _assert_uniform_variance(bias, 0.01, draws=2)
+            _assert_uniform_variance(weights[name], 0.01)
+        np.testing.assert_array_equal(
+            module.lstm.cell.bias.numpy(), weights["rnn/bias"] + weights["rnn/recurrent_bias"]
+        )
     assert vae.decoder.initial_state.kernel.shape == (LATENT, HIDDEN)  # one W for h_0, c_0
     assert vae.decoder.head.bias is None and vae.encoder.head.bias is None
+
+
+def test_he2019_lstm_biases_both_learn_as_pytorchs_bias_ih_and_bias_hh():
+    """Both bias vectors receive the gates' gradient g: one SGD step moves the gates' offset
+    by -2·lr·g (twice a single bias's step), and the clipping norm counts g twice."""
+    decoder = _vae("he2019").decoder
+    cell = decoder.lstm.cell
+    x = tf.constant(np.random.default_rng(0).integers(4, VOCAB, (5, WIDTH)), tf.int32)
+    z = tf.random.stateless_normal((5, LATENT), [3, 4])
+    with tf.GradientTape() as tape:
+        loss = -tf.reduce_sum(decoder.log_prob(x, z))
+    variables = decoder.trainable_variables
+    grads = tape.gradient(loss, variables)
+    by_name = {v.name.split("/")[-1]: g for v, g in zip(variables, grads, strict=True)}
+    g_ih, g_hh = by_name["bias:0"], by_name["recurrent_bias:0"]  # the decoder's one LSTM
+    assert float(tf.norm(g_ih)) > 0
+    np.testing.assert_array_equal(g_ih.numpy(), g_hh.numpy())
+    before, lr = cell.bias.numpy(), 0.5
+    tf_keras.optimizers.SGD(lr).apply_gradients(zip(grads, variables, strict=True))
+    np.testing.assert_allclose(cell.bias.numpy() - before, -2 * lr * g_ih.numpy(), atol=1e-6)
 
 
 def test_he2019_initial_state_is_tanh_of_one_projection():

@@ -62,10 +62,14 @@ class InnerLoopSettings:
     Attributes:
         max_steps: Cap on encoder updates before one decoder update.
         check_every: Window of the convergence check, in inner steps.
+        mi_batch_size: The validation MI that ends the inner loop: 0 the whole-set
+            estimate (``valid_mi``), n He et al.'s mixture within validation batches of n
+            (``valid_mi_batch``).
     """
 
     max_steps: int
     check_every: int
+    mi_batch_size: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,7 +29,11 @@ class Aggressive(Method):
     decoder-only) step clips the gradients by the norm over the whole model's, as their code
     does (:func:`vae_tfp.training.steps.make_train_step`). Aggressive mode ends for good
     at the first epoch boundary where the validation MI is lower than at the previous one
-    (:func:`aggressive_continues`); training then updates encoder and decoder jointly. The
+    (:func:`aggressive_continues`); training then updates encoder and decoder jointly.
+    That MI is the whole validation set's estimate (``switch_off_mi_batch: 0``, the
+    default) or, as in He et al.'s code, the mixture within validation batches of that
+    many examples (``calc_mi``; for token data the unshuffled length batches, their
+    equal-length batches; ``image.py`` shuffles its validation batches each epoch). The
     inner updates use the loss of the whole composition at the current KL weight, and do
     not move the schedules' clock (He et al.'s ``text.py`` raises the weight once per
     decoder update).
@@ -44,26 +48,39 @@ class Aggressive(Method):
         15, description="window of the convergence check, in inner steps", minimum=1
     )
 
+    switch_off_mi_batch: int = hyperparameter(
+        0,
+        description="validation batch of the MI that ends aggressive mode (0: the whole set)",
+        minimum=0,
+    )
+
     def inner_loop(self) -> InnerLoopSettings:
-        return InnerLoopSettings(self.max_inner_steps, self.check_every)
+        return InnerLoopSettings(self.max_inner_steps, self.check_every, self.switch_off_mi_batch)
 
 
 def aggressive_continues(previous_mi: float | None, current_mi: float) -> bool:
     """He et al. 2019's switch-off rule: stay aggressive while validation MI does not fall.
+
+    He et al.'s ``text.py`` (jxhe/vae-lagging-encoder at cdc4eb9) starts from ``pre_mi = 0``
+    and stops when ``cur_mi - pre_mi < 0``: at the first boundary a negative estimate (a
+    collapsed encoder's, up to Monte Carlo noise) already ends it.
 
     Args:
         previous_mi: Validation MI at the previous epoch boundary (None at the first).
         current_mi: Validation MI now.
 
     Returns:
-        False once the MI is lower than at the previous epoch boundary.
+        False once the MI is lower than at the previous epoch boundary (than 0 at the
+        first).
     """
-    return previous_mi is None or current_mi >= previous_mi
+    return current_mi >= (0.0 if previous_mi is None else previous_mi)
 
 
 def inner_loop_converged(previous_window_loss: float | None, window_loss: float) -> bool:
-    """He et al. 2019's inner-loop stop: the window's mean loss did not improve."""
-    return previous_window_loss is not None and window_loss >= previous_window_loss
+    """He et al. 2019's inner-loop stop: the window's loss is worse than the previous
+    window's (``text.py`` breaks when ``burn_pre_loss - burn_cur_loss < 0``; an equal loss
+    goes on)."""
+    return previous_window_loss is not None and window_loss > previous_window_loss
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from vae_tfp.metrics.aggregate_posterior import (
     aggregate_posterior_metrics,
     mutual_information,
+    mutual_information_in_batches,
     mutual_information_minibatch,
 )
 from vae_tfp.metrics.estimators import (
@@ -24,6 +25,7 @@ __all__ = [
     "iw_log_likelihood",
     "mean_and_standard_error",
     "mutual_information",
+    "mutual_information_in_batches",
     "mutual_information_minibatch",
     "perplexity",
 ]

@@ -14,6 +14,8 @@ information (``mi_upper``, Poole et al. 2019) and treats [mi, mi_upper] and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from vae_tfp.metrics.mixture_density import (
@@ -157,12 +159,11 @@ def mutual_information_minibatch(
     """He et al. 2019's estimator: I_q(x; z) with q(z) the mixture over each minibatch.
 
     The evaluation set is cut into consecutive minibatches of ``batch_size`` (the last may
-    be smaller); the estimator of :func:`aggregate_posterior_metrics` runs inside each, and
-    the results are averaged weighted by batch size, as in He et al.'s ``calc_mi`` loop.
-    Each term is at most log(batch size), so the estimate is biased down more than the
-    whole-set estimate and grows with the batch size (``benchmarks/mi_bias.py``, true I =
-    2.568 nats, N = 2,000, one sample: 1.95 at batch 16, 2.35 at 64, 2.50 at 256); tables
-    that compare with published numbers must state the batch size.
+    be smaller) and :func:`mutual_information_in_batches` runs on them, as He et al.'s
+    ``calc_mi`` loop does. Each term is at most log(batch size), so the estimate is biased
+    down more than the whole-set estimate and grows with the batch size
+    (``benchmarks/mi_bias.py``); tables that compare with published numbers must state the
+    batch size.
 
     Args:
         loc: Posterior means, [N, d].
@@ -179,10 +180,43 @@ def mutual_information_minibatch(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    total, n = 0.0, len(loc)
-    for b, start in enumerate(range(0, n, batch_size)):
-        rows = slice(start, start + batch_size)
+    n = len(loc)
+    batches = [np.arange(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    return mutual_information_in_batches(loc, log_var, batches, n_samples, seed)
+
+
+def mutual_information_in_batches(
+    loc: np.ndarray,
+    log_var: np.ndarray,
+    batches: Sequence[np.ndarray],
+    n_samples: int = 1,
+    seed: int = 0,
+) -> float:
+    """I_q(x; z) with q(z) the mixture within each given batch of examples, averaged over
+    the batches weighted by their sizes: He et al. 2019's ``calc_mi`` (jxhe/vae-lagging-
+    encoder at cdc4eb9, ``text.py``; ``Encoder.calc_mi`` in ``modules/encoders/
+    encoder.py``), which runs :func:`aggregate_posterior_metrics`' estimator on each
+    validation batch (for text, their sentences of one length).
+
+    Args:
+        loc: Posterior means, [N, d].
+        log_var: Posterior log-variances, [N, d].
+        batches: Row indices of each batch; together they cover every row once.
+        n_samples: Draws per example (He et al. use 1).
+        seed: Seed of the draws; batch b uses seed (seed, b).
+
+    Returns:
+        The estimate in nats.
+
+    Raises:
+        ValueError: If the batches do not cover each of the N rows exactly once.
+    """
+    rows = np.concatenate([np.asarray(b, np.int64).ravel() for b in batches]) if batches else []
+    if len(rows) != len(loc) or not np.array_equal(np.sort(rows), np.arange(len(loc))):
+        raise ValueError(f"the batches must cover each of the {len(loc)} rows exactly once")
+    total = 0.0
+    for b, batch in enumerate(batches):
         seed_b = int(np.random.default_rng([seed, b]).integers(2**31))
-        mi, _ = mutual_information(loc[rows], log_var[rows], n_samples, seed_b)
-        total += mi * len(loc[rows])
-    return total / n
+        mi, _ = mutual_information(loc[batch], log_var[batch], n_samples, seed_b)
+        total += mi * len(batch)
+    return total / len(loc)

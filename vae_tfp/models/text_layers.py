@@ -15,23 +15,21 @@ one of two styles:
     weight and bias uniform in [-0.01, 0.01] and the embeddings in [-0.1, 0.1]
     (``uniform_initializer(0.01)`` and ``(0.1)``); the encoder's output layer, the
     decoder's z-to-state layer and its output layer have no bias; the initial state is
-    c_0 = W z, h_0 = tanh(c_0) with one W. PyTorch's LSTM adds two bias vectors (input and
-    recurrent), each drawn uniform; the Keras LSTM has one, so it starts at the sum of two
-    such draws, the same distribution of the gates' offsets.
+    c_0 = W z, h_0 = tanh(c_0) with one W; the LSTM has PyTorch's two bias vectors
+    (``bias_ih`` and ``bias_hh``, :class:`TwoBiasLSTMCell`), each drawn uniform.
 
-The styles differ in the initial values, the presence of biases and the z-to-state layer
-(H outputs giving c_0 and tanh(c_0), against 2H split into the two); the layers, their
-variables' names and the rest of the computation are those of ``tf_keras``, so either style
-runs on the fast path of :mod:`vae_tfp.models.recurrent`. PyTorch's two LSTM bias vectors
-also learn at twice the rate of one (both receive the gradient): a difference the configs
-list (``protocol_differences``), not one this module removes.
+The styles differ in the initial values, the biases and the z-to-state layer (H outputs
+giving c_0 and tanh(c_0), against 2H split into the two); the rest of the computation is
+``tf_keras``'s, and both styles run on the fast path of :mod:`vae_tfp.models.recurrent`,
+which reads the cell's ``bias``. The two bias vectors are not one bias in disguise: both
+receive the gate offsets' gradient, so an SGD step moves their sum at twice the rate of a
+single bias, and gradient-norm clipping counts that gradient twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import tensorflow as tf
 import tf_keras
 
 
@@ -41,22 +39,40 @@ def _uniform(scale: float) -> tf_keras.initializers.Initializer:
     return tf_keras.initializers.RandomUniform(-scale, scale)
 
 
-class SumOfUniforms(tf_keras.initializers.Initializer):
-    """U(-scale, scale) + U(-scale, scale) elementwise: one bias vector for PyTorch's two.
+class TwoBiasLSTMCell(tf_keras.layers.LSTMCell):
+    """``tf_keras``'s LSTM cell with PyTorch's two bias vectors, ``bias_ih`` + ``bias_hh``.
 
-    Args:
-        scale: Half-width of each uniform draw.
+    ``tf_keras`` builds one ``bias`` variable (PyTorch's ``bias_ih``); this cell adds a
+    second, ``recurrent_bias`` (``bias_hh``), with the same initializer, and ``bias`` reads
+    as their sum wherever the cell's computation uses it (its own ``call``, the fast path
+    of :func:`vae_tfp.models.recurrent.lstm_states`). Both variables are trained, as in
+    ``torch.nn.LSTM``, which He et al.'s and Li et al.'s text models use.
     """
 
-    def __init__(self, scale: float):
-        self.scale = float(scale)
+    @property
+    def bias(self):
+        """The gates' offset: ``bias_ih + bias_hh`` once built."""
+        input_bias = self.__dict__.get("_input_bias")
+        recurrent_bias = self.__dict__.get("_recurrent_bias")
+        if input_bias is None or recurrent_bias is None:
+            return input_bias
+        return input_bias + recurrent_bias
 
-    def __call__(self, shape, dtype=None, **kwargs):
-        dtype = tf.as_dtype(dtype or tf.float32)
-        return _uniform(self.scale)(shape, dtype) + _uniform(self.scale)(shape, dtype)
+    @bias.setter
+    def bias(self, variable) -> None:
+        # tf_keras's build assigns the variable it creates (bias_ih) to ``self.bias``.
+        self._input_bias = variable
 
-    def get_config(self) -> dict:
-        return {"scale": self.scale}
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        if self.use_bias:
+            self._recurrent_bias = self.add_weight(
+                shape=(4 * self.units,),
+                name="recurrent_bias",
+                initializer=self.bias_initializer.__class__.from_config(
+                    self.bias_initializer.get_config()
+                ),
+            )
 
 
 @dataclass(frozen=True)
@@ -65,11 +81,12 @@ class TextParameterization:
 
     Attributes:
         weights_scale: Every weight and bias uniform in [-scale, scale], the embeddings
-            excepted and the LSTM bias the sum of two such draws (``None``: ``tf_keras``'s
-            default initialisers).
+            excepted (``None``: ``tf_keras``'s default initialisers).
         embeddings_scale: The embeddings uniform in [-scale, scale] (``None``: Keras's).
         projection_bias: Whether the encoder's output layer and the decoder's z-to-state
             and output layers have a bias.
+        two_lstm_biases: Whether the LSTM has PyTorch's two bias vectors
+            (:class:`TwoBiasLSTMCell`) or ``tf_keras``'s one.
         shared_initial_state: The decoder's initial state as c_0 = W z, h_0 = tanh(c_0)
             (True) or (tanh(A z + a), B z + b) (False).
     """
@@ -77,6 +94,7 @@ class TextParameterization:
     weights_scale: float | None
     embeddings_scale: float | None
     projection_bias: bool
+    two_lstm_biases: bool
     shared_initial_state: bool
 
     def _weights(self, *names: str) -> dict:
@@ -91,12 +109,15 @@ class TextParameterization:
             init = {"embeddings_initializer": _uniform(self.embeddings_scale)}
         return tf_keras.layers.Embedding(int(vocab_size), int(size), **init)
 
-    def lstm(self, units: int, return_sequences: bool = False) -> tf_keras.layers.LSTM:
-        """A one-layer LSTM of ``units`` units."""
-        init = self._weights("kernel_initializer", "recurrent_initializer")
+    def lstm(self, units: int, return_sequences: bool = False) -> tf_keras.layers.RNN:
+        """A one-layer LSTM of ``units`` units (its cell is ``.cell``)."""
+        init = self._weights("kernel_initializer", "recurrent_initializer", "bias_initializer")
         if self.weights_scale is not None:
-            init.update(bias_initializer=SumOfUniforms(self.weights_scale), unit_forget_bias=False)
-        return tf_keras.layers.LSTM(int(units), return_sequences=return_sequences, **init)
+            init.update(unit_forget_bias=False)
+        if not self.two_lstm_biases:
+            return tf_keras.layers.LSTM(int(units), return_sequences=return_sequences, **init)
+        cell = TwoBiasLSTMCell(int(units), **init)
+        return tf_keras.layers.RNN(cell, return_sequences=return_sequences)
 
     def projection(self, units: int) -> tf_keras.layers.Dense:
         """A dense layer of ``units`` outputs (with a bias only where the style has one)."""
@@ -106,10 +127,18 @@ class TextParameterization:
 
 
 KERAS = TextParameterization(
-    weights_scale=None, embeddings_scale=None, projection_bias=True, shared_initial_state=False
+    weights_scale=None,
+    embeddings_scale=None,
+    projection_bias=True,
+    two_lstm_biases=False,
+    shared_initial_state=False,
 )
 HE2019 = TextParameterization(
-    weights_scale=0.01, embeddings_scale=0.1, projection_bias=False, shared_initial_state=True
+    weights_scale=0.01,
+    embeddings_scale=0.1,
+    projection_bias=False,
+    two_lstm_biases=True,
+    shared_initial_state=True,
 )
 
 # Style name -> its parameterization.

@@ -19,6 +19,26 @@ from vae_tfp.training.state import Progress
 log = logging.getLogger(__name__)
 
 
+def switch_off_mi(settings: InnerLoopSettings | None, row: dict) -> float:
+    """The validation MI of an epoch's history row that the switch-off compares:
+    ``valid_mi_batch`` if the settings name a batch size, else ``valid_mi``."""
+    return row["valid_mi_batch"] if settings and settings.mi_batch_size else row["valid_mi"]
+
+
+def mi_batches(size: int, length_batches, n_valid: int) -> list[np.ndarray]:
+    """Row indices of the validation batches within which ``valid_mi_batch`` mixes q(z|x).
+
+    Args:
+        size: Examples per batch (``InnerLoopSettings.mi_batch_size``).
+        length_batches: Unshuffled length batches of at most ``size`` validation sentences
+            (token data in length batches), or None for consecutive batches of ``size``.
+        n_valid: Validation examples.
+    """
+    if length_batches is not None:
+        return [batch.rows for batch in length_batches]
+    return [np.arange(start, min(start + size, n_valid)) for start in range(0, n_valid, size)]
+
+
 class EncoderInnerLoop:
     """Encoder-only updates on fresh random minibatches until the mean loss of a window of
     ``check_every`` steps is no better than the previous window's, or ``max_steps``.
@@ -63,7 +83,13 @@ class EncoderInnerLoop:
 
 def end_of_epoch(progress: Progress, epoch: int, valid_mi: float) -> None:
     """He et al.'s switch-off: the inner loop ends for good at the first epoch boundary
-    where the validation MI fell (:func:`aggressive_continues`)."""
+    where the validation MI fell (:func:`aggressive_continues`).
+
+    Args:
+        progress: The run's progress (``inner_loop``, ``previous_mi`` change).
+        epoch: The epoch just finished.
+        valid_mi: The validation MI the method's settings name (:func:`switch_off_mi`).
+    """
     if progress.inner_loop and not aggressive_continues(progress.previous_mi, valid_mi):
         progress.inner_loop, progress.inner_loop_ended = False, epoch
         log.info("encoder inner loop ends after epoch %d (validation MI fell)", epoch)

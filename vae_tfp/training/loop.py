@@ -118,6 +118,12 @@ class Trainer:
         self.method = build_method(run_config["method_options"]).bind(
             self.steps_per_epoch, self.steps_per_epoch * self.epochs
         )
+        settings = self.method.inner_loop()
+        self.mi_batches = None  # valid_mi_batch's batches, if the switch-off reads it
+        if settings and settings.mi_batch_size:
+            size = settings.mi_batch_size
+            valid_length_batches = evaluation_batches(training, data, "valid", size)
+            self.mi_batches = inner_loop.mi_batches(size, valid_length_batches, len(data.valid))
         transform = self.model.posterior_transform
         self.encoder_variables = list(self.model.encoder.trainable_variables) + (
             list(transform.trainable_variables) if transform is not None else []
@@ -219,7 +225,8 @@ class Trainer:
     def _end_epoch(self, progress: Progress, epoch: int, row: dict[str, Any]) -> None:
         """Checkpoint selection, the method's phase changes and the validation-driven parts
         of the protocol (plateau decays, early stopping) after ``epoch``."""
-        inner_loop.end_of_epoch(progress, epoch, row["valid_mi"])
+        valid_mi = inner_loop.switch_off_mi(self.method.inner_loop(), row)
+        inner_loop.end_of_epoch(progress, epoch, valid_mi)
         if epoch >= self.method.first_selectable_epoch and (
             self.keep_last_epoch or row["valid_elbo"] > progress.best["valid_elbo"]
         ):
@@ -298,6 +305,7 @@ class Trainer:
                     valid_seed,
                     VALID_AU_THRESHOLD,
                     batches=self.valid_batches,
+                    mi_batches=self.mi_batches,
                 )
             )
             row["learning_rate"] = learning_rate
