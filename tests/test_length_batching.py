@@ -23,6 +23,7 @@ from vae_tfp.config import (
 from vae_tfp.data import prepare_dataset
 from vae_tfp.data.buckets import bucket_boundaries, split_batches
 from vae_tfp.data.store import token_counts
+from vae_tfp.seeds import derive_seed
 
 DEFAULT_CONFIG = yaml.safe_load(open("config/config.yaml"))
 TINY = {"n_train": 240, "n_valid": 90, "n_test": 70}
@@ -268,6 +269,10 @@ def test_the_inner_loop_draws_whole_member_batches_uniformly_with_replacement(da
         picks = np.random.default_rng(11).integers(len(members), size=40)
         drawn = feed.draw_inner_batches(np.random.default_rng(11), 40)
         np.testing.assert_array_equal(drawn[2].numpy(), [members[i].length for i in picks])
+        rows, starts, lengths = feed.draw_inner_batches(np.random.default_rng(11), 4, members[3])
+        np.testing.assert_array_equal(rows[: starts[1]].numpy(), members[3].rows)  # given first
+        want = [members[3].length] + [members[i].length for i in picks[:3]]
+        np.testing.assert_array_equal(lengths.numpy(), want)  # then the random draws
         window = feed.make_inner_window(step)
         sizes = np.array([len(members[i].rows) for i in picks], float)
         lengths = np.array([members[i].length for i in picks], float)
@@ -297,9 +302,10 @@ def test_the_inner_window_is_traced_once_whatever_batches_it_draws(data):
 
 def test_aggressive_training_in_length_batches_runs_its_inner_loop_end_to_end(tmp_path, data):
     """He et al.'s aggressive training with length batches, through the Trainer: the inner
-    loop runs on the feed's member batches, the history records its encoder steps, and the
-    MI that ends it mixes q(z|x) within validation batches of at most 32 sentences of one
-    length (He et al.'s calc_mi on their equal-length validation batches)."""
+    loop runs on the feed's member batches, its first encoder step on the decoder update's
+    own batch (text.py: batch_data_enc = batch_data), the history records its encoder steps,
+    and the MI that ends it mixes q(z|x) within validation batches of at most 32 sentences
+    of one length (He et al.'s calc_mi on their equal-length validation batches)."""
     from vae_tfp.config import resolve_run_config as resolve
     from vae_tfp.training.feeds import make_feed
     from vae_tfp.training.loop import Trainer
@@ -322,7 +328,13 @@ def test_aggressive_training_in_length_batches_runs_its_inner_loop_end_to_end(tm
     lengths = token_counts(data.valid)
     for rows in trainer.mi_batches:
         assert 1 <= len(rows) <= 32 and len(set(lengths[rows])) == 1
+    firsts, draw = [], trainer.feed.draw_inner_batches
+    trainer.feed.draw_inner_batches = lambda rng, n, first=None: (
+        firsts.append(first) or draw(rng, n, first)
+    )
     trainer.run()
+    plan = trainer.feed.epoch_plan(derive_seed(trainer.seed, "data_order"), 1)
+    assert [batch.rows.tolist() for batch in firsts] == [b.rows.tolist() for b in plan.batches]
     history = pd.read_csv(tmp_path / "history.csv")
     assert np.isfinite(history["valid_mi_batch"].iloc[0])
     assert history["valid_mi_batch"].iloc[0] <= np.log(32) + 1e-6  # each batch's ceiling

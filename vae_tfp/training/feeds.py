@@ -104,15 +104,24 @@ class LengthBatchFeed(BatchFeed):
         """Batches per epoch (the same every epoch)."""
         return self._n_batches
 
+    def inner_loop_first_batch(self, plan: LengthPlan, index: int) -> LengthBatch:
+        """The batch of the decoder update ``index`` of ``plan``, on which He et al.'s
+        ``text.py`` takes the inner loop's first encoder step (``batch_data_enc =
+        batch_data``) before drawing the others at random."""
+        return plan.batches[index]
+
     def epoch_plan(self, seed: int, epoch: int) -> LengthPlan:
         """The batches of ``epoch`` in training order, from (``seed``, ``epoch``)."""
         return _plan(length_batches(self.lengths, self.batch_size, seed, epoch, self.boundaries))
 
-    def draw_inner_batches(self, rng: np.random.Generator, count: int) -> tuple[tf.Tensor, ...]:
-        """``count`` of the member batches drawn uniformly with replacement, as the rows,
-        starts and lengths of a :class:`LengthPlan` (the arguments of
-        :meth:`make_inner_window`'s function)."""
-        picks = [self.member_batches[i] for i in rng.integers(len(self.member_batches), size=count)]
+    def draw_inner_batches(
+        self, rng: np.random.Generator, count: int, first: LengthBatch | None = None
+    ) -> tuple[tf.Tensor, ...]:
+        """``count`` batches as the rows, starts and lengths of a :class:`LengthPlan` (the
+        arguments of :meth:`make_inner_window`'s function): ``first`` if given, then member
+        batches drawn uniformly with replacement for the rest."""
+        drawn = rng.integers(len(self.member_batches), size=count - (first is not None))
+        picks = [first] * (first is not None) + [self.member_batches[i] for i in drawn]
         plan = _plan(picks)
         return plan.rows, plan.starts, plan.lengths
 

@@ -41,13 +41,14 @@ def mi_batches(size: int, length_batches, n_valid: int) -> list[np.ndarray]:
 
 class EncoderInnerLoop:
     """Encoder-only updates on fresh random minibatches until the mean loss of a window of
-    ``check_every`` steps is no better than the previous window's, or ``max_steps``.
+    ``check_every`` steps is worse than the previous window's, or ``max_steps``.
 
     The feed draws the minibatches (``draw_inner_batches``) and runs a window of them in
     one compiled call (``make_inner_window``): ``batch_size`` random training rows in padded
     batching; with length batches (:class:`vae_tfp.training.feeds.LengthBatchFeed`) whole
     batches of the epoch plan's members, drawn uniformly with replacement, as He et al.'s
-    text code draws ``train_data_batch[id_]`` (``text.py``, jxhe/vae-lagging-encoder cdc4eb9).
+    text code draws ``train_data_batch[id_]`` (``text.py``, jxhe/vae-lagging-encoder cdc4eb9),
+    after a first step on the decoder update's own batch (``batch_data_enc = batch_data``).
 
     Args:
         settings: The method's inner-loop settings.
@@ -62,8 +63,14 @@ class EncoderInnerLoop:
         self.check_finite = check_finite
         self.window = feed.make_inner_window(encoder_step)
 
-    def run(self, rng: np.random.Generator) -> int:
+    def run(self, rng: np.random.Generator, first=None) -> int:
         """One inner loop; the decoder is not touched and the schedules' clock not moved.
+
+        Args:
+            rng: Draws the inner batches.
+            first: The batch of the first encoder step (the decoder update's own, as He et
+                al.'s ``text.py`` takes it: the feed's ``inner_loop_first_batch``), or None
+                to draw it at random too.
 
         Returns:
             The number of encoder updates done.
@@ -72,7 +79,8 @@ class EncoderInnerLoop:
         max_steps, check_every = self.settings.max_steps, self.settings.check_every
         while done < max_steps:
             width = min(check_every, max_steps - done)
-            mean = float(self.window(*self.feed.draw_inner_batches(rng, width)))
+            drawn = self.feed.draw_inner_batches(rng, width, first if done == 0 else None)
+            mean = float(self.window(*drawn))
             self.check_finite(mean)
             done += width
             if inner_loop_converged(previous, mean):

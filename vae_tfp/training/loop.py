@@ -207,7 +207,8 @@ class Trainer:
         index = progress.next_batch
         while index < n_batches:
             if progress.inner_loop:  # encoder-only updates, then one decoder update
-                progress.inner_steps += self.inner_loop.run(rng)
+                first = self.feed.inner_loop_first_batch(plan, index)
+                progress.inner_steps += self.inner_loop.run(rng, first)
                 span, stop = self.decoder_span, index + 1
             else:
                 span, stop = self.joint_span, min(n_batches, index + self.batches_per_call)

@@ -67,10 +67,20 @@ class BatchFeed:
         """:meth:`batch` for NumPy row indices, as a NumPy array (advances the stream)."""
         return self.batch(tf.constant(rows)).numpy()
 
-    def draw_inner_batches(self, rng: np.random.Generator, count: int) -> tuple[tf.Tensor, ...]:
+    def inner_loop_first_batch(self, plan: tf.Tensor, index: int) -> None:
+        """None: every batch of the inner loop is drawn at random (a batch of the plan may
+        be smaller than ``batch_size``, and the decoder's batch would be binarized afresh)."""
+        return None
+
+    def draw_inner_batches(
+        self, rng: np.random.Generator, count: int, first: None = None
+    ) -> tuple[tf.Tensor, ...]:
         """``count`` minibatches for an encoder inner loop (He et al. 2019): each
         ``batch_size`` distinct random training rows, [count, batch_size] (the arguments of
-        :meth:`make_inner_window`'s function)."""
+        :meth:`make_inner_window`'s function); ``first`` must be None
+        (:meth:`inner_loop_first_batch`)."""
+        if first is not None:
+            raise ValueError("padded batching draws every inner-loop batch at random")
         size = min(self.batch_size, self.n_train)
         rows = [rng.choice(self.n_train, size=size, replace=False) for _ in range(count)]
         return (tf.constant(np.stack(rows)),)
