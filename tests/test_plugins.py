@@ -50,7 +50,12 @@ def registries():
     saved = [
         (registry, dict(registry))
         for registry in (
-            METHODS, PRESETS, DECODER_TYPES, PLUGIN_DECODER_KINDS, DATASETS, plugins._LOADED
+            METHODS,
+            PRESETS,
+            DECODER_TYPES,
+            PLUGIN_DECODER_KINDS,
+            DATASETS,
+            plugins._LOADED,
         )  # fmt: skip
     ]
     entry_points_done = plugins._ENTRY_POINTS_DONE
@@ -261,9 +266,7 @@ def test_methods_command_lists_declarations_of_builtins_and_plugins():
         "print('tensorflow' in sys.modules and "
         "type(sys.modules['tensorflow']).__name__ != '_LazyModule')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT
-    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[-1] == "False"
@@ -300,10 +303,19 @@ def test_plugin_method_decoder_and_dataset_run_to_the_tables(tmp_path):
         {"datasets": ["prototypes"], "decoders": ["logistic"], "methods": ["cap_1"]},
     ]
     configfile = write_config(tmp_path, config)
-    result = snakemake(tmp_path, "--cores", "2", "--show-failed-logs", configfile=configfile)
+    # The tables, and a figure job that needs the plugin decoder (the report's other jobs
+    # read only tables and histories: tests/test_workflow.py runs them).
+    targets = (
+        "results/tiny/tables/summary.md",
+        "results/tiny/figures/prototypes/logistic/cap_1_reconstructions.png",
+    )
+    result = snakemake(
+        tmp_path, *targets, "--cores", "2", "--show-failed-logs", configfile=configfile
+    )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-10000:]
 
     results = tmp_path / "results" / config["experiment"]
+    assert (results / "figures/prototypes/logistic/cap_1_reconstructions.png").stat().st_size
     with open(results / "tables" / "summary.csv", newline="") as f:
         rows = {(r["dataset"], r["decoder"], r["method"]): r for r in csv.DictReader(f)}
     assert set(rows) == {
@@ -331,27 +343,27 @@ def test_plugin_method_decoder_and_dataset_run_to_the_tables(tmp_path):
         # Each run names the plugins its method's parts come from, and only those.
         provider = "step_schedule.py" if key.method == "step_fb" else "capacity_vae.py"
         assert provider in run_config["plugins"] and provider in by_file
-    toy = json.loads(
-        (results / "runs/prototypes/logistic/cap_1/seed3/metrics.json").read_text()
-    )["provenance"]["plugins"]
+    toy = json.loads((results / "runs/prototypes/logistic/cap_1/seed3/metrics.json").read_text())[
+        "provenance"
+    ]["plugins"]
     assert {Path(p["path"]).name for p in toy} == {"capacity_vae.py", "toy_plugin.py"}
     registered = {Path(p["path"]).name: p["registered"] for p in toy}
     assert registered["toy_plugin.py"] == {"datasets": ["prototypes"], "decoders": ["logistic"]}
 
     # Unchanged config: nothing to do; changing the plugin method's hyper-parameter
     # re-plans its runs only.
-    again = snakemake(tmp_path, "-n", configfile=configfile)
+    again = snakemake(tmp_path, *targets, "-n", configfile=configfile)
     assert "Nothing to be done" in again.stdout + again.stderr
     changed = copy.deepcopy(config)
     changed["methods"]["cap_1"]["gamma"] = 3.0
-    replan = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, changed))
+    replan = snakemake(tmp_path, *targets, "-n", configfile=write_config(tmp_path, changed))
     assert replan.returncode == 0, replan.stderr
     assert retrained(replan) == {("digits", "cap_1"), ("prototypes", "cap_1")}
     # An edit to a plugin file re-runs what uses it: the dataset's preparation and runs.
     write_config(tmp_path, config)
     with open(tmp_path / "toy_plugin.py", "a") as plugin:
         plugin.write("# an edit\n")
-    replan = snakemake(tmp_path, "-n", "-p", configfile=configfile)
+    replan = snakemake(tmp_path, *targets, "-n", "-p", configfile=configfile)
     assert replan.returncode == 0, replan.stderr
     assert retrained(replan) == {("prototypes", "cap_1")}
     jobs = planned_jobs(replan.stdout)

@@ -341,16 +341,27 @@ def test_every_profile_plans_the_grid(tmp_path, profile):
 # ---- (d) end to end --------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_tiny_experiment_runs_to_the_tables(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_pipeline(tmp_path_factory) -> tuple[Path, dict, subprocess.CompletedProcess]:
+    """The tiny experiment run once to its tables, read by two tests: the work directory,
+    the config and Snakemake's completed process. Tests change no file in it (their
+    changed configs go to their own folders)."""
+    workdir = tmp_path_factory.mktemp("tiny")
     config = tiny_config()
-    # Report options that change the tables, so the interim tables' check below sees them.
+    # Report options that change the tables, so the interim tables' check sees them.
     config["report"] = {"informative_mi": 0.05, "published_conventions": True}
-    configfile = write_config(tmp_path, config)
-    result = snakemake(tmp_path, "--cores", "2", "--show-failed-logs", configfile=configfile)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-10000:]
+    configfile = write_config(workdir, config)
+    result = snakemake(workdir, "--cores", "2", "--show-failed-logs", configfile=configfile)
+    return workdir, config, result
 
-    results = tmp_path / "results" / config["experiment"]
+
+@pytest.mark.slow
+def test_tiny_experiment_runs_to_the_tables(tiny_pipeline, tmp_path):
+    workdir, config, result = tiny_pipeline
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-10000:]
+    configfile = workdir / "experiment.yaml"
+
+    results = workdir / "results" / config["experiment"]
     runs = list(iter_runs(config))
     for key in runs:
         run_dir = results / "runs" / key.dataset / key.decoder / key.method / f"seed{key.seed}"
@@ -372,17 +383,17 @@ def test_tiny_experiment_runs_to_the_tables(tmp_path):
         assert (tables / name).stat().st_size > 0, name
     _assert_table_values_are_their_metrics(results)
     assert (results / "benchmarks" / "aggregate.tsv").is_file()
-    _assert_report_files(tmp_path, results, config, configfile)
+    _assert_report_files(workdir, results, config, configfile)
 
     # A second invocation finds everything up to date: no job re-runs on unchanged config.
-    again = snakemake(tmp_path, "-n", configfile=configfile)
+    again = snakemake(workdir, "-n", configfile=configfile)
     assert again.returncode == 0, again.stderr
     assert "Nothing to be done" in again.stdout + again.stderr
 
     # Changing one method variant's hyper-parameter re-plans exactly that variant's runs.
     changed = copy.deepcopy(config)
     changed["methods"]["fb_0.25"]["lambda"] = 0.5
-    replan = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, changed))
+    replan = snakemake(workdir, "-n", configfile=write_config(tmp_path, changed))
     assert replan.returncode == 0, replan.stderr
     retrain = {
         job["wildcards"]["method"] for job in planned_jobs(replan.stdout) if job["rule"] == "train"
@@ -392,7 +403,7 @@ def test_tiny_experiment_runs_to_the_tables(tmp_path):
     # Changing an evaluation setting re-runs evaluation only, never training.
     more_samples = copy.deepcopy(config)
     more_samples["evaluation"]["iw_samples"] += 1
-    replan = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, more_samples))
+    replan = snakemake(workdir, "-n", configfile=write_config(tmp_path, more_samples))
     assert replan.returncode == 0, replan.stderr
     rules = {job["rule"] for job in planned_jobs(replan.stdout)}
     assert "train" not in rules and "evaluate" in rules
@@ -400,7 +411,7 @@ def test_tiny_experiment_runs_to_the_tables(tmp_path):
     # What jobs ask of the scheduler is no part of the results: changing it re-runs nothing.
     moved = copy.deepcopy(config)
     moved["resources"] = {"train": {"mem_mb": 999, "runtime": 7}, "gpu_decoders": ["mlp"]}
-    replan = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, moved))
+    replan = snakemake(workdir, "-n", configfile=write_config(tmp_path, moved))
     assert replan.returncode == 0, replan.stderr
     assert "Nothing to be done" in replan.stdout + replan.stderr
 
@@ -478,23 +489,19 @@ def _assert_report_files(workdir: Path, results: Path, config: dict, configfile:
 
 
 @pytest.mark.slow
-def test_killed_pipeline_completes_on_rerun_with_identical_tables(tmp_path):
+def test_killed_pipeline_completes_on_rerun_with_identical_tables(tiny_pipeline, tmp_path):
     """SIGKILL the whole Snakemake process group once the first run is evaluated, unlock,
-    rerun with --rerun-incomplete: the tables equal those of an uninterrupted run (all
-    columns but wall times and folder paths)."""
+    rerun with --rerun-incomplete: the tables equal those of the uninterrupted run of
+    ``tiny_pipeline`` (all columns but wall times and folder paths)."""
     import signal
     import time
 
     import pandas as pd
 
-    config = tiny_config()
-    config["seeds"] = [3, 4]
-    config["training"]["epochs"] = 3
-    straight_dir, killed_dir = tmp_path / "straight", tmp_path / "killed"
-    straight_dir.mkdir()
-    killed_dir.mkdir()
-    done = snakemake(straight_dir, "--cores", "2", configfile=write_config(straight_dir, config))
+    straight_dir, config, done = tiny_pipeline
     assert done.returncode == 0, done.stderr[-5000:]
+    killed_dir = tmp_path / "killed"
+    killed_dir.mkdir()
 
     configfile = write_config(killed_dir, config)
     command = [
