@@ -337,6 +337,5 @@ def test_aggressive_training_in_length_batches_runs_its_inner_loop_end_to_end(tm
     assert [batch.rows.tolist() for batch in firsts] == [b.rows.tolist() for b in plan.batches]
     history = pd.read_csv(tmp_path / "history.csv")
     assert np.isfinite(history["valid_mi_batch"].iloc[0])
-    assert history["valid_mi_batch"].iloc[0] <= np.log(32) + 1e-6  # each batch's ceiling
     batches = make_feed({"batch_size": 32, "batching": "length"}, data, 0, False).n_batches
     assert history["encoder_inner_steps"].iloc[0] == 5 * batches  # 5 per decoder update

@@ -13,6 +13,7 @@ from vae_tfp.metrics import (
     bits_per_dim,
     count_active,
     gaussian_kl_per_dim,
+    he2019_calc_mi,
     iw_log_likelihood,
     mutual_information,
     mutual_information_in_batches,
@@ -255,6 +256,28 @@ def test_mi_in_given_batches_is_the_size_weighted_mean_of_their_log_n_ceilings()
     )
     with pytest.raises(ValueError, match="cover each of the 24 rows exactly once"):
         mutual_information_in_batches(loc, log_var, [order[:10], order[9:]])
+
+
+def test_he2019_calc_mi_is_unbiased_with_the_noise_of_its_analytic_entropy():
+    """He et al.'s calc_mi for a posterior that ignores x: exactly 0.5 mean sum(eps^2 - 1),
+    mean 0 and standard deviation sqrt(d / 2N) over draws (the paired estimator gives 0);
+    for distinct, nearly deterministic codes its mean is the ceiling sum n_b log n_b / N.
+    Tolerances: 5 standard errors of the mean; for the spread, 5 standard errors of a
+    sample standard deviation, sigma / sqrt(2 R) each (the estimate is nearly normal)."""
+    n, d, repeats = 64, 4, 400
+    batches = [np.arange(s, s + 16) for s in range(0, n, 16)]
+    loc, log_var = np.zeros((n, d)), np.full((n, d), np.log(0.3))
+    values = np.array([he2019_calc_mi(loc, log_var, batches, seed) for seed in range(repeats)])
+    sigma = np.sqrt(d / (2 * n))
+    assert abs(values.mean()) < 5 * sigma / np.sqrt(repeats)
+    assert abs(values.std(ddof=1) / sigma - 1) < 5 / np.sqrt(2 * repeats)
+    assert mutual_information_in_batches(loc, log_var, batches) == pytest.approx(0, abs=1e-9)
+    codes = np.random.default_rng(1).standard_normal((n, d)) * 10
+    tiny = np.full_like(codes, np.log(1e-8))
+    spread = np.array([he2019_calc_mi(codes, tiny, batches, s) for s in range(repeats)])
+    assert abs(spread.mean() - np.log(16)) < 5 * sigma / np.sqrt(repeats)
+    with pytest.raises(ValueError, match="cover each of the 64 rows exactly once"):
+        he2019_calc_mi(loc, log_var, batches[:3], 0)
 
 
 def test_mi_converges_as_the_evaluation_set_grows():

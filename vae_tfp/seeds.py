@@ -15,6 +15,7 @@ STREAMS = (
     "train_sampling",
     "eval_sampling",
     "valid_sampling",
+    "valid_mi_batch",
     "aggressive_batches",
     "decoder_reset",
     "binarization",

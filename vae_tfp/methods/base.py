@@ -63,8 +63,8 @@ class InnerLoopSettings:
         max_steps: Cap on encoder updates before one decoder update.
         check_every: Window of the convergence check, in inner steps.
         mi_batch_size: The validation MI that ends the inner loop: 0 the whole-set
-            estimate (``valid_mi``), n He et al.'s mixture within validation batches of n
-            (``valid_mi_batch``).
+            estimate (``valid_mi``), n He et al.'s ``calc_mi`` within validation batches of
+            n (``valid_mi_batch``).
     """
 
     max_steps: int

@@ -31,9 +31,12 @@ class Aggressive(Method):
     at the first epoch boundary where the validation MI is lower than at the previous one
     (:func:`aggressive_continues`); training then updates encoder and decoder jointly.
     That MI is the whole validation set's estimate (``switch_off_mi_batch: 0``, the
-    default) or, as in He et al.'s code, the mixture within validation batches of that
-    many examples (``calc_mi``; for token data the unshuffled length batches, their
-    equal-length batches; ``image.py`` shuffles its validation batches each epoch). The
+    default) or, as in He et al.'s code, their ``calc_mi`` within validation batches of that
+    many examples, with fresh draws each epoch (:func:`vae_tfp.metrics.he2019_calc_mi`;
+    for token data the unshuffled length batches, like their equal-length batches though
+    not with the same members, which their unstable sort orders; ``image.py`` shuffles
+    its validation batches each epoch). Its Monte Carlo noise, about sqrt(d / 2N) nats,
+    makes their rule end the loop once the MI grows by less than that per epoch. The
     inner updates use the loss of the whole composition at the current KL weight, and do
     not move the schedules' clock (He et al.'s ``text.py`` raises the weight once per
     decoder update).

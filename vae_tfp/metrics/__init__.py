@@ -2,6 +2,7 @@
 
 from vae_tfp.metrics.aggregate_posterior import (
     aggregate_posterior_metrics,
+    he2019_calc_mi,
     mutual_information,
     mutual_information_in_batches,
     mutual_information_minibatch,
@@ -22,6 +23,7 @@ __all__ = [
     "bits_per_dim",
     "count_active",
     "gaussian_kl_per_dim",
+    "he2019_calc_mi",
     "iw_log_likelihood",
     "mean_and_standard_error",
     "mutual_information",

@@ -307,6 +307,7 @@ class Trainer:
                     VALID_AU_THRESHOLD,
                     batches=self.valid_batches,
                     mi_batches=self.mi_batches,
+                    mi_batch_seed=_epoch_seed(self.seed, "valid_mi_batch", epoch),
                 )
             )
             row["learning_rate"] = learning_rate
@@ -367,3 +368,8 @@ def train_run(
         NonFiniteLossError: If a batch loss is NaN or infinite (names the run and step).
     """
     return Trainer(run_config, data, run_dir, log).run()
+
+
+def _epoch_seed(run_seed: int, stream: str, epoch: int) -> int:
+    """A seed of ``stream`` for ``epoch``: fresh draws every epoch, the same on a resume."""
+    return int(np.random.default_rng([derive_seed(run_seed, stream), epoch]).integers(2**31))

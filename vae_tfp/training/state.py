@@ -30,7 +30,7 @@ HISTORY_COLUMNS = (
     "valid_rec",
     "valid_kl",
     "valid_mi",
-    "valid_mi_batch",  # the MI within validation batches (aggressive switch_off_mi_batch)
+    "valid_mi_batch",  # He et al.'s calc_mi within validation batches (switch_off_mi_batch)
     "valid_au",
     "learning_rate",
     "inner_loop",  # 1 while the encoder inner loop runs (aggressive training)

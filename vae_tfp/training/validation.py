@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from vae_tfp.data.buckets import LengthBatch
-from vae_tfp.metrics import active_units, mutual_information, mutual_information_in_batches
+from vae_tfp.metrics import active_units, he2019_calc_mi, mutual_information
 from vae_tfp.models import VAE
 from vae_tfp.models.encoder import batch_noise, reparameterize
 
@@ -119,6 +119,7 @@ def validation_scores(
     au_threshold: float,
     batches: Sequence[LengthBatch] | None = None,
     mi_batches: Sequence[np.ndarray] | None = None,
+    mi_batch_seed: int = 0,
 ) -> dict[str, float]:
     """``valid_elbo``, ``valid_rec``, ``valid_kl`` (one posterior sample per example, the
     same noise every epoch), ``valid_mi`` (one sample per example), ``valid_mi_batch`` and
@@ -132,17 +133,16 @@ def validation_scores(
         au_threshold: Variance threshold of ``valid_au``.
         batches: Length batches for token data (:func:`encode_dataset`).
         mi_batches: Row indices of the batches within which ``valid_mi_batch`` mixes q(z|x)
-            (He et al.'s ``calc_mi``, :func:`vae_tfp.metrics.mutual_information_in_batches`);
-            None: ``valid_mi_batch`` is NaN.
+            (He et al.'s ``calc_mi``, :func:`vae_tfp.metrics.he2019_calc_mi`); None:
+            ``valid_mi_batch`` is NaN.
+        mi_batch_seed: Seed of ``valid_mi_batch``'s draws (theirs are fresh each epoch).
     """
     encoded = encode_dataset(model, valid, batch_size, seed, batches)
     kl = encoded["kl_per_dim"].sum(-1)
     mi, _ = mutual_information(encoded["loc"], encoded["log_var"], n_samples=1, seed=seed)
     mi_batch = float("nan")
     if mi_batches is not None:
-        mi_batch = mutual_information_in_batches(
-            encoded["loc"], encoded["log_var"], mi_batches, n_samples=1, seed=seed
-        )
+        mi_batch = he2019_calc_mi(encoded["loc"], encoded["log_var"], mi_batches, mi_batch_seed)
     au, _ = active_units(encoded["loc"], au_threshold)
     return {
         "valid_elbo": float(np.mean(encoded["rec"] - kl)),
