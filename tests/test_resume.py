@@ -189,6 +189,22 @@ def test_mid_epoch_resume_falls_back_from_a_damaged_state(tmp_path, caplog):
     pd.testing.assert_frame_equal(columns(run_dir), columns(tmp_path / "reference"))
 
 
+def test_a_state_without_a_variable_the_model_now_has_stops_the_run_saying_why(tmp_path):
+    """A model that gained a variable since its state was saved (e.g. a second LSTM bias):
+    the run must stop with a message naming the state and what to do, not crash on an
+    AssertionError nor start afresh over the saved progress."""
+    import tensorflow as tf
+
+    from vae_tfp.training.state import Progress, ResumeMismatchError, ResumeStore
+
+    store = ResumeStore(tmp_path, "hash")
+    store.save(tf.train.Checkpoint(w=tf.Variable([1.0, 2.0])), Progress(epoch=3))
+    grown = tf.train.Checkpoint(w=tf.Variable([0.0, 0.0]), extra=tf.Variable(0.0))
+    with pytest.raises(ResumeMismatchError, match=r"state-e00003.*resume/ folder away"):
+        store.restore(grown)
+    assert store.restore(tf.train.Checkpoint(w=tf.Variable([0.0, 0.0]))).epoch == 3
+
+
 def test_a_state_of_another_config_is_not_resumed(tmp_path, caplog):
     import logging
 

@@ -71,6 +71,10 @@ class Progress:
     stop_reason: str | None = None
 
 
+class ResumeMismatchError(RuntimeError):
+    """A resume state of the run's config that the current model cannot be restored from."""
+
+
 class ResumeStore:
     """The resume states of one run, for one training config.
 
@@ -112,6 +116,11 @@ class ResumeStore:
 
         A state whose files are damaged is skipped with a warning, falling back to the
         previous one; states of another config (the job's parameters changed) are ignored.
+
+        Raises:
+            ResumeMismatchError: If the newest state of this config lacks variables the
+                model now has (the code changed under a running campaign): starting afresh
+                would overwrite the run's progress, so the run stops and says what to do.
         """
         for sidecar in sorted(self.resume_dir.glob("state-*.json"), reverse=True):
             try:
@@ -122,7 +131,15 @@ class ResumeStore:
                 saved = {RENAMED_FIELDS.get(key, key): value for key, value in saved.items()}
                 progress = Progress(**saved)
                 status = checkpoint.read(str(sidecar.with_suffix("")))
-                status.assert_existing_objects_matched()
+                try:
+                    status.assert_existing_objects_matched()
+                except AssertionError as error:
+                    raise ResumeMismatchError(
+                        f"resume state {sidecar} does not hold every variable of the model "
+                        f"being trained (was it saved by code with other layers?): {error}. "
+                        "Resume with the code that saved it, or move the run's resume/ "
+                        "folder away to train this run from its first epoch."
+                    ) from error
             except (
                 OSError,
                 ValueError,
