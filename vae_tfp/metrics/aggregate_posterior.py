@@ -181,9 +181,14 @@ def mutual_information_minibatch(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    n = len(loc)
-    batches = [np.arange(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    batches = consecutive_batches(len(loc), batch_size)
     return mutual_information_in_batches(loc, log_var, batches, n_samples, seed)
+
+
+def consecutive_batches(n: int, batch_size: int) -> list[np.ndarray]:
+    """Row indices of rows 0..n-1 cut into consecutive batches of ``batch_size`` (the last
+    may be smaller)."""
+    return [np.arange(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
 
 
 def mutual_information_in_batches(
@@ -251,18 +256,16 @@ def he2019_calc_mi(
     """
     _check_cover(batches, len(loc))
     rng = np.random.default_rng(seed)
+    loc = np.asarray(loc, np.float64)
+    log_var = np.asarray(log_var, np.float64)
     total = 0.0
     for batch in batches:
-        mu = np.asarray(loc, np.float64)[batch]
-        lv = np.asarray(log_var, np.float64)[batch]
-        d = mu.shape[1]
-        neg_entropy = np.mean(-0.5 * d * np.log(2 * np.pi) - 0.5 * (1.0 + lv).sum(-1))
-        z = mu + np.exp(0.5 * lv) * rng.standard_normal(mu.shape)
-        dev = z[:, None, :] - mu[None, :, :]  # [z, x, d]
-        log_density = (
-            -0.5 * (dev**2 / np.exp(lv)[None]).sum(-1)
-            - 0.5 * (d * np.log(2 * np.pi) + lv.sum(-1))[None]
-        )
+        mu, lv = loc[batch], log_var[batch]
+        # E log q(z|x) of a diagonal Gaussian, -H = -0.5 sum(1 + log 2 pi + log var)
+        neg_entropy = np.mean(-0.5 * (1.0 + np.log(2 * np.pi) + lv).sum(-1))
+        scale = np.exp(0.5 * lv)
+        z = mu + scale * rng.standard_normal(mu.shape)
+        log_density = _gaussian_log_density(z[:, None], mu[None], scale[None]).sum(-1)  # [z, x]
         log_qz = logsumexp(log_density, axis=1) - np.log(len(batch))
         total += (neg_entropy - log_qz.mean()) * len(batch)
     return total / len(loc)

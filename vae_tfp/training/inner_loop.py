@@ -13,6 +13,7 @@ import numpy as np
 
 from vae_tfp.methods.base import InnerLoopSettings
 from vae_tfp.methods.phases import aggressive_continues, inner_loop_converged
+from vae_tfp.metrics.aggregate_posterior import consecutive_batches
 from vae_tfp.training.spans import BatchFeed
 from vae_tfp.training.state import Progress
 
@@ -36,7 +37,7 @@ def mi_batches(size: int, length_batches, n_valid: int) -> list[np.ndarray]:
     """
     if length_batches is not None:
         return [batch.rows for batch in length_batches]
-    return [np.arange(start, min(start + size, n_valid)) for start in range(0, n_valid, size)]
+    return consecutive_batches(n_valid, size)
 
 
 class EncoderInnerLoop:
