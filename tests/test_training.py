@@ -160,6 +160,34 @@ def test_a_run_still_training_is_not_evaluated(tmp_path):
     assert not (tmp_path / "samples.npz").exists()
 
 
+def test_a_checkpoint_without_a_variable_the_model_now_has_is_not_evaluated(tmp_path):
+    """A model that gained a layer since the run was trained (the config hash does not cover
+    the code): evaluation stops naming the checkpoint, the missing variables and what to do,
+    not with TensorFlow's bare AssertionError, and writes nothing."""
+    from vae_tfp.io import read_json
+    from vae_tfp.training.state import CheckpointMismatchError
+
+    key = RunKey("linear_gaussian", "linear", "vanilla", 0)
+    run_config = resolve_run_config(DEFAULT_CONFIG, key)
+    run_config["training"].update({"epochs": 1})
+    run_config["dataset_options"].update({"n_train": 256, "n_valid": 10, "n_test": 10})
+    data = prepare_dataset(key.dataset, run_config["dataset_options"])
+    write_json(tmp_path / "run_config.json", run_config)
+    train_run(run_config, data, tmp_path)
+    grown = read_json(tmp_path / "run_config.json")
+    width = grown["model"]["encoder_hidden_units"][-1]
+    grown["model"]["encoder_hidden_units"].append(width)  # one more layer, same shapes
+    write_json(tmp_path / "run_config.json", grown)
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=rf"checkpoint/best lacks .*kernel:0 \({width}, {width}\).*code_version\.json",
+    ):
+        evaluate_run(tmp_path, data)
+    assert not (tmp_path / "metrics.json").exists()
+    write_json(tmp_path / "run_config.json", run_config)
+    assert np.isfinite(evaluate_run(tmp_path, data)["metrics"]["elbo"])
+
+
 def test_non_finite_loss_stops_the_run_naming_the_step(tmp_path):
     key = RunKey("linear_gaussian", "linear", "vanilla", 0)
     run_config = resolve_run_config(DEFAULT_CONFIG, key)

@@ -55,6 +55,7 @@ from vae_tfp.run_model import model_from_run_config
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
 from vae_tfp.training.feeds import evaluation_batches
+from vae_tfp.training.state import read_every_variable
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,12 @@ def evaluate_run(
             "(snakemake --rerun-incomplete there)"
         )
     model = model_from_run_config(run_config, data)
-    tf.train.Checkpoint(model=model).read(str(prefix)).assert_existing_objects_matched()
+    read_every_variable(
+        tf.train.Checkpoint(model=model),
+        prefix,
+        "Evaluate the run with the code that trained it (checkpoint/code_version.json "
+        "names its commit), or train it again.",
+    )
     training = read_json(prefix.with_suffix(".json"))
 
     result = compute_metrics(

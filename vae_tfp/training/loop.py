@@ -54,7 +54,13 @@ from vae_tfp.training.optimizers import (
     scheduled_learning_rate,
 )
 from vae_tfp.training.outputs import write_outputs
-from vae_tfp.training.state import HISTORY_COLUMNS, SUM_KEYS, Progress, ResumeStore
+from vae_tfp.training.state import (
+    HISTORY_COLUMNS,
+    SUM_KEYS,
+    Progress,
+    ResumeStore,
+    read_every_variable,
+)
 from vae_tfp.training.steps import make_train_step
 from vae_tfp.training.validation import VALID_AU_THRESHOLD, VALID_BATCH_SIZE, validation_scores
 
@@ -239,8 +245,11 @@ class Trainer:
             self._build_optimizers()
             log.info("decoder re-initialized after epoch %d", epoch)
         if plateau_epoch_end(self.schedule, self.learning_rate, progress, epoch, row):
-            best = self.checkpoint.read(str(checkpoint_path(self.run_dir)))
-            best.assert_existing_objects_matched()
+            read_every_variable(
+                self.checkpoint,
+                checkpoint_path(self.run_dir),
+                "The run's best checkpoint was written by other code: train it afresh.",
+            )
             self._build_optimizers()
             log.info(
                 "epoch %d: learning rate %.4g from the best checkpoint (epoch %d)",
