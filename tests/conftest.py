@@ -6,6 +6,14 @@ import pytest
 from vae_tfp.data.linear_gaussian import make_model
 
 
+def pytest_collection_modifyitems(config, items):
+    """Puts the tests marked ``slow`` first, in collection order otherwise. Under
+    pytest-xdist (``make test`` runs one worker per core) the long pipelines then start at
+    once and the short tests fill in around them, instead of one worker running the last
+    pipeline alone while the others idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="module")
 def ppca_and_data():
     """A pPCA model with orthogonal W (6 dimensions, spectrum 2, 1, 0.5, sigma 0.5) and 400

@@ -356,6 +356,7 @@ def tiny_pipeline(tmp_path_factory) -> tuple[Path, dict, subprocess.CompletedPro
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("tiny_pipeline")  # one worker runs its module fixture
 def test_tiny_experiment_runs_to_the_tables(tiny_pipeline, tmp_path):
     workdir, config, result = tiny_pipeline
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-10000:]
@@ -489,6 +490,7 @@ def _assert_report_files(workdir: Path, results: Path, config: dict, configfile:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("tiny_pipeline")  # one worker runs its module fixture
 def test_killed_pipeline_completes_on_rerun_with_identical_tables(tiny_pipeline, tmp_path):
     """SIGKILL the whole Snakemake process group once the first run is evaluated, unlock,
     rerun with --rerun-incomplete: the tables equal those of the uninterrupted run of
