@@ -1,7 +1,7 @@
 # make run            run the embedded default experiment (snakemake --cores all; CORES=8 to
 #                     set another count)
 # make test           run the test suite (the slow end-to-end Snakemake test included) on
-#                     one pytest-xdist worker per core (TEST_WORKERS=0: in one process)
+#                     one pytest-xdist worker per logical CPU (TEST_WORKERS=0: in one process)
 # make test-cluster   install the SLURM executor plugin (the `slurm` extra, pinned in
 #                     requirements/lock-slurm.txt), bring up a loopback SLURM (root; installs
 #                     slurm-wlm with apt-get when missing) and run a tiny grid through the
@@ -52,9 +52,10 @@ SLURM_LOCK := requirements/lock-slurm.txt
 # --cores all (one job per core, one TensorFlow thread each) ran the embedded default faster
 # on 2 cores than --cores 8 (8 jobs sharing 2 cores): docs/performance.md.
 CORES ?= all
-# pytest-xdist workers of `make test` (auto: one per core); tests sharing a module fixture
-# that runs a pipeline are one xdist_group, so one worker runs it (--dist loadgroup).
-TEST_WORKERS ?= auto
+# pytest-xdist workers of `make test` (logical: one per logical CPU, as nproc counts them);
+# tests sharing a module fixture that runs a pipeline are one xdist_group, so one worker
+# runs it (--dist loadgroup).
+TEST_WORKERS ?= logical
 
 .PHONY: run test test-cluster test-checks report reproduce ptb ptb-interim real-small au-ablation lint lock clean-results venv
 
