@@ -169,3 +169,50 @@ def test_bn_vae_moving_statistics_follow_compiled_training_and_are_what_evaluati
     assert np.abs(with_moving - with_batch).max() > 0.05  # the two are told apart
     evaluated = importance_weighted_pass(model, x, n_samples=2, chunk=2, batch_size=50, seed=0)
     np.testing.assert_allclose(evaluated["loc"], with_moving, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("select_on", ["objective", "elbo"])
+def test_beta_selects_and_decays_on_its_validation_objective_when_asked(
+    tmp_path, monkeypatch, select_on
+):
+    """``beta`` with ``select_on: objective`` (Li et al. 2019's text_beta.py, whose
+    ``--beta 0`` autoencoder keeps the epoch of the best validation rec + beta * KL): the
+    best checkpoint and the plateau rule follow valid_rec - beta * valid_kl. Scripted so the
+    two scores disagree: the ELBO improves every epoch (-10, -9, -8), the objective at
+    beta 0.5 (valid_rec - 0.5 * valid_kl: -4, -3, -5) peaks at epoch 2 and then falls,
+    which with patience 1 and one allowed decay stops the run after epoch 3."""
+    import vae_tfp.training.loop as loop
+
+    rows = iter([(-10.0, -4.0, 0.0), (-9.0, -2.0, 2.0), (-8.0, -2.0, 6.0)])
+    real = loop.validation_scores
+
+    def scripted(*args, **kwargs):
+        elbo, rec, kl = next(rows)
+        return {**real(*args, **kwargs), "valid_elbo": elbo, "valid_rec": rec, "valid_kl": kl}
+
+    monkeypatch.setattr(loop, "validation_scores", scripted)
+    trainer, _, _ = _trainer(
+        tmp_path, {"method": "beta", "beta": 0.5, "select_on": select_on}, epochs=3
+    )
+    trainer.training.update(
+        {"learning_rate_schedule": {"type": "plateau", "patience": 1, "max_decays": 1}}
+    )
+    trainer.schedule = loop.schedule_settings(trainer.training)
+    summary = trainer.run()
+    if select_on == "objective":
+        assert summary["best_epoch"] == 2
+        assert summary["stop_reason"] == "learning rate decayed 1 times (plateau schedule)"
+        assert "validation objective rec - 0.5 * KL" in summary["selection_rule"]
+    else:
+        assert summary["best_epoch"] == 3 and summary["stop_reason"] is None
+        assert "highest validation ELBO" in summary["selection_rule"]
+    assert summary["epochs_trained"] == 3
+
+
+def test_selection_score_is_the_elbo_or_the_objective_by_hand():
+    from vae_tfp.training.validation import selection_score
+
+    row = {"valid_elbo": -10.0, "valid_rec": -7.0, "valid_kl": 3.0}
+    assert selection_score(row, None) == -10.0
+    assert selection_score(row, 0.0) == -7.0
+    assert selection_score(row, 2.0) == -13.0

@@ -146,6 +146,13 @@ class Method:
         """Decoder options the part imposes (merged over the decoder variant's)."""
         return {}
 
+    # ---- kl_weight: what selects the best epoch -------------------------------------------
+    def selection_kl_weight(self) -> float | None:
+        """None: the best checkpoint and the plateau rule follow the validation ELBO (the
+        suite's rule); w: the validation objective rec - w * KL instead (a kl_weight part
+        whose protocol selects on its own objective, as Li et al. 2019's ``text_beta.py``)."""
+        return None
+
     # ---- phases ---------------------------------------------------------------------------
     @property
     def first_selectable_epoch(self) -> int:

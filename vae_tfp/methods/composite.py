@@ -210,6 +210,11 @@ class Composite:
         reasons = (p.applies_to(decoder_type, dataset_kind) for p in self.parts)
         return next((r for r in reasons if r), None)
 
+    def selection_kl_weight(self) -> float | None:
+        """The kl_weight part's :meth:`Method.selection_kl_weight` (None without one)."""
+        schedule = self.part("kl_weight")
+        return schedule.selection_kl_weight() if schedule else None
+
     @property
     def first_selectable_epoch(self) -> int:
         """The first epoch whose checkpoint may be selected as the best one."""

@@ -24,7 +24,10 @@ class Beta(Method):
     """KL weighted by a constant beta (Higgins et al. 2017, beta-VAE, eq. 4).
 
     beta > 1 pushes toward collapse (more dimensions at the prior); beta < 1 toward an
-    autoencoder. The logged ELBO is still the unweighted one.
+    autoencoder. The logged ELBO is still the unweighted one. With ``select_on:
+    objective`` the best checkpoint and the plateau rule follow the validation objective
+    rec - beta * KL, as Li et al. 2019's ``text_beta.py`` (bohanli/vae-pretraining-encoder
+    d59f91c) selects its autoencoder pretraining (``--beta 0``) on reconstruction.
     """
 
     name: ClassVar[str] = "beta"
@@ -32,10 +35,22 @@ class Beta(Method):
     beta: float = hyperparameter(
         description="weight of the KL term (beta < 1 and beta > 1 both allowed)", minimum=0
     )
+    select_on: str = hyperparameter(
+        "elbo",
+        description=(
+            "what picks the best epoch and drives the plateau rule: the validation ELBO "
+            "(elbo) or the validation objective rec - beta * KL (objective, as Li et al. "
+            "2019's text_beta.py, whose --beta 0 autoencoder selects on reconstruction)"
+        ),
+        choices=("elbo", "objective"),
+    )
 
     def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:
         del step
         return tf.constant(float(self.beta))
+
+    def selection_kl_weight(self) -> float | None:
+        return float(self.beta) if self.select_on == "objective" else None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -62,7 +62,13 @@ from vae_tfp.training.state import (
     read_every_variable,
 )
 from vae_tfp.training.steps import make_train_step
-from vae_tfp.training.validation import VALID_AU_THRESHOLD, VALID_BATCH_SIZE, validation_scores
+from vae_tfp.training.validation import (
+    VALID_AU_THRESHOLD,
+    VALID_BATCH_SIZE,
+    score_name,
+    selection_score,
+    validation_scores,
+)
 
 log = logging.getLogger(__name__)
 
@@ -234,17 +240,20 @@ class Trainer:
         of the protocol (plateau decays, early stopping) after ``epoch``."""
         valid_mi = inner_loop.switch_off_mi(self.method.inner_loop(), row)
         inner_loop.end_of_epoch(progress, epoch, valid_mi)
+        score = selection_score(row, self.method.selection_kl_weight())
+        # States saved before the score was recorded selected on the validation ELBO.
+        best_score = progress.best.get("score", progress.best["valid_elbo"])
         if epoch >= self.method.first_selectable_epoch and (
-            self.keep_last_epoch or row["valid_elbo"] > progress.best["valid_elbo"]
+            self.keep_last_epoch or score > best_score
         ):
-            progress.best = {"epoch": epoch, "valid_elbo": row["valid_elbo"]}
+            progress.best = {"epoch": epoch, "valid_elbo": row["valid_elbo"], "score": score}
             self.checkpoint.write(str(checkpoint_path(self.run_dir)))
         if epoch in self.method.decoder_reset_epochs:
             reset_seed = derive_seed(self.seed, "decoder_reset")
             reinitialize_decoder(self.model, self.run_config, self.data, reset_seed)
             self._build_optimizers()
             log.info("decoder re-initialized after epoch %d", epoch)
-        if plateau_epoch_end(self.schedule, self.learning_rate, progress, epoch, row):
+        if plateau_epoch_end(self.schedule, self.learning_rate, progress, epoch, score):
             read_every_variable(
                 self.checkpoint,
                 checkpoint_path(self.run_dir),
@@ -258,7 +267,8 @@ class Trainer:
         patience = self.training.get("early_stopping_patience")
         selected = progress.best["epoch"]
         if patience is not None and selected > 0 and epoch - selected >= patience:
-            progress.stop_reason = f"validation ELBO not improved for {patience} epochs"
+            what = score_name(self.method.selection_kl_weight())
+            progress.stop_reason = f"validation {what} not improved for {patience} epochs"
         if progress.stop_reason:
             log.info("training stops after epoch %d: %s", epoch, progress.stop_reason)
 

@@ -209,7 +209,7 @@ def plateau_step(
 
 
 def plateau_epoch_end(
-    schedule: Mapping[str, Any], learning_rate: float, progress: Any, epoch: int, row: Mapping
+    schedule: Mapping[str, Any], learning_rate: float, progress: Any, epoch: int, score: float
 ) -> bool:
     """The plateau schedule (:func:`plateau_step`) after ``epoch``, on a run's progress.
 
@@ -220,7 +220,8 @@ def plateau_epoch_end(
         learning_rate: The run's initial learning rate.
         progress: The run's :class:`vae_tfp.training.state.Progress`.
         epoch: The epoch just validated.
-        row: Its history row (``valid_elbo``).
+        score: Its validation score, higher is better: the validation ELBO, or the
+            method's objective (:func:`vae_tfp.training.validation.selection_score`).
 
     Returns:
         Whether training goes back to the best checkpoint with fresh optimizer state (a
@@ -229,7 +230,7 @@ def plateau_epoch_end(
     if schedule["type"] != "plateau":
         return False
     state = PlateauState(**(progress.plateau or {"learning_rate": learning_rate}))
-    state, decayed = plateau_step(state, -row["valid_elbo"], epoch, schedule)
+    state, decayed = plateau_step(state, -score, epoch, schedule)
     progress.plateau = dataclasses.asdict(state)
     if state.decays >= schedule["max_decays"]:
         progress.stop_reason = f"learning rate decayed {state.decays} times (plateau schedule)"

@@ -14,12 +14,22 @@ from vae_tfp.methods import Composite
 from vae_tfp.run_files import checkpoint_path
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.training.state import HISTORY_COLUMNS, Progress
+from vae_tfp.training.validation import score_name
 
 LAST_EPOCH_RULE = "checkpoint of the last epoch trained (training.checkpoint_selection: last_epoch)"
 SELECTION_RULE = (
     "checkpoint of the epoch with the highest validation ELBO (one posterior sample per "
     "example, the same noise every epoch); ties go to the earliest epoch"
 )
+
+
+def selection_rule(method: Composite) -> str:
+    """:data:`SELECTION_RULE`, or its variant for a method that selects on its validation
+    objective (:meth:`vae_tfp.methods.base.Method.selection_kl_weight`)."""
+    kl_weight = method.selection_kl_weight()
+    if kl_weight is None:
+        return SELECTION_RULE
+    return SELECTION_RULE.replace("validation ELBO", f"validation {score_name(kl_weight)}")
 
 
 def write_outputs(
@@ -53,7 +63,7 @@ def write_outputs(
     summary = {
         "best_epoch": progress.best["epoch"],
         "best_valid_elbo": progress.best["valid_elbo"],
-        "selection_rule": LAST_EPOCH_RULE if keep_last_epoch else SELECTION_RULE,
+        "selection_rule": LAST_EPOCH_RULE if keep_last_epoch else selection_rule(method),
         "first_selectable_epoch": method.first_selectable_epoch,
         "epochs": epochs,
         "epochs_trained": len(history),

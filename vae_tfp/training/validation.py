@@ -17,7 +17,7 @@ refinement's noise per batch, so its numbers agree only in distribution.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -109,6 +109,30 @@ def _encode_length_batches(
         for key, part in zip(out, parts, strict=True):
             out[key][batch.rows] = part.numpy()
     return out
+
+
+def selection_score(row: Mapping[str, float], kl_weight: float | None) -> float:
+    """The validation number that selects the best epoch and drives the plateau rule
+    (higher is better).
+
+    Args:
+        row: An epoch's validation scores (:func:`validation_scores`).
+        kl_weight: None for the validation ELBO (the suite's rule); w for the objective
+            ``valid_rec - w * valid_kl``, the validation loss of Li et al. 2019's
+            ``text_beta.py`` (bohanli/vae-pretraining-encoder d59f91c: ``loss_rc + beta *
+            loss_kl``), which with beta 0 selects an autoencoder on its reconstruction.
+
+    Returns:
+        ``valid_elbo``, or ``valid_rec - w * valid_kl``.
+    """
+    if kl_weight is None:
+        return row["valid_elbo"]
+    return row["valid_rec"] - kl_weight * row["valid_kl"]
+
+
+def score_name(kl_weight: float | None) -> str:
+    """What :func:`selection_score` is, in words: ``ELBO`` or ``objective rec - w * KL``."""
+    return "ELBO" if kl_weight is None else f"objective rec - {kl_weight:g} * KL"
 
 
 def validation_scores(
