@@ -216,3 +216,55 @@ def test_selection_score_is_the_elbo_or_the_objective_by_hand():
     assert selection_score(row, None) == -10.0
     assert selection_score(row, 0.0) == -7.0
     assert selection_score(row, 2.0) == -13.0
+
+
+def test_a_pretrain_run_method_starts_from_that_runs_best_weights_with_a_fresh_decoder(tmp_path):
+    """``pretrain_run`` (Li et al. 2019's text_anneal_fb.py --load_path ... --reset_dec):
+    at a fresh start the model takes the best weights of the run in ``pretrain/`` (an
+    autoencoder selected on reconstruction, as text_beta.py --beta 0), then the decoder the
+    initialization of the run's decoder_reset seed; without that run, nothing trains."""
+    from vae_tfp.checkpoints import read_every_variable
+    from vae_tfp.config import check_run_config, pretraining_run_config
+    from vae_tfp.run_files import checkpoint_path
+    from vae_tfp.run_model import model_from_run_config, start_from_pretraining
+    from vae_tfp.seeds import derive_seed
+    from vae_tfp.training import train_run
+
+    options = {
+        "method": "pretrain_run + kl_anneal + free_bits_example",
+        "beta0": 0.0,
+        "warmup_epochs": 1,
+        "lambda": 0.25,
+    }
+    trainer, run_config, data = _trainer(tmp_path, options, epochs=1)
+    with pytest.raises(FileNotFoundError, match=r"pretrain, which has not finished"):
+        trainer.run()
+    assert not (tmp_path / "history.csv").exists()
+
+    pretraining = pretraining_run_config(run_config)
+    check_run_config(pretraining)
+    autoencoder_method = {"method": "beta", "beta": 0.0, "select_on": "objective"}
+    assert pretraining["method_options"] == autoencoder_method
+    pretrained = train_run(pretraining, data, tmp_path / "pretrain")
+    assert "objective rec - 0 * KL" in pretrained["selection_rule"]
+
+    autoencoder = model_from_run_config(pretraining, data)
+    read_every_variable(
+        tf.train.Checkpoint(model=autoencoder), checkpoint_path(tmp_path / "pretrain"), ""
+    )
+    fresh = model_from_run_config(run_config, data)
+    reinitialize_decoder(fresh, run_config, data, derive_seed(0, "decoder_reset"))
+    model = model_from_run_config(run_config, data)
+    start_from_pretraining(model, run_config, data, tmp_path)
+    encoder, decoder = _values(model.encoder.variables), _values(model.decoder.variables)
+    for got, want in zip(encoder, _values(autoencoder.encoder.variables), strict=True):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(decoder, _values(fresh.decoder.variables), strict=True):
+        np.testing.assert_array_equal(got, want)
+    pretrained_decoder = _values(autoencoder.decoder.variables)
+    assert any(not np.array_equal(a, b) for a, b in zip(decoder, pretrained_decoder, strict=True))
+
+    summary = _trainer(tmp_path, options, epochs=1)[0].run()
+    assert summary["pretraining"]["run_dir"] == "pretrain"
+    assert summary["pretraining"]["best_epoch"] == pretrained["best_epoch"]
+    assert "beta" in summary["pretraining"]["method"]

@@ -91,6 +91,7 @@ def test_registry_names():
         "bn_vae",
         "delta_vae",
         "pretrain",
+        "pretrain_run",
         "iwae",
         "skip_vae",
         "word_dropout",

@@ -200,3 +200,20 @@ def test_the_command_finds_the_config_of_the_experiment(tmp_path):
     assert lines[0] == "results/tiny (grid of config/tiny.yaml)"
     assert lines[-1].startswith("7 runs: 1 evaluated")
     assert "tensorflow" not in shown.stderr.lower()
+
+
+def test_a_run_in_its_separate_pretraining_shows_that_runs_progress(tmp_path):
+    """A method that starts from a pretraining run (``pretrain/``, Li et al. 2019): while
+    that run trains, the run is training at the pretraining's epoch, and the note says so;
+    once it is done and the run's own training has not started, the note says that."""
+    run = tmp_path / "results" / "tiny" / "runs" / "digits" / "mlp" / "vanilla" / "seed1"
+    _stopped_midway(run / "pretrain")
+    (status,) = experiment_status(tmp_path / "results" / "tiny", None, NOW)
+    assert (status.state, status.epoch, status.epochs) == ("training", 2, 4)
+    assert status.note == "pretraining run; last update 10 min ago"
+    _trained(run / "pretrain")
+    (status,) = experiment_status(tmp_path / "results" / "tiny", None, NOW)
+    assert (status.state, status.note) == ("training", "pretraining run done, the run itself next")
+    _stopped_midway(run)
+    (status,) = experiment_status(tmp_path / "results" / "tiny", None, NOW)
+    assert (status.state, status.note) == ("training", "last update 10 min ago")

@@ -164,8 +164,8 @@ def test_a_checkpoint_without_a_variable_the_model_now_has_is_not_evaluated(tmp_
     """A model that gained a layer since the run was trained (the config hash does not cover
     the code): evaluation stops naming the checkpoint, the missing variables and what to do,
     not with TensorFlow's bare AssertionError, and writes nothing."""
+    from vae_tfp.checkpoints import CheckpointMismatchError
     from vae_tfp.io import read_json
-    from vae_tfp.training.state import CheckpointMismatchError
 
     key = RunKey("linear_gaussian", "linear", "vanilla", 0)
     run_config = resolve_run_config(DEFAULT_CONFIG, key)

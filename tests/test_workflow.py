@@ -24,6 +24,7 @@ from vae_tfp.config import (
     RunKey,
     iter_runs,
     load_experiment_config,
+    pretraining_run_config,
     resolve_run_config,
     training_config,
 )
@@ -287,6 +288,34 @@ def test_given_configfile_replaces_the_default_and_reaches_train_unchanged(tmp_p
     # Merged with config/config.yaml, digits would train for the default's 60 epochs.
     expected = {key: training_config(resolve_run_config(config, key)) for key in iter_runs(config)}
     assert received == expected
+
+
+def test_a_method_starting_from_a_pretraining_run_plans_that_run_first(tmp_path):
+    """A ``pretrain_run`` method (Li et al. 2019's text_beta.py --beta 0, then
+    text_anneal_fb.py --load_path --reset_dec): the dry run plans a pretrain job into the
+    run's pretrain/ folder with the run's config and an autoencoder's method, before the
+    run's train job; runs of other methods get none."""
+    config = tiny_config()
+    config["methods"]["ae_then_fb"] = {
+        "method": "pretrain_run + kl_anneal + free_bits_example",
+        "beta0": 0.0,
+        "warmup_epochs": 1,
+        "lambda": 0.25,
+    }
+    config["grid"][0]["methods"].append("ae_then_fb")
+    result = snakemake(tmp_path, "-n", "-p", configfile=write_config(tmp_path, config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = planned_jobs(result.stdout)
+    pretrain = [job for job in jobs if job["rule"] == "pretrain"]
+    assert [job["wildcards"]["method"] for job in pretrain] == ["ae_then_fb"]
+    (job,) = pretrain
+    key = RunKey("digits", "mlp", "ae_then_fb", 3)
+    assert json.loads(option_value(job["shell"], "--run-config-json")) == (
+        pretraining_run_config(resolve_run_config(config, key))
+    )
+    assert option_value(job["shell"], "--run-dir").endswith("/ae_then_fb/seed3/pretrain")
+    order = [(job["rule"], job["wildcards"].get("method")) for job in jobs]
+    assert order.index(("pretrain", "ae_then_fb")) < order.index(("train", "ae_then_fb"))
 
 
 def test_jobs_ask_for_the_configured_resources_and_gpus(tmp_path):

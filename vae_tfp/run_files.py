@@ -20,6 +20,9 @@ from typing import Any
 
 CHECKPOINT_PREFIX = "best"
 RESUME_DIR = "resume"
+# The separate pretraining run of a method that starts from one (Li et al. 2019), inside
+# the run folder (vae_tfp.config.pretraining_run_config).
+PRETRAIN_DIR = "pretrain"
 # The train log as it stood at the newest resume state, inside RESUME_DIR.
 SAVED_LOG = "train.log"
 # The first words of the line each train command logs when it starts (vae_tfp.cli.runs);

@@ -10,7 +10,9 @@ A run is
   after every epoch) or else the last epoch line of ``train.log``, with the elapsed time,
   the estimated time left (:mod:`vae_tfp.progress`) and how long ago the run last wrote.
   A job that was killed looks the same but stops updating: the age says so, and
-  ``snakemake --rerun-incomplete`` resumes it from that state;
+  ``snakemake --rerun-incomplete`` resumes it from that state. A run of a method that
+  starts from a separate pretraining run (``pretrain/``, Li et al. 2019) shows that run's
+  progress, with a note, until its own training starts;
 - ``failed``: its log holds a Python traceback (Snakemake deletes a failed job's outputs
   and keeps its log), shown with the log's last line;
 - ``trained``: ``history.csv`` and ``checkpoint/best.json`` written, no ``metrics.json``
@@ -34,7 +36,7 @@ from typing import Any
 
 from vae_tfp.io import read_json
 from vae_tfp.progress import can_stop_early, eta_text, format_duration
-from vae_tfp.run_files import SESSION_START
+from vae_tfp.run_files import PRETRAIN_DIR, SESSION_START
 
 # What the train and evaluate rules write (workflows/rules/*.smk; checkpoint/best.json is
 # vae_tfp.run_files.checkpoint_path(run_dir).with_suffix(".json")).
@@ -227,11 +229,28 @@ def run_status(
         return status
     if not run_dir.is_dir() or not any(run_dir.iterdir()):
         return status
+    if (run_dir / PRETRAIN_DIR).is_dir() and not train_log:
+        return _pretraining(run_dir / PRETRAIN_DIR, key, now)
     _training_progress(status, run_dir, train_log, now)
     if _failed(_last_session(train_log)):
         status.state, status.note = "failed", f"train: {train_log[-1].strip()}"
     else:
         status.state = "training"
+    return status
+
+
+def _pretraining(pretrain_dir: Path, key: tuple[str, str, str, int], now: float) -> RunStatus:
+    """A run whose separate pretraining run (``pretrain/``, Li et al. 2019) has started and
+    whose own training has not: that run's progress, its state ``training`` (or
+    ``failed``) and its note saying it is the pretraining."""
+    status = run_status(pretrain_dir, key, None, now)
+    if status.state in ("evaluated", "evaluating", "trained"):
+        status.state, status.note = "training", "pretraining run done, the run itself next"
+        return status
+    if status.state == "training":
+        status.note = "pretraining run" + (f"; {status.note}" if status.note else "")
+    elif status.state == "failed":
+        status.note = f"pretraining {status.note}"
     return status
 
 

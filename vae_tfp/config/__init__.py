@@ -15,6 +15,7 @@ from vae_tfp.config.grid import (
     dataset_options,
     iter_runs,
     load_experiment_config,
+    pretraining_run_config,
     resolve_run_config,
     training_config,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "decoders_for_dataset",
     "iter_runs",
     "load_experiment_config",
+    "pretraining_run_config",
     "resolve_run_config",
     "training_config",
 ]

@@ -127,6 +127,31 @@ def resolve_run_config(config: Mapping[str, Any], key: RunKey) -> dict[str, Any]
     return run
 
 
+def pretraining_run_config(run_config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The training config of the separate pretraining run a run starts from, or None.
+
+    A method with a ``pretrain_run`` part (Li et al. 2019's two commands) is preceded by a
+    run with the same dataset, model, training protocol and seed and the part's own method
+    (an autoencoder, :data:`vae_tfp.methods.phases.AUTOENCODER_PRETRAINING`), trained into
+    the run's ``pretrain/`` folder.
+
+    Args:
+        run_config: The run's resolved (or training) config.
+
+    Returns:
+        That run's training config (method named ``<method>/pretrain``), or None.
+    """
+    from vae_tfp.methods.registry import build_method
+
+    pretraining = build_method(run_config["method_options"]).pretraining_method()
+    if pretraining is None:
+        return None
+    config = training_config(run_config)
+    config["method"] = f"{run_config['method']}/pretrain"
+    config["method_options"] = dict(pretraining)
+    return config
+
+
 def training_config(run_config: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a run config that determines training: all but ``evaluation``.
 

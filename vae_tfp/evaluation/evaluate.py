@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from vae_tfp.checkpoints import read_every_variable
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.data.store import PreparedData, token_counts
 from vae_tfp.evaluation.importance import importance_weighted_pass
@@ -55,7 +56,6 @@ from vae_tfp.run_model import model_from_run_config
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.seeds import derive_seed
 from vae_tfp.training.feeds import evaluation_batches
-from vae_tfp.training.state import read_every_variable
 
 log = logging.getLogger(__name__)
 

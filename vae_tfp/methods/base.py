@@ -16,8 +16,9 @@ posterior      :meth:`Method.posterior_transform` -- reshapes       bn_vae, delt
                q(z|x) everywhere
 refinement     :meth:`Method.posterior_refinement` -- refines       sa_vae
                q(z|x) per example everywhere
-phases         ``kl_weight``, ``decoder_reset_epochs``,             pretrain
-               ``first_selectable_epoch``, ``clock_offset_epochs``
+phases         ``kl_weight``, ``decoder_reset_epochs``,             pretrain, pretrain_run
+               ``first_selectable_epoch``, ``clock_offset_epochs``,
+               ``pretraining_method``
 inner_loop     :meth:`Method.inner_loop` -- encoder-only updates    aggressive
                before each decoder update
 decoder        :meth:`Method.decoder_overrides` -- decoder options  skip_vae, word_dropout
@@ -167,6 +168,11 @@ class Method:
     def clock_offset_epochs(self) -> int:
         """Epochs before the clock of the other parts starts (a phase part's first phase)."""
         return 0
+
+    def pretraining_method(self) -> dict[str, Any] | None:
+        """The method options of a separate run whose best weights this run starts from
+        (its decoder then re-initialized), or None: the run starts from its own init."""
+        return None
 
     # ---- inner_loop -----------------------------------------------------------------------
     def inner_loop(self) -> InnerLoopSettings | None:

@@ -221,6 +221,11 @@ class Composite:
         phases = self.part("phases")
         return phases.first_selectable_epoch if phases else 1
 
+    def pretraining_method(self) -> dict[str, Any] | None:
+        """The phases part's :meth:`Method.pretraining_method` (None without one)."""
+        phases = self.part("phases")
+        return phases.pretraining_method() if phases else None
+
     @property
     def decoder_reset_epochs(self) -> tuple[int, ...]:
         """Epochs after which the decoder is re-initialized."""

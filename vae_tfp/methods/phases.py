@@ -86,6 +86,37 @@ def inner_loop_converged(previous_window_loss: float | None, window_loss: float)
     return previous_window_loss is not None and window_loss > previous_window_loss
 
 
+# Li et al. 2019's pretraining command (their README): text_beta.py --beta 0, an autoencoder
+# with a stochastic code, whose best epoch is the best validation reconstruction.
+AUTOENCODER_PRETRAINING = {"method": "beta", "beta": 0.0, "select_on": "objective"}
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainRun(Method):
+    """Autoencoder pretraining in a separate run, then a decoder reset, as Li et al. 2019
+    run it ("A Surprisingly Effective Fix for Deep Latent Variable Modeling of Text",
+    Sec. 3; bohanli/vae-pretraining-encoder d59f91c, README).
+
+    Their first command, ``text_beta.py --beta 0``, trains an autoencoder with a stochastic
+    code under the run's own protocol (optimizer, plateau rule, epochs), keeping the epoch of
+    the best validation reconstruction; the second, ``text_anneal_fb.py --load_path ...
+    --reset_dec``, loads those weights, re-initializes the decoder and trains afresh: its own
+    epochs, a fresh optimizer and plateau state, its schedules from step 0. Here the first
+    is the run's ``pretrain/`` folder, trained by the pipeline's ``pretrain`` rule with the
+    run's config and method :data:`AUTOENCODER_PRETRAINING` (:func:`vae_tfp.config.
+    pretraining_run_config`); the run itself starts from its best checkpoint (encoder and
+    decoder), re-initializes the decoder from a seed derived from the run seed, and is
+    otherwise a run like any other. Compare :class:`Pretrain`, the same idea as the first
+    epochs of one run.
+    """
+
+    name: ClassVar[str] = "pretrain_run"
+    role: ClassVar[str] = "phases"
+
+    def pretraining_method(self) -> dict[str, float | str]:
+        return dict(AUTOENCODER_PRETRAINING)
+
+
 @dataclasses.dataclass(frozen=True)
 class Pretrain(Method):
     """Autoencoder pretraining, then a decoder reset (Li et al. 2019, "A Surprisingly

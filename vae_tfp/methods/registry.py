@@ -32,7 +32,7 @@ from vae_tfp.methods.kl_terms import (
     KLThreshold,
 )
 from vae_tfp.methods.objectives import IWAE
-from vae_tfp.methods.phases import Aggressive, Pretrain
+from vae_tfp.methods.phases import Aggressive, Pretrain, PretrainRun
 from vae_tfp.methods.presets import BUILTIN_PRESETS, Preset, merge_defaults
 from vae_tfp.methods.sa_vae import SAVAE
 
@@ -111,6 +111,7 @@ def register_preset(preset: Preset) -> Preset:
 
 for _part in (
     Beta, KLAnneal, Cyclical, FreeBits, FreeBitsExample, KLThreshold, Aggressive, Pretrain,
+    PretrainRun,
     BNVAE, DeltaVAE, SkipVAE, WordDropout, SAVAE, IWAE,
 ):  # fmt: skip
     register_method(_part)

@@ -36,13 +36,18 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from vae_tfp.checkpoints import read_every_variable
 from vae_tfp.config import training_config
 from vae_tfp.data.store import PreparedData
 from vae_tfp.methods import build_method
 from vae_tfp.models.decoder_types import XLA_TRAIN_STEPS
 from vae_tfp.progress import can_stop_early, timing_text
 from vae_tfp.run_files import checkpoint_path
-from vae_tfp.run_model import model_from_run_config, reinitialize_decoder
+from vae_tfp.run_model import (
+    model_from_run_config,
+    reinitialize_decoder,
+    start_from_pretraining,
+)
 from vae_tfp.seeds import derive_seed
 from vae_tfp.training import inner_loop
 from vae_tfp.training.feeds import evaluation_batches, make_feed
@@ -54,13 +59,7 @@ from vae_tfp.training.optimizers import (
     scheduled_learning_rate,
 )
 from vae_tfp.training.outputs import write_outputs
-from vae_tfp.training.state import (
-    HISTORY_COLUMNS,
-    SUM_KEYS,
-    Progress,
-    ResumeStore,
-    read_every_variable,
-)
+from vae_tfp.training.state import HISTORY_COLUMNS, SUM_KEYS, Progress, ResumeStore
 from vae_tfp.training.steps import make_train_step
 from vae_tfp.training.validation import (
     VALID_AU_THRESHOLD,
@@ -289,9 +288,10 @@ class Trainer:
         """
         started = time.perf_counter()
         rng = np.random.default_rng(derive_seed(self.seed, "aggressive_batches"))
-        progress = self.resume.restore(self._state_checkpoint()) or Progress(
-            inner_loop=self.inner_loop is not None
-        )
+        progress = self.resume.restore(self._state_checkpoint())
+        if progress is None:  # a fresh start
+            start_from_pretraining(self.model, self.run_config, self.data, self.run_dir)
+            progress = Progress(inner_loop=self.inner_loop is not None)
         if progress.inner_loop_rng_state is not None:
             rng.bit_generator.state = progress.inner_loop_rng_state
         elapsed_before = progress.elapsed_s

@@ -9,13 +9,15 @@ from typing import Any
 
 import pandas as pd
 
-from vae_tfp.io import atomic_write, write_json
+from vae_tfp.io import atomic_write, read_json, write_json
 from vae_tfp.methods import Composite
-from vae_tfp.run_files import checkpoint_path
+from vae_tfp.run_files import PRETRAIN_DIR, checkpoint_path
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.training.state import HISTORY_COLUMNS, Progress
 from vae_tfp.training.validation import score_name
 
+# What the summary of a run started from a pretraining run repeats of that run's summary.
+PRETRAINING_KEYS = ("best_epoch", "epochs_trained", "stop_reason", "selection_rule", "method")
 LAST_EPOCH_RULE = "checkpoint of the last epoch trained (training.checkpoint_selection: last_epoch)"
 SELECTION_RULE = (
     "checkpoint of the epoch with the highest validation ELBO (one posterior sample per "
@@ -75,5 +77,11 @@ def write_outputs(
         "wall_time_s": wall_time_s,
         "op_determinism": op_determinism_enabled(),
     }
+    if method.pretraining_method() is not None:
+        pretraining = read_json(checkpoint_path(Path(run_dir) / PRETRAIN_DIR).with_suffix(".json"))
+        summary["pretraining"] = {
+            "run_dir": PRETRAIN_DIR,
+            **{key: pretraining[key] for key in PRETRAINING_KEYS},
+        }
     write_json(checkpoint_path(run_dir).with_suffix(".json"), summary)
     return summary

@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
+from vae_tfp.checkpoints import CheckpointMismatchError, read_every_variable
 from vae_tfp.io import read_json, write_json
 from vae_tfp.run_files import RESUME_DIR, save_session_log, training_config_hash
 
@@ -72,39 +72,8 @@ class Progress:
     stop_reason: str | None = None
 
 
-class CheckpointMismatchError(RuntimeError):
-    """A checkpoint that lacks variables of the model it is read into."""
-
-
 class ResumeMismatchError(CheckpointMismatchError):
     """A resume state of the run's config that the current model cannot be restored from."""
-
-
-def read_every_variable(checkpoint: tf.train.Checkpoint, prefix: str | Path, remedy: str) -> None:
-    """Reads the checkpoint at ``prefix`` into ``checkpoint``'s objects, every one of them.
-
-    Args:
-        checkpoint: The objects to restore (a model, optimizers).
-        prefix: The checkpoint's path without its ``.index`` suffix.
-        remedy: What the reader can do when it does not match, for the error message.
-
-    Raises:
-        CheckpointMismatchError: If the checkpoint lacks a variable of these objects, as
-            when it was saved by code whose model had other layers (the training-config
-            hash does not cover the code). TensorFlow's own check raises a bare
-            ``AssertionError`` that names neither the file nor the way out.
-    """
-    status = checkpoint.read(str(prefix))
-    try:
-        status.assert_existing_objects_matched()
-    except AssertionError as error:
-        # TensorFlow's message prints every unmatched variable's values: keep names and shapes.
-        missing = re.findall(r"<tf\.Variable '([^']+)' shape=(\([^)]*\))", str(error))
-        what = ", ".join(f"{name} {shape}" for name, shape in missing) or str(error)[:300]
-        raise CheckpointMismatchError(
-            f"checkpoint {prefix} lacks variables of the model read into it (was it saved "
-            f"by code with other layers?): {what}. {remedy}"
-        ) from error
 
 
 class ResumeStore:

@@ -23,6 +23,7 @@ from vae_tfp.config import (
     dataset_options,
     iter_runs,
     resolve_run_config,
+    pretraining_run_config,
     training_config,
 )
 from vae_tfp.plugins import is_file_spec, plugin_spec_of, resolve_plugin_specs
@@ -124,6 +125,23 @@ def run_config_json(wildcards):
     """The resolved config of the run without its evaluation settings, as JSON: all that
     `vae_tfp train` needs (so changing an evaluation setting never retrains)."""
     return json.dumps(training_config(resolve_run_config(config, run_key(wildcards))), sort_keys=True)
+
+
+def pretraining_config_json(wildcards):
+    """The training config of the run's separate pretraining run (a ``pretrain_run``
+    method, Li et al. 2019), as JSON."""
+    run_config = resolve_run_config(config, run_key(wildcards))
+    return json.dumps(pretraining_run_config(run_config), sort_keys=True)
+
+
+def pretraining_input(wildcards):
+    """The best checkpoint of the run's pretraining run, if its method starts from one:
+    the pretrain job then comes first."""
+    if pretraining_run_config(resolve_run_config(config, run_key(wildcards))) is None:
+        return []
+    w = wildcards
+    run_dir = f"results/{w.experiment}/runs/{w.dataset}/{w.decoder}/{w.method}/seed{w.seed}"
+    return f"{run_dir}/pretrain/checkpoint"
 
 
 def evaluation_json(wildcards):
