@@ -268,3 +268,15 @@ def test_a_pretrain_run_method_starts_from_that_runs_best_weights_with_a_fresh_d
     assert summary["pretraining"]["run_dir"] == "pretrain"
     assert summary["pretraining"]["best_epoch"] == pretrained["best_epoch"]
     assert "beta" in summary["pretraining"]["method"]
+    # The method's cost (the tables' hours) includes its pretraining run.
+    from vae_tfp.evaluation import evaluate_run
+    from vae_tfp.io import write_json
+
+    write_json(tmp_path / "run_config.json", run_config)
+    evaluation = {"iw_samples": 2, "iw_chunk": 2, "batch_size": 500, "au_threshold": 0.01,
+                  "mi_samples": 1, "mi_minibatch_size": 64}  # fmt: skip
+    payload = evaluate_run(tmp_path, data, evaluation)
+    training_time = payload["wall_time_s"] - payload["evaluation_wall_time_s"]
+    assert training_time == pytest.approx(
+        summary["wall_time_s"] + pretrained["wall_time_s"], abs=0.05
+    )  # the two clock reads of evaluate_run are microseconds apart

@@ -60,7 +60,8 @@ def row_columns_caption(unit: str | None, verdicts: bool) -> str:
     if unit:
         text += (
             f" {unit}: wall time of each run, training (all its sessions) plus evaluation, on "
-            "the machine and at the load it ran with: a cost, not a controlled benchmark."
+            "the machine and at the load it ran with: a cost, not a controlled benchmark"
+            " (a method that starts from a separate pretraining run counts that run's too)."
         )
     if verdicts:
         text += (

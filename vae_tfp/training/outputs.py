@@ -17,7 +17,14 @@ from vae_tfp.training.state import HISTORY_COLUMNS, Progress
 from vae_tfp.training.validation import score_name
 
 # What the summary of a run started from a pretraining run repeats of that run's summary.
-PRETRAINING_KEYS = ("best_epoch", "epochs_trained", "stop_reason", "selection_rule", "method")
+PRETRAINING_KEYS = (
+    "best_epoch",
+    "epochs_trained",
+    "stop_reason",
+    "selection_rule",
+    "method",
+    "wall_time_s",
+)
 LAST_EPOCH_RULE = "checkpoint of the last epoch trained (training.checkpoint_selection: last_epoch)"
 SELECTION_RULE = (
     "checkpoint of the epoch with the highest validation ELBO (one posterior sample per "
