@@ -34,11 +34,25 @@ def _kl_term_and_gradient(method, kl_values, step):
 # ---- li2019 (Li et al. 2019) ---------------------------------------------------------------
 
 
-def test_li2019_weight_is_zero_while_pretraining_then_warms_up_from_the_reset():
+def test_li2019_starts_from_an_autoencoder_run_selected_on_reconstruction():
+    """Li et al.'s README: text_beta.py --beta 0 (an autoencoder, best epoch by validation
+    reconstruction), then text_anneal_fb.py --reset_dec --kl_start 0 --warm_up 10 --fb 2
+    from its weights: no phase inside the run, the warm-up from the run's first update."""
+    method = build_method({"method": "li2019"}).bind(steps_per_epoch=10, total_steps=200)
+    assert [p.name for p in method.parts] == ["pretrain_run", "kl_anneal", "free_bits_example"]
+    assert method.pretraining_method() == {"method": "beta", "beta": 0.0, "select_on": "objective"}
+    assert build_method(method.pretraining_method()).selection_kl_weight() == 0.0
+    np.testing.assert_allclose(_weights(method, [0, 50, 100, 10**6]), [0, 0.5, 1, 1], atol=1e-7)
+    assert method.decoder_reset_epochs == () and method.first_selectable_epoch == 1
+
+
+def test_pretrain_anneal_fb_weight_is_zero_while_pretraining_then_warms_up_from_the_reset():
     """10 updates per epoch, 2 pretraining epochs, warm-up over 3 epochs from 0: weight 0 for
     updates 0-19, then 0 at the reset (update 20, the clock's 0), 0.5 fifteen updates later,
     1 from update 50 on."""
-    method = build_method({"method": "li2019", "pretrain_epochs": 2, "warmup_epochs": 3}).bind(
+    method = build_method(
+        {"method": "pretrain_anneal_fb", "pretrain_epochs": 2, "warmup_epochs": 3}
+    ).bind(
         steps_per_epoch=10, total_steps=200
     )
     steps = [0, 19, 20, 35, 50, 10**6]
@@ -47,8 +61,9 @@ def test_li2019_weight_is_zero_while_pretraining_then_warms_up_from_the_reset():
     assert method.first_selectable_epoch == 3
 
 
-def test_li2019_floors_each_example_and_dimension_and_pretraining_has_no_kl_gradient():
-    method = build_method({"method": "li2019", "pretrain_epochs": 1, "lambda": 0.25}).bind(10, 100)
+def test_pretrain_anneal_fb_floors_each_example_and_dimension_and_pretraining_has_no_kl_gradient():
+    options = {"method": "pretrain_anneal_fb", "pretrain_epochs": 1, "lambda": 0.25}
+    method = build_method(options).bind(10, 100)
     kl = [[0.1, 2.0], [0.9, 0.2]]  # below lambda: (0, 0) and (1, 1)
     term, grad = _kl_term_and_gradient(method, kl, 10**6)  # after the warm-up: weight 1
     assert term == pytest.approx((0.25 + 0.9) / 2 + (2.0 + 0.25) / 2)

@@ -77,6 +77,7 @@ def test_registry_names():
         "vanilla",
         "pretrain_fb",
         "li2019",
+        "pretrain_anneal_fb",
         "aggressive_anneal",
         "sa_vae_anneal",
     }

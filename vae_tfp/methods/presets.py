@@ -48,15 +48,23 @@ BUILTIN_PRESETS = (
     ),
     Preset(
         "li2019",
+        ("pretrain_run", "kl_anneal", "free_bits_example"),
+        {"beta0": 0.0, "warmup_epochs": 10, "lambda": 0.25},
+        "Li et al. 2019 (EMNLP), 'A Surprisingly Effective Fix for Deep Latent Variable "
+        "Modeling of Text', the commands of their README (bohanli/vae-pretraining-encoder "
+        "d59f91c): an autoencoder run (text_beta.py --beta 0, the pipeline's pretrain rule), "
+        "then text_anneal_fb.py --load_path --reset_dec --kl_start 0 --warm_up 10 "
+        "--target_kl 8 --fb 2 from its best weights: decoder reset, KL weight from 0 to 1 "
+        "over 10 epochs, free bits per example and dimension at lambda = target_kl / nz = "
+        "8 / 32.",
+    ),
+    Preset(
+        "pretrain_anneal_fb",
         ("pretrain", "kl_anneal", "free_bits_example"),
         {"pretrain_epochs": 5, "beta0": 0.0, "warmup_epochs": 10, "lambda": 0.25},
-        "Li et al. 2019 (EMNLP), 'A Surprisingly Effective Fix for Deep Latent Variable "
-        "Modeling of Text', the command of their README (bohanli/vae-pretraining-encoder "
-        "d59f91c): autoencoder pretraining (text_beta.py --beta 0), then text_anneal_fb.py "
-        "--reset_dec --kl_start 0 --warm_up 10 --target_kl 8 --fb 2: decoder reset, KL weight "
-        "from 0 to 1 over 10 epochs, free bits per example and dimension at lambda = "
-        "target_kl / nz = 8 / 32. Differences: pretraining is the first pretrain_epochs "
-        "epochs of the same run (theirs a separate run to the end of its own schedule).",
+        "li2019 with its autoencoder pretraining as the first pretrain_epochs epochs of the "
+        "same run, at the run's learning rate (li2019 itself before the pretraining became "
+        "a separate run): one run instead of two.",
     ),
     Preset(
         "aggressive_anneal",
