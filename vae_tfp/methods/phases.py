@@ -103,11 +103,11 @@ class PretrainRun(Method):
     --reset_dec``, loads those weights, re-initializes the decoder and trains afresh: its own
     epochs, a fresh optimizer and plateau state, its schedules from step 0. Here the first
     is the run's ``pretrain/`` folder, trained by the pipeline's ``pretrain`` rule with the
-    run's config and method :data:`AUTOENCODER_PRETRAINING` (:func:`vae_tfp.config.
-    pretraining_run_config`); the run itself starts from its best checkpoint (encoder and
-    decoder), re-initializes the decoder from a seed derived from the run seed, and is
-    otherwise a run like any other. Compare :class:`Pretrain`, the same idea as the first
-    epochs of one run.
+    run's config and method :data:`AUTOENCODER_PRETRAINING`
+    (:func:`vae_tfp.config.pretraining_run_config`); the run itself starts from its best
+    checkpoint (encoder and decoder), re-initializes the decoder from a seed derived from
+    the run seed, and is otherwise a run like any other. Compare :class:`Pretrain`, the
+    same idea as the first epochs of one run.
     """
 
     name: ClassVar[str] = "pretrain_run"
