@@ -11,6 +11,7 @@ import pandas as pd
 
 from vae_tfp.io import atomic_write, read_json, write_json
 from vae_tfp.methods import Composite
+from vae_tfp.provenance import read_training_code_record
 from vae_tfp.run_files import PRETRAIN_DIR, checkpoint_path
 from vae_tfp.runtime import op_determinism_enabled
 from vae_tfp.training.state import HISTORY_COLUMNS, Progress
@@ -85,10 +86,13 @@ def write_outputs(
         "op_determinism": op_determinism_enabled(),
     }
     if method.pretraining_method() is not None:
-        pretraining = read_json(checkpoint_path(Path(run_dir) / PRETRAIN_DIR).with_suffix(".json"))
+        prefix = checkpoint_path(Path(run_dir) / PRETRAIN_DIR)
+        pretraining = read_json(prefix.with_suffix(".json"))
         summary["pretraining"] = {
             "run_dir": PRETRAIN_DIR,
             **{key: pretraining[key] for key in PRETRAINING_KEYS},
+            # The suite's code that trained it (None when trained in-process, not by the CLI).
+            "code_version": read_training_code_record(prefix.parent),
         }
     write_json(checkpoint_path(run_dir).with_suffix(".json"), summary)
     return summary
