@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -222,3 +223,35 @@ def test_a_state_of_another_config_is_not_resumed(tmp_path, caplog):
         second = Trainer(run_config, data, tmp_path)
         assert second.resume.restore(second._state_checkpoint()) is None
     assert "another training config" in caplog.text
+
+
+def test_a_resumed_run_gets_back_the_best_checkpoint_snakemake_deleted(tmp_path):
+    """Snakemake deletes a rerun job's outputs, checkpoint/ among them, before it starts: a
+    run resumed after its best epoch and not improving again would have nothing to return
+    to at a plateau decay nor to evaluate. Each state keeps a copy of the best checkpoint
+    (the two newest), which restore puts back byte for byte."""
+    import tensorflow as tf
+
+    from vae_tfp.run_files import checkpoint_path
+    from vae_tfp.training.state import Progress, ResumeStore
+
+    best = checkpoint_path(tmp_path)
+    model = tf.train.Checkpoint(w=tf.Variable([1.0, 2.0]))
+    store = ResumeStore.for_run(tmp_path, {"training": {"epochs": 9}})
+    for epoch, value in ((1, 1.0), (2, 2.0), (3, 3.0)):
+        model.w.assign([value, value])
+        model.write(str(best))
+        store.save(model, Progress(epoch=epoch + 1, best={"epoch": epoch, "valid_elbo": -value}))
+    store.save(model, Progress(epoch=5, best={"epoch": 3, "valid_elbo": -3.0}))  # no new best
+    assert sorted(p.name for p in (tmp_path / "resume").glob("best-e*")) == [
+        "best-e00002",
+        "best-e00003",
+    ]
+    saved = {p.name: p.read_bytes() for p in best.parent.iterdir()}
+    shutil.rmtree(best.parent)  # as Snakemake does with the job's declared outputs
+    progress = store.restore(tf.train.Checkpoint(w=tf.Variable([0.0, 0.0])))
+    assert progress.epoch == 5 and progress.best["epoch"] == 3
+    assert {p.name: p.read_bytes() for p in best.parent.iterdir()} == saved
+    restored = tf.train.Checkpoint(w=tf.Variable([0.0, 0.0]))
+    restored.read(str(best)).assert_existing_objects_matched()
+    assert restored.w.numpy().tolist() == [3.0, 3.0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,12 @@ import tensorflow as tf
 
 from vae_tfp.checkpoints import CheckpointMismatchError, read_every_variable
 from vae_tfp.io import read_json, write_json
-from vae_tfp.run_files import RESUME_DIR, save_session_log, training_config_hash
+from vae_tfp.run_files import (
+    RESUME_DIR,
+    checkpoint_path,
+    save_session_log,
+    training_config_hash,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +85,29 @@ class ResumeMismatchError(CheckpointMismatchError):
 class ResumeStore:
     """The resume states of one run, for one training config.
 
+    Each state also keeps a copy of the run's best checkpoint so far (``resume/best-eNNNNN/``,
+    the two newest): Snakemake deletes a job's declared outputs, ``checkpoint/`` among
+    them, before it reruns an incomplete job, and a resumed run that did not improve again
+    would then have no best weights to return to at a plateau decay, nor to evaluate.
+
     Args:
         resume_dir: The run's ``resume/`` folder.
         config_hash: The hash of the training config; states of another are ignored.
+        log: The run's train log, copied with each state.
+        best_prefix: The run's best checkpoint (:func:`checkpoint_path`), or None.
     """
 
-    def __init__(self, resume_dir: str | Path, config_hash: str, log: Path | None = None):
+    def __init__(
+        self,
+        resume_dir: str | Path,
+        config_hash: str,
+        log: Path | None = None,
+        best_prefix: Path | None = None,
+    ):
         self.resume_dir = Path(resume_dir)
         self.config_hash = config_hash
         self.log = log
+        self.best_prefix = best_prefix
 
     @classmethod
     def for_run(
@@ -95,12 +115,14 @@ class ResumeStore:
     ) -> ResumeStore:
         """The store in ``run_dir/resume`` for a run's training config (its SHA-256); each
         state saved keeps a copy of ``log``, the run's train log, if given."""
-        return cls(Path(run_dir) / RESUME_DIR, training_config_hash(training_config), log)
+        config_hash = training_config_hash(training_config)
+        return cls(Path(run_dir) / RESUME_DIR, config_hash, log, checkpoint_path(run_dir))
 
     def save(self, checkpoint: tf.train.Checkpoint, progress: Progress) -> None:
-        """Writes the TensorFlow state, then its JSON sidecar (which marks it complete),
-        and keeps only the two newest states."""
+        """Writes the copy of the best checkpoint, the TensorFlow state, then its JSON
+        sidecar (which marks it complete), and keeps only the two newest states."""
         self.resume_dir.mkdir(parents=True, exist_ok=True)
+        self._keep_best(int(progress.best["epoch"]))  # before the sidecar that completes it
         name = f"state-e{progress.epoch:05d}-b{progress.next_batch:06d}"
         checkpoint.write(str(self.resume_dir / name))
         sidecar = {"config_hash": self.config_hash, **dataclasses.asdict(progress)}
@@ -110,6 +132,43 @@ class ResumeStore:
         for old in sorted(self.resume_dir.glob("state-*.json"))[:-2]:
             for path in self.resume_dir.glob(old.stem + ".*"):
                 path.unlink(missing_ok=True)
+
+    def _best_copy(self, epoch: int) -> Path:
+        return self.resume_dir / f"best-e{epoch:05d}"
+
+    def _keep_best(self, epoch: int) -> None:
+        """Copies the best checkpoint (of ``epoch``) into the resume folder once, completing
+        the copy with a ``done`` marker, and keeps the two newest copies."""
+        if self.best_prefix is None or epoch < 1:
+            return
+        copy = self._best_copy(epoch)
+        files = sorted(self.best_prefix.parent.glob(self.best_prefix.name + ".*"))
+        if (copy / "done").exists() or not files:
+            return
+        shutil.rmtree(copy, ignore_errors=True)
+        copy.mkdir()
+        for path in files:
+            shutil.copy2(path, copy / path.name)
+        (copy / "done").touch()
+        for old in sorted(self.resume_dir.glob("best-e*"))[:-2]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _put_back_best(self, progress: Progress) -> None:
+        """Restores the best checkpoint of ``progress`` from its copy when the run's
+        ``checkpoint/`` lost it (Snakemake deletes a rerun job's outputs)."""
+        epoch = int(progress.best["epoch"])
+        if self.best_prefix is None or epoch < 1:
+            return
+        if self.best_prefix.with_suffix(".index").exists():
+            return
+        copy = self._best_copy(epoch)
+        if not (copy / "done").exists():
+            log.warning("no copy of the best checkpoint (epoch %d) in %s", epoch, copy.parent)
+            return
+        self.best_prefix.parent.mkdir(parents=True, exist_ok=True)
+        for path in copy.glob(self.best_prefix.name + ".*"):
+            shutil.copy2(path, self.best_prefix.parent / path.name)
+        log.info("best checkpoint (epoch %d) put back from %s", epoch, copy)
 
     def restore(self, checkpoint: tf.train.Checkpoint) -> Progress | None:
         """Restores the newest complete state saved for this training config into
@@ -156,5 +215,6 @@ class ResumeStore:
                 progress.epoch,
                 progress.next_batch,
             )
+            self._put_back_best(progress)
             return progress
         return None
