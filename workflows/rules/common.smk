@@ -135,13 +135,14 @@ def pretraining_config_json(wildcards):
 
 
 def pretraining_input(wildcards):
-    """The best checkpoint of the run's pretraining run, if its method starts from one:
-    the pretrain job then comes first."""
+    """The best checkpoint and the history of the run's pretraining run, if its method
+    starts from one: the pretrain job then comes first (history.csv, written when training
+    ends, keeps a pretraining left unfinished from counting as done)."""
     if pretraining_run_config(resolve_run_config(config, run_key(wildcards))) is None:
         return []
     w = wildcards
     run_dir = f"results/{w.experiment}/runs/{w.dataset}/{w.decoder}/{w.method}/seed{w.seed}"
-    return f"{run_dir}/pretrain/checkpoint"
+    return [f"{run_dir}/pretrain/checkpoint", f"{run_dir}/pretrain/history.csv"]
 
 
 def evaluation_json(wildcards):
