@@ -35,7 +35,7 @@ rule train:
 # The separate pretraining run a method with a `pretrain_run` part starts from (Li et al.
 # 2019's text_beta.py --beta 0 before text_anneal_fb.py --load_path --reset_dec): the run's
 # own config with an autoencoder's method, in the run's pretrain/ folder.
-rule pretrain:
+use rule train as pretrain with:
     input:
         data=rules.prepare.output.data,
         plugins=run_plugin_files,
@@ -51,14 +51,3 @@ rule pretrain:
         "results/{experiment}/runs/{dataset}/{decoder}/{method}/seed{seed}/pretrain/train.log",
     benchmark:
         "results/{experiment}/benchmarks/pretrain/{dataset}/{decoder}/{method}/seed{seed}.tsv"
-    threads: THREADS
-    resources:
-        mem_mb=JOB_RESOURCES["train"]["mem_mb"],
-        runtime=JOB_RESOURCES["train"]["runtime"],
-        gpu=gpus,
-    conda:
-        "../../environment.yml"
-    shell:
-        "python -m vae_tfp train --run-config-json {params.run_config:q} --data {input.data:q}"
-        " --run-dir {params.run_dir:q} --threads {threads} --gpus {resources.gpu}"
-        " --log {log:q} 2>> {log:q}"
