@@ -143,16 +143,22 @@ def test_kl_anneal_history_logs_the_schedule(tmp_path):
     assert (history["loss"] < -history["elbo"]).all()  # weight < 1 lowers the loss
 
 
-def test_a_run_still_training_is_not_evaluated(tmp_path):
-    """A run in progress has a best-so-far checkpoint but no training summary yet: evaluating
-    it is refused, naming why, and writes nothing."""
+def _trained_one_epoch(run_dir):
+    """A 1-epoch linear_gaussian run trained in ``run_dir``: its run config and data."""
     key = RunKey("linear_gaussian", "linear", "vanilla", 0)
     run_config = resolve_run_config(DEFAULT_CONFIG, key)
     run_config["training"].update({"epochs": 1})
     run_config["dataset_options"].update({"n_train": 256, "n_valid": 10, "n_test": 10})
     data = prepare_dataset(key.dataset, run_config["dataset_options"])
-    write_json(tmp_path / "run_config.json", run_config)
-    train_run(run_config, data, tmp_path)
+    write_json(run_dir / "run_config.json", run_config)
+    train_run(run_config, data, run_dir)
+    return run_config, data
+
+
+def test_a_run_still_training_is_not_evaluated(tmp_path):
+    """A run in progress has a best-so-far checkpoint but no training summary yet: evaluating
+    it is refused, naming why, and writes nothing."""
+    run_config, data = _trained_one_epoch(tmp_path)
     (tmp_path / "checkpoint" / "best.json").unlink()  # as while training runs
     with pytest.raises(FileNotFoundError, match="has not finished training"):
         evaluate_run(tmp_path, data)
@@ -167,13 +173,7 @@ def test_a_checkpoint_without_a_variable_the_model_now_has_is_not_evaluated(tmp_
     from vae_tfp.checkpoints import CheckpointMismatchError
     from vae_tfp.io import read_json
 
-    key = RunKey("linear_gaussian", "linear", "vanilla", 0)
-    run_config = resolve_run_config(DEFAULT_CONFIG, key)
-    run_config["training"].update({"epochs": 1})
-    run_config["dataset_options"].update({"n_train": 256, "n_valid": 10, "n_test": 10})
-    data = prepare_dataset(key.dataset, run_config["dataset_options"])
-    write_json(tmp_path / "run_config.json", run_config)
-    train_run(run_config, data, tmp_path)
+    run_config, data = _trained_one_epoch(tmp_path)
     grown = read_json(tmp_path / "run_config.json")
     width = grown["model"]["encoder_hidden_units"][-1]
     grown["model"]["encoder_hidden_units"].append(width)  # one more layer, same shapes
