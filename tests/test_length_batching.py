@@ -339,3 +339,23 @@ def test_aggressive_training_in_length_batches_runs_its_inner_loop_end_to_end(tm
     assert np.isfinite(history["valid_mi_batch"].iloc[0])
     batches = make_feed({"batch_size": 32, "batching": "length"}, data, 0, False).n_batches
     assert history["encoder_inner_steps"].iloc[0] == 5 * batches  # 5 per decoder update
+
+
+def test_kl_anneal_n_over_b_counts_training_examples_over_batch_size(data, tmp_path):
+    """He et al.'s and Li et al.'s warm-up rate assumes N / B updates per epoch; equal-length
+    batches make more than that, and ``warmup_epoch_length: n_over_b`` must not count them."""
+    from vae_tfp.training.loop import Trainer
+
+    run_config = _run_config("length")
+    run_config["method_options"] = {
+        "method": "kl_anneal",
+        "beta0": 0.0,
+        "warmup_epochs": 2,
+        "warmup_epoch_length": "n_over_b",
+        "step_offset": 1,
+    }
+    trainer = Trainer(run_config, data, tmp_path)
+    anneal = trainer.method.part("kl_weight")
+    assert trainer.feed.n_batches > TINY["n_train"] / 32  # length batches: more than N / B
+    assert anneal.warmup_updates == pytest.approx(2 * TINY["n_train"] / 32)
+    assert float(trainer.method.kl_weight(0)) == pytest.approx(1 / 15)

@@ -39,6 +39,35 @@ def test_kl_weights(options, step, weight):
     assert float(build_method(options).kl_weight(step)) == pytest.approx(weight)
 
 
+def _their_kl_weights(kl_start, warm_up, n_train, batch_size, updates):
+    """The weight of each update as He et al.'s text.py and Li et al.'s text_anneal_fb.py
+    compute it: raised by (1 - kl_start) / (warm_up * N / B) before every update."""
+    rate = (1.0 - kl_start) / (warm_up * (n_train / batch_size))
+    weights, weight = [], kl_start
+    for _ in range(updates):
+        weight = min(1.0, weight + rate)
+        weights.append(weight)
+    return np.array(weights)
+
+
+def test_kl_anneal_reproduces_their_rate_over_n_over_b_raised_before_each_update():
+    # 1,000 examples in batches of 32 make 32 batches (31 full); their epoch is 31.25.
+    options = {"method": "kl_anneal", "beta0": 0.1, "warmup_epochs": 2}
+    theirs = _their_kl_weights(0.1, 2, 1000, 32, updates=80)
+    steps = tf.range(80)
+    faithful = build_method(
+        {**options, "warmup_epoch_length": "n_over_b", "step_offset": 1}
+    ).bind(32, 3200, nominal_steps_per_epoch=1000 / 32)
+    np.testing.assert_allclose(faithful.kl_weight(steps).numpy(), theirs, atol=1e-6)
+    # The default counts the run's 32 batches per epoch and uses the weight at t.
+    default = build_method(options).bind(32, 3200, nominal_steps_per_epoch=1000 / 32)
+    expected = np.minimum(1.0, 0.1 + 0.9 * np.arange(80) / 64)
+    np.testing.assert_allclose(default.kl_weight(steps).numpy(), expected, atol=1e-6)
+    assert np.abs(default.kl_weight(steps).numpy() - theirs).max() > 0.01
+    with pytest.raises(ValueError, match="n_over_b"):
+        build_method({**options, "warmup_epoch_length": "n_over_b"}).bind(32, 3200).kl_weight(0)
+
+
 def test_weighted_loss_is_minus_rec_plus_weighted_kl():
     rec = tf.constant([-3.0, -5.0])
     kl_per_dim = tf.constant([[1.0, 2.0], [3.0, 0.0]])

@@ -174,7 +174,7 @@ def test_method_hyperparameters_are_declared_once_on_the_class(schema):
 
     variant = schema["$defs"]["method_variant"]
     assert set(variant["properties"]) == {"method"} and "allOf" not in variant
-    run_time_fields = {"steps_per_epoch"}
+    run_time_fields = {"steps_per_epoch", "nominal_steps_per_epoch"}
     for name, cls in METHODS.items():
         fields = {f.name for f in dataclasses.fields(cls)} - run_time_fields
         declared = {d.field for d in method_declarations(name).values()}
@@ -595,3 +595,14 @@ def test_a_reproduce_entry_names_its_runs_or_why_it_was_not_run(schema, entry, v
     }
     errors = list(jsonschema.Draft202012Validator(subschema).iter_errors({"reproduce": [entry]}))
     assert (not errors) is valid
+
+
+def test_the_schema_accepts_validation_noise_fixed_or_fresh_only(schema):
+    import jsonschema
+
+    config = _load_yaml(ROOT / "config" / "paper.yaml")
+    validator = jsonschema.Draft202012Validator(schema)
+    assert not list(validator.iter_errors(config))
+    config["datasets"]["ptb"]["training"]["validation_noise"] = "random"
+    errors = list(validator.iter_errors(config))
+    assert errors and "validation_noise" in errors[0].json_path

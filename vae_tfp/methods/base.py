@@ -96,15 +96,19 @@ class Method:
         """Raises ValueError when hyper-parameters are inconsistent with each other (each
         one's own type and range are checked from its declaration before this)."""
 
-    def bind(self, steps_per_epoch: int, total_steps: int) -> Method:
+    def bind(
+        self, steps_per_epoch: int, total_steps: int, *, nominal_steps_per_epoch: float = 0.0
+    ) -> Method:
         """Returns the part with its run-length-dependent settings filled in.
 
         Args:
             steps_per_epoch: Decoder updates per epoch.
             total_steps: Decoder updates this part's clock covers (after any phase that
                 shifts the clock, see :meth:`clock`).
+            nominal_steps_per_epoch: Training examples / batch size, the epoch length the
+                papers' code computes its rates from (0: unknown).
         """
-        del steps_per_epoch, total_steps
+        del steps_per_epoch, total_steps, nominal_steps_per_epoch
         return self
 
     def applies_to(self, decoder_type: str, dataset_kind: str) -> str | None:

@@ -120,14 +120,21 @@ class Composite:
             f"; kl_estimator={self.kl_estimator}" if self.kl_estimator != "analytic" else ""
         )
 
-    def bind(self, steps_per_epoch: int, total_steps: int) -> Composite:
+    def bind(
+        self, steps_per_epoch: int, total_steps: int, *, nominal_steps_per_epoch: float = 0.0
+    ) -> Composite:
         """The method with the run's length filled in: a phase part's first phase shifts
         the clock (and shortens the run) the other parts see."""
         phases = self.part("phases")
         offset = phases.clock_offset_epochs() * steps_per_epoch if phases else 0
         rest = max(total_steps - offset, 0)
         parts = tuple(
-            p.bind(steps_per_epoch, total_steps if p.role == "phases" else rest) for p in self.parts
+            p.bind(
+                steps_per_epoch,
+                total_steps if p.role == "phases" else rest,
+                nominal_steps_per_epoch=nominal_steps_per_epoch,
+            )
+            for p in self.parts
         )
         return dataclasses.replace(self, parts=parts, clock_offset_steps=offset)
 

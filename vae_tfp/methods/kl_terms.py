@@ -59,9 +59,13 @@ class KLAnneal(Method):
     of ``warmup_steps`` updates or ``warmup_epochs`` epochs (He et al. 2019 and Li et al.
     2019 state theirs in epochs: ``--warm_up 10``).
 
-    Their code raises the weight by (1 - beta0) / (warm_up * N / B) *before* each update
-    (jxhe/vae-lagging-encoder ``text.py``), so their update t uses the weight this schedule
-    gives at t + 1: a one-update offset, not reproduced.
+    By default an epoch of warm-up is the run's own batches per epoch and update t uses the
+    weight at t. Their code (jxhe/vae-lagging-encoder cdc4eb9 ``text.py``; bohanli/
+    vae-pretraining-encoder d59f91c ``text_anneal_fb.py``) raises the weight by
+    (1 - beta0) / (warm_up * N / B) *before* each update: ``warmup_epoch_length: n_over_b``
+    counts an epoch as N / B updates (a fraction; equal-length batching makes a few percent
+    more batches than that), and ``step_offset: 1`` gives update t the weight at t + 1.
+    He et al.'s ``image.py`` counts its batches per epoch (the default) with the offset.
     """
 
     name: ClassVar[str] = "kl_anneal"
@@ -79,7 +83,27 @@ class KLAnneal(Method):
         description="epochs over which the weight rises to 1 (instead of warmup_steps)",
         minimum=0,
     )
-    steps_per_epoch: int = 0  # no hyper-parameter: bind() fills it in
+    warmup_epoch_length: str = hyperparameter(
+        "batches",
+        description=(
+            "what one epoch of warmup_epochs counts: the run's batches per epoch (batches) "
+            "or training examples / batch size, a fraction (n_over_b, as He et al.'s text.py "
+            "and Li et al.'s scripts compute their rate)"
+        ),
+        choices=("batches", "n_over_b"),
+    )
+    step_offset: int = hyperparameter(
+        0,
+        description=(
+            "update t uses the weight of update t + step_offset (1: the weight is raised "
+            "before each update, as He et al.'s and Li et al.'s code does)"
+        ),
+        minimum=0,
+        maximum=1,
+    )
+    # No hyper-parameters: bind() fills them in.
+    steps_per_epoch: int = 0
+    nominal_steps_per_epoch: float = 0.0
 
     def check(self) -> None:
         if self.warmup_steps and self.warmup_epochs:
@@ -88,21 +112,35 @@ class KLAnneal(Method):
                 f"(got {self.warmup_steps} and {self.warmup_epochs})"
             )
 
-    def bind(self, steps_per_epoch: int, total_steps: int) -> Method:
+    def bind(
+        self, steps_per_epoch: int, total_steps: int, *, nominal_steps_per_epoch: float = 0.0
+    ) -> Method:
         del total_steps
-        return dataclasses.replace(self, steps_per_epoch=steps_per_epoch)
+        return dataclasses.replace(
+            self,
+            steps_per_epoch=steps_per_epoch,
+            nominal_steps_per_epoch=nominal_steps_per_epoch,
+        )
 
     @property
-    def warmup_updates(self) -> int:
-        """The warm-up in updates."""
+    def warmup_updates(self) -> float:
+        """The warm-up in updates (a fraction under ``warmup_epoch_length: n_over_b``)."""
         if not self.warmup_epochs:
             return self.warmup_steps
-        if not self.steps_per_epoch:
-            raise ValueError("kl_anneal: steps_per_epoch unknown; call bind() first")
-        return self.warmup_epochs * self.steps_per_epoch
+        per_epoch = (
+            self.nominal_steps_per_epoch
+            if self.warmup_epoch_length == "n_over_b"
+            else self.steps_per_epoch
+        )
+        if not per_epoch:
+            raise ValueError(
+                f"kl_anneal: the epoch length ({self.warmup_epoch_length}) is unknown; "
+                "call bind() first"
+            )
+        return self.warmup_epochs * per_epoch
 
     def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:
-        return linear_warmup(step, self.beta0, self.warmup_updates)
+        return linear_warmup(step + self.step_offset, self.beta0, self.warmup_updates)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,8 +165,10 @@ class Cyclical(Method):
         0, description="steps the cycles cover; 0 means the whole run", minimum=0
     )
 
-    def bind(self, steps_per_epoch: int, total_steps: int) -> Method:
-        del steps_per_epoch
+    def bind(
+        self, steps_per_epoch: int, total_steps: int, *, nominal_steps_per_epoch: float = 0.0
+    ) -> Method:
+        del steps_per_epoch, nominal_steps_per_epoch
         return self if self.total_steps else dataclasses.replace(self, total_steps=total_steps)
 
     def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:

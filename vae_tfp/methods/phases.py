@@ -152,8 +152,10 @@ class Pretrain(Method):
     def clock_offset_epochs(self) -> int:
         return self.pretrain_epochs
 
-    def bind(self, steps_per_epoch: int, total_steps: int) -> Method:
-        del total_steps
+    def bind(
+        self, steps_per_epoch: int, total_steps: int, *, nominal_steps_per_epoch: float = 0.0
+    ) -> Method:
+        del total_steps, nominal_steps_per_epoch
         return dataclasses.replace(self, steps_per_epoch=steps_per_epoch)
 
     def kl_weight(self, step: tf.Tensor | int) -> tf.Tensor:

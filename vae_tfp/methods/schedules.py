@@ -7,7 +7,7 @@ from vae_tfp.lazy import lazy_import
 tf = lazy_import("tensorflow")
 
 
-def linear_warmup(step: tf.Tensor | int, beta0: float, warmup_steps: int) -> tf.Tensor:
+def linear_warmup(step: tf.Tensor | int, beta0: float, warmup_steps: float) -> tf.Tensor:
     """KL weight rising linearly from ``beta0`` at step 0 to 1 at ``warmup_steps``, then 1.
 
     Bowman et al. 2016 ("Generating Sentences from a Continuous Space", Sec. 3.1) anneal the
@@ -18,7 +18,8 @@ def linear_warmup(step: tf.Tensor | int, beta0: float, warmup_steps: int) -> tf.
     Args:
         step: Global training step t >= 0 (the number of updates done before this one).
         beta0: Weight at step 0, in [0, 1].
-        warmup_steps: Steps to reach 1; 0 means weight 1 from the start.
+        warmup_steps: Steps to reach 1 (a fraction is allowed); 0 means weight 1 from the
+            start.
 
     Returns:
         A float32 scalar tensor.

@@ -116,6 +116,9 @@ class Trainer:
         # "best_valid_elbo" (the suite's rule) or "last_epoch" (protocols that evaluate the
         # final weights, e.g. Burda et al. 2016).
         self.keep_last_epoch = training.get("checkpoint_selection") == "last_epoch"
+        # "fixed" (the suite's default: epochs compare on the same posterior noise) or
+        # "fresh" (new noise every epoch, as He et al.'s and Li et al.'s code validates).
+        self.fresh_validation_noise = training.get("validation_noise") == "fresh"
         tf_keras.utils.set_random_seed(derive_seed(self.seed, "init"))
         self.model = model_from_run_config(run_config, data)
         self.jit_compile = bool(
@@ -127,7 +130,9 @@ class Trainer:
         self.valid_batches = evaluation_batches(training, data, "valid", VALID_BATCH_SIZE)
         self.steps_per_epoch = self.feed.n_batches
         self.method = build_method(run_config["method_options"]).bind(
-            self.steps_per_epoch, self.steps_per_epoch * self.epochs
+            self.steps_per_epoch,
+            self.steps_per_epoch * self.epochs,
+            nominal_steps_per_epoch=self.feed.n_train / self.batch_size,
         )
         settings = self.method.inner_loop()
         self.mi_batches = None  # valid_mi_batch's batches, if the switch-off reads it
@@ -316,7 +321,11 @@ class Trainer:
             row = {"epoch": epoch, "step": int(self.step.numpy())}
             row.update({key: value / self.feed.n_train for key, value in progress.sums.items()})
             row["elbo"] = row["rec"] - row["kl"]
-            valid_seed = derive_seed(self.seed, "valid_sampling")
+            valid_seed = (
+                _epoch_seed(self.seed, "valid_sampling", epoch)
+                if self.fresh_validation_noise
+                else derive_seed(self.seed, "valid_sampling")
+            )
             row.update(
                 validation_scores(
                     self.model,

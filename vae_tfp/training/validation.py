@@ -145,15 +145,16 @@ def validation_scores(
     mi_batches: Sequence[np.ndarray] | None = None,
     mi_batch_seed: int = 0,
 ) -> dict[str, float]:
-    """``valid_elbo``, ``valid_rec``, ``valid_kl`` (one posterior sample per example, the
-    same noise every epoch), ``valid_mi`` (one sample per example), ``valid_mi_batch`` and
+    """``valid_elbo``, ``valid_rec``, ``valid_kl`` (one posterior sample per example, drawn
+    from ``seed``), ``valid_mi`` (one sample per example), ``valid_mi_batch`` and
     ``valid_au``.
 
     Args:
         model: The VAE.
         valid: The validation examples.
         batch_size: Rows per batch of the pass (memory only).
-        seed: Seed of the posterior samples.
+        seed: Seed of the posterior samples (the trainer's is the same every epoch unless
+            ``training.validation_noise`` is ``fresh``).
         au_threshold: Variance threshold of ``valid_au``.
         batches: Length batches for token data (:func:`encode_dataset`).
         mi_batches: Row indices of the batches within which ``valid_mi_batch`` mixes q(z|x)
