@@ -56,7 +56,9 @@ BUILTIN_PRESETS = (
         "then text_anneal_fb.py --load_path --reset_dec --kl_start 0 --warm_up 10 "
         "--target_kl 8 --fb 2 from its best weights: decoder reset, KL weight from 0 to 1 "
         "over 10 epochs, free bits per example and dimension at lambda = target_kl / nz = "
-        "8 / 32.",
+        "8 / 32. By default the warm-up counts the run's own batches and raises the weight "
+        "after each update; warmup_epoch_length: n_over_b with step_offset: 1 gives their "
+        "rate (N / 32 updates per epoch, raised before each update), as paper.yaml sets.",
     ),
     Preset(
         "pretrain_anneal_fb",
@@ -74,7 +76,10 @@ BUILTIN_PRESETS = (
         "Variational Autoencoders', the command of their README (jxhe/vae-lagging-encoder "
         "cdc4eb9: text.py --aggressive 1 --warm_up 10 --kl_start 0.1): aggressive encoder "
         "inner loop (at most 100 steps by default, 99 in their code; convergence checked "
-        "every 15) with KL annealing from 0.1 to 1 over 10 epochs.",
+        "every 15) with KL annealing from 0.1 to 1 over 10 epochs. By default the warm-up "
+        "counts the run's own batches and raises the weight after each update; "
+        "warmup_epoch_length: n_over_b with step_offset: 1 gives their rate (N / 32 updates "
+        "per epoch in text.py, raised before each update), as paper.yaml sets.",
     ),
     Preset(
         "sa_vae_anneal",
