@@ -52,6 +52,33 @@ def test_plateau_rule_by_hand():
     assert state.learning_rate == 0.125 and state.decays == 3 and state.best_loss == 9.8
 
 
+def test_plateau_best_reference_as_image_py():
+    """He et al.'s image.py compares with the best loss so far, which a decay keeps: the
+    losses of test_plateau_rule_by_hand, by hand. Epochs 3, 4 are worse than 9.0: decay at
+    4 (reference stays 9.0); epochs 5, 6 worse than 9.0: decay at 6; 7, 8: decay at 8. A
+    loss of 8.9 at epoch 9 is a new best and resets the count; 9.5 at 10 counts again."""
+    settings = {"factor": 0.5, "patience": 2, "min_epoch": 4, "reference": "best"}
+    state = PlateauState(learning_rate=1.0)
+    decays = []
+    losses = [10.0, 9.0, 9.5, 9.6, 9.7, 9.65, 9.66, 9.8, 8.9, 9.5]
+    for epoch, loss in enumerate(losses, start=1):
+        state, decayed = plateau_step(state, loss, epoch, settings)
+        decays.append(decayed)
+    assert decays == [False, False, False, True, False, True, False, True, False, False]
+    assert state.learning_rate == 0.125 and state.decays == 3
+    assert state.best_loss == 8.9 and state.not_improved == 1
+    # Where the two references part: after a decay at 9.6, a loss of 9.55 (between the best,
+    # 9.0, and the loss at the decay) counts under `best` and resets under `decay_reset`.
+    part = [10.0, 9.0, 9.5, 9.6, 9.55]
+    counts = {}
+    for reference in ("decay_reset", "best"):
+        state = PlateauState(learning_rate=1.0)
+        for epoch, loss in enumerate(part, start=1):
+            state, _ = plateau_step(state, loss, epoch, {**settings, "reference": reference})
+        counts[reference] = (state.not_improved, state.best_loss)
+    assert counts == {"decay_reset": (0, 9.55), "best": (1, 9.0)}
+
+
 def test_plateau_waits_for_min_epoch():
     state = PlateauState(learning_rate=1.0, best_loss=1.0)
     settings = {"factor": 0.5, "patience": 1, "min_epoch": 15}
@@ -89,7 +116,10 @@ def test_optimizer_settings_and_errors():
         "patience": 5,
         "min_epoch": 15,
         "max_decays": 5,
+        "reference": "decay_reset",
     }
+    with pytest.raises(ValueError, match="unknown plateau reference 'last'; allowed"):
+        schedule_settings({"learning_rate_schedule": {"type": "plateau", "reference": "last"}})
     assert scheduled_learning_rate({"type": "constant"}, 0.1, 7) == 0.1
 
 

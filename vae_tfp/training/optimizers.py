@@ -17,7 +17,11 @@ The ``training`` section of a run config may name
   factor: 0.5, patience: 5, min_epoch: 15, max_decays: 5}`` (He et al. 2019's and Li et al.
   2019's text protocol: when the validation loss has not improved for ``patience`` epochs,
   from ``min_epoch`` on, multiply the rate by ``factor``, go back to the best weights with
-  fresh optimizer state, and stop after ``max_decays`` such decays).
+  fresh optimizer state, and stop after ``max_decays`` such decays). ``reference:
+  decay_reset`` (the default) compares each loss with the last one that did not count, and
+  a decay makes the current loss the reference (text.py; Li et al.'s text_anneal_fb.py);
+  ``reference: best`` compares with the best loss so far, which a decay leaves as it is
+  (He et al.'s image.py).
 
 Schedules are pure functions of the epoch and (plateau) of the validation history, so a
 resumed run sets the same rates as an uninterrupted one.
@@ -39,9 +43,16 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, float]]] = {
     "sgd": ("SGD", {"momentum": 0.0}),
 }
 SCHEDULES = ("constant", "burda", "plateau")
+PLATEAU_REFERENCES = ("decay_reset", "best")
 # Settings the suite applies itself after building the tf_keras optimizer, by optimizer name.
 SLOT_SETTINGS: dict[str, dict[str, float]] = {"adam": {"initial_second_moment": 0.0}}
-PLATEAU_DEFAULTS = {"factor": 0.5, "patience": 5, "min_epoch": 1, "max_decays": 5}
+PLATEAU_DEFAULTS = {
+    "factor": 0.5,
+    "patience": 5,
+    "min_epoch": 1,
+    "max_decays": 5,
+    "reference": "decay_reset",
+}
 
 
 def optimizer_settings(training: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,7 +106,8 @@ def schedule_settings(training: Mapping[str, Any]) -> dict[str, Any]:
     """The ``learning_rate_schedule`` entry with its defaults filled in.
 
     Raises:
-        ValueError: On an unknown schedule type, naming the allowed ones.
+        ValueError: On an unknown schedule type or plateau reference, naming the allowed
+            ones.
     """
     spec = dict(training.get("learning_rate_schedule", {"type": "constant"}))
     kind = spec.get("type", "constant")
@@ -109,7 +121,13 @@ def schedule_settings(training: Mapping[str, Any]) -> dict[str, Any]:
             "decimals": None if decimals is None else int(decimals),
         }
     if kind == "plateau":
-        return {"type": kind, **PLATEAU_DEFAULTS, **{k: v for k, v in spec.items() if k != "type"}}
+        settings = {**PLATEAU_DEFAULTS, **{k: v for k, v in spec.items() if k != "type"}}
+        if settings["reference"] not in PLATEAU_REFERENCES:
+            raise ValueError(
+                f"unknown plateau reference {settings['reference']!r}; "
+                f"allowed: {PLATEAU_REFERENCES}"
+            )
+        return {"type": kind, **settings}
     return {"type": kind}
 
 
@@ -170,7 +188,15 @@ def scheduled_learning_rate(
 
 @dataclasses.dataclass
 class PlateauState:
-    """Where the halve-on-plateau schedule stands (saved with the resume state)."""
+    """Where the halve-on-plateau schedule stands (saved with the resume state).
+
+    Attributes:
+        learning_rate: The rate of the next epoch.
+        best_loss: The reference loss the next validation loss is compared with (the best
+            so far under ``reference: best``).
+        not_improved: Epochs counted without improvement since the last reset.
+        decays: Decays so far.
+    """
 
     learning_rate: float
     best_loss: float = math.inf
@@ -181,18 +207,20 @@ class PlateauState:
 def plateau_step(
     state: PlateauState, valid_loss: float, epoch: int, settings: Mapping[str, Any]
 ) -> tuple[PlateauState, bool]:
-    """One epoch of He et al. 2019's schedule (their text.py training loop).
+    """One epoch of He et al. 2019's schedule (the training loops of their text.py and image.py).
 
-    A loss above the best seen counts an epoch without improvement; after ``patience`` such
-    epochs (and from ``min_epoch`` on) the rate is multiplied by ``factor``, the count
-    restarts and the current loss becomes the reference. Any other loss becomes the new
-    reference and resets the count.
+    A loss above the reference counts an epoch without improvement; after ``patience`` such
+    epochs (and from ``min_epoch`` on) the rate is multiplied by ``factor`` and the count
+    restarts. Any other loss becomes the new reference and resets the count. At a decay,
+    ``reference`` ``decay_reset`` (text.py) makes the current loss the reference; ``best``
+    (image.py, which compares with the best loss so far) keeps it.
 
     Args:
         state: The state before this epoch's validation.
         valid_loss: This epoch's validation loss (-ELBO).
         epoch: The epoch, from 1.
-        settings: ``factor``, ``patience``, ``min_epoch``.
+        settings: ``factor``, ``patience``, ``min_epoch`` and (default ``decay_reset``)
+            ``reference``.
 
     Returns:
         (the new state, whether the rate was decayed at this epoch).
@@ -200,8 +228,10 @@ def plateau_step(
     if valid_loss > state.best_loss:
         not_improved = state.not_improved + 1
         if not_improved >= settings["patience"] and epoch >= settings["min_epoch"]:
+            keep_best = settings.get("reference", "decay_reset") == "best"
+            reference = state.best_loss if keep_best else valid_loss
             decayed = PlateauState(
-                state.learning_rate * settings["factor"], valid_loss, 0, state.decays + 1
+                state.learning_rate * settings["factor"], reference, 0, state.decays + 1
             )
             return decayed, True
         return dataclasses.replace(state, not_improved=not_improved), False
