@@ -201,6 +201,13 @@ def test_paper_config_trains_every_row_with_its_papers_protocol():
             assert run["method_options"].get("check_every", 15) == (10 if omniglot else 15)
             # calc_mi within their validation batches (image.py 50, text.py 32)
             assert run["method_options"]["switch_off_mi_batch"] == (50 if omniglot else 32)
+            # image.py: the 5th MI below the best so far; text.py: the first below the last
+            rule = ("best", 5) if omniglot else ("previous", 1)
+            options = run["method_options"]
+            assert (
+                options.get("switch_off_reference", "previous"),
+                options.get("switch_off_patience", 1),
+            ) == rule
         method = build_method(run["method_options"])  # every composition is valid
         if dataset != "mnist":  # He et al.'s and Li et al.'s code validates on fresh noise
             assert training["validation_noise"] == "fresh"

@@ -326,7 +326,7 @@ def test_aggressive_training_in_length_batches_runs_its_inner_loop_end_to_end(tm
     run_config["training"].update(epochs=1, batch_size=32, batching="length")
     trainer = Trainer(run_config, data, tmp_path)
     lengths = token_counts(data.valid)
-    for rows in trainer.mi_batches:
+    for rows in trainer._mi_batches(1):
         assert 1 <= len(rows) <= 32 and len(set(lengths[rows])) == 1
     firsts, draw = [], trainer.feed.draw_inner_batches
     trainer.feed.draw_inner_batches = lambda rng, n, first=None: (

@@ -72,8 +72,10 @@ def test_aggressive_switch_off_can_read_he_et_als_mi_within_validation_batches(
     tmp_path, monkeypatch
 ):
     """With ``switch_off_mi_batch: n`` the switch-off compares valid_mi_batch, the MI within
-    consecutive validation batches of n (He et al.'s calc_mi), not the whole-set valid_mi:
-    scripted so that only valid_mi_batch falls (at epoch 2), aggressive mode ends there."""
+    validation batches of n (He et al.'s calc_mi), not the whole-set valid_mi: scripted so
+    that only valid_mi_batch falls (at epoch 2), aggressive mode ends there. Image batches
+    are a fresh shuffle of the validation rows each epoch (image.py's loader), the same
+    when asked again."""
     import vae_tfp.training.loop as loop
 
     whole_set, in_batches = iter([1.0, 2.0, 3.0]), iter([1.0, 0.5, 0.7])
@@ -96,7 +98,11 @@ def test_aggressive_switch_off_can_read_he_et_als_mi_within_validation_batches(
     assert [len(rows) for rows in seen[0]] == [50] * (n_valid // 50) + [n_valid % 50] * bool(
         n_valid % 50
     )
-    np.testing.assert_array_equal(np.concatenate(seen[0]), np.arange(n_valid))
+    np.testing.assert_array_equal(np.sort(np.concatenate(seen[0])), np.arange(n_valid))
+    assert not np.array_equal(np.concatenate(seen[0]), np.concatenate(seen[1]))
+    for epoch in (1, 2):
+        again = trainer._mi_batches(epoch)
+        assert all(np.array_equal(a, b) for a, b in zip(again, seen[epoch - 1], strict=True))
 
 
 def test_pretrain_fb_reinitializes_exactly_the_decoder(tmp_path):

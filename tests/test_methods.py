@@ -193,18 +193,34 @@ def test_kl_threshold_floors_the_total_kl():
     np.testing.assert_allclose(grad, plain)
 
 
-def test_aggressive_switch_off_rule_fires_when_validation_mi_falls():
-    from vae_tfp.methods.phases import aggressive_continues, inner_loop_converged
+def _switch_off_epoch(mi, reference="previous", patience=1):
+    """The epoch (from 1) at which :func:`aggressive_switch_off` ends the loop, or None."""
+    from vae_tfp.methods.phases import aggressive_switch_off
 
-    mi = [0.1, 0.3, 0.5, 0.45, 0.6]
-    states, previous = [], None
-    for value in mi:
-        states.append(aggressive_continues(previous, value))
-        previous = value
-    assert states == [True, True, True, False, True]  # the loop stops at the first False
-    # He et al.'s text.py: pre_mi = 0 at first, stop when cur_mi - pre_mi < 0; an equal
-    # window loss goes on (break when burn_pre_loss - burn_cur_loss < 0).
-    assert not aggressive_continues(None, -0.01) and aggressive_continues(None, 0.0)
+    compared, falls = None, 0
+    for epoch, value in enumerate(mi, start=1):
+        compared, falls, ends = aggressive_switch_off(compared, falls, value, reference, patience)
+        if ends:
+            return epoch
+    return None
+
+
+def test_aggressive_switch_off_rules_of_text_py_and_image_py():
+    """He et al.'s text.py ends at the first MI below the previous one (from 0); image.py
+    at the 5th MI, counted over the run, below the best so far (from 0). By hand on one
+    sequence: falls below the previous at epochs 4, 6, 8, 9, 11; below the best (0.5, then
+    0.6 from epoch 5, 0.7 from epoch 10) at 4, 6, 7, 8, 9: image.py ends at 9."""
+    from vae_tfp.methods.phases import inner_loop_converged
+
+    mi = [0.1, 0.3, 0.5, 0.45, 0.6, 0.55, 0.58, 0.4, 0.3, 0.7, 0.65]
+    assert _switch_off_epoch(mi) == 4
+    assert _switch_off_epoch(mi, "previous", 5) == 11
+    assert _switch_off_epoch(mi, "best", 5) == 9
+    assert _switch_off_epoch(mi, "best", 1) == 4
+    assert _switch_off_epoch(mi[:8], "best", 5) is None
+    # Both start from 0: a negative first estimate counts; an equal MI does not.
+    assert _switch_off_epoch([-0.01]) == 1 and _switch_off_epoch([0.0, 0.0]) is None
+    # An equal window loss goes on (text.py breaks when burn_pre_loss - burn_cur_loss < 0).
     assert not inner_loop_converged(None, 5.0)
     assert not inner_loop_converged(5.0, 4.9) and not inner_loop_converged(5.0, 5.0)
     assert inner_loop_converged(5.0, 5.01)

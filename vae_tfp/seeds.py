@@ -16,6 +16,7 @@ STREAMS = (
     "eval_sampling",
     "valid_sampling",
     "valid_mi_batch",
+    "valid_mi_batch_rows",
     "aggressive_batches",
     "decoder_reset",
     "binarization",

@@ -66,11 +66,18 @@ class InnerLoopSettings:
         mi_batch_size: The validation MI that ends the inner loop: 0 the whole-set
             estimate (``valid_mi``), n He et al.'s ``calc_mi`` within validation batches of
             n (``valid_mi_batch``).
+        switch_off_reference: What that MI is compared with at each epoch boundary:
+            ``previous`` (the previous boundary's, He et al.'s text.py) or ``best`` (the
+            best so far, their image.py); 0 before the first.
+        switch_off_patience: The number of boundaries with the MI below the reference
+            (counted over the run) that ends the loop: 1 in text.py, 5 in image.py.
     """
 
     max_steps: int
     check_every: int
     mi_batch_size: int = 0
+    switch_off_reference: str = "previous"
+    switch_off_patience: int = 1
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,14 +29,17 @@ class Aggressive(Method):
     decoder-only) step clips the gradients by the norm over the whole model's, as their code
     does (:func:`vae_tfp.training.steps.make_train_step`). Aggressive mode ends for good
     at the first epoch boundary where the validation MI is lower than at the previous one
-    (:func:`aggressive_continues`); training then updates encoder and decoder jointly.
+    (:func:`aggressive_switch_off`); training then updates encoder and decoder jointly.
     That MI is the whole validation set's estimate (``switch_off_mi_batch: 0``, the
     default) or, as in He et al.'s code, their ``calc_mi`` within validation batches of that
     many examples, with fresh draws each epoch (:func:`vae_tfp.metrics.he2019_calc_mi`;
     for token data the unshuffled length batches, like their equal-length batches though
     not with the same members, which their unstable sort orders; ``image.py`` shuffles
     its validation batches each epoch). Its Monte Carlo noise, about sqrt(d / 2N) nats,
-    makes their rule end the loop once the MI grows by less than that per epoch. The
+    makes their rule end the loop once the MI grows by less than that per epoch.
+    ``switch_off_reference: best`` with ``switch_off_patience: 5`` is ``image.py``'s rule
+    instead: the loop ends at the fifth epoch boundary (over the run) whose MI is below the
+    best so far (:func:`aggressive_switch_off`). The
     inner updates use the loss of the whole composition at the current KL weight, and do
     not move the schedules' clock (He et al.'s ``text.py`` raises the weight once per
     decoder update).
@@ -56,27 +59,64 @@ class Aggressive(Method):
         description="validation batch of the MI that ends aggressive mode (0: the whole set)",
         minimum=0,
     )
+    switch_off_reference: str = hyperparameter(
+        "previous",
+        description=(
+            "what the validation MI is compared with at each epoch boundary: the previous "
+            "boundary's (previous, He et al.'s text.py) or the best so far (best, image.py)"
+        ),
+        choices=("previous", "best"),
+    )
+    switch_off_patience: int = hyperparameter(
+        1,
+        description=(
+            "epoch boundaries with the MI below that reference, counted over the run, that "
+            "end aggressive mode (text.py 1, image.py 5)"
+        ),
+        minimum=1,
+    )
 
     def inner_loop(self) -> InnerLoopSettings:
-        return InnerLoopSettings(self.max_inner_steps, self.check_every, self.switch_off_mi_batch)
+        return InnerLoopSettings(
+            self.max_inner_steps,
+            self.check_every,
+            self.switch_off_mi_batch,
+            self.switch_off_reference,
+            self.switch_off_patience,
+        )
 
 
-def aggressive_continues(previous_mi: float | None, current_mi: float) -> bool:
-    """He et al. 2019's switch-off rule: stay aggressive while validation MI does not fall.
+def aggressive_switch_off(
+    reference_mi: float | None,
+    falls: int,
+    current_mi: float,
+    reference: str = "previous",
+    patience: int = 1,
+) -> tuple[float, int, bool]:
+    """He et al. 2019's switch-off rule at one epoch boundary (jxhe/vae-lagging-encoder
+    cdc4eb9).
 
-    He et al.'s ``text.py`` (jxhe/vae-lagging-encoder at cdc4eb9) starts from ``pre_mi = 0``
-    and stops when ``cur_mi - pre_mi < 0``: at the first boundary a negative estimate (a
-    collapsed encoder's, up to Monte Carlo noise) already ends it.
+    ``text.py`` starts from ``pre_mi = 0`` and stops at the first boundary where ``cur_mi -
+    pre_mi < 0``, setting ``pre_mi = cur_mi`` at each (``reference`` ``previous``, patience
+    1): a negative first estimate (a collapsed encoder's, up to Monte Carlo noise) already
+    ends it. ``image.py`` compares with ``best_mi`` (from 0, replaced by any MI not below
+    it) and stops when ``mi_not_improved``, never reset, reaches 5 (``best``, patience 5).
 
     Args:
-        previous_mi: Validation MI at the previous epoch boundary (None at the first).
+        reference_mi: The MI compared with (None before the first boundary: 0).
+        falls: Boundaries so far whose MI was below the reference.
         current_mi: Validation MI now.
+        reference: ``previous`` or ``best``.
+        patience: The count of falls that ends the loop.
 
     Returns:
-        False once the MI is lower than at the previous epoch boundary (than 0 at the
-        first).
+        (the next reference, the count of falls, whether the inner loop ends here).
     """
-    return current_mi >= (0.0 if previous_mi is None else previous_mi)
+    compared = 0.0 if reference_mi is None else reference_mi
+    fell = current_mi < compared
+    falls += int(fell)
+    keep = reference == "best" and fell
+    return (compared if keep else current_mi), falls, falls >= patience
 
 
 def inner_loop_converged(previous_window_loss: float | None, window_loss: float) -> bool:

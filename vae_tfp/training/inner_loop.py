@@ -2,7 +2,8 @@
 "Lagging Inference Networks", Algorithm 1), for a method with an ``inner_loop`` part.
 
 The loop state lives in :class:`vae_tfp.training.state.Progress`: ``inner_loop`` (whether
-it still runs), ``inner_loop_ended``, ``previous_mi`` and ``inner_loop_rng_state``.
+it still runs), ``inner_loop_ended``, ``previous_mi``, ``mi_falls`` and
+``inner_loop_rng_state``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import numpy as np
 
 from vae_tfp.methods.base import InnerLoopSettings
-from vae_tfp.methods.phases import aggressive_continues, inner_loop_converged
+from vae_tfp.methods.phases import aggressive_switch_off, inner_loop_converged
 from vae_tfp.metrics.aggregate_posterior import consecutive_batches
 from vae_tfp.training.spans import BatchFeed
 from vae_tfp.training.state import Progress
@@ -26,18 +27,29 @@ def switch_off_mi(settings: InnerLoopSettings | None, row: dict) -> float:
     return row["valid_mi_batch"] if settings and settings.mi_batch_size else row["valid_mi"]
 
 
-def mi_batches(size: int, length_batches, n_valid: int) -> list[np.ndarray]:
+def mi_batches(
+    size: int, length_batches, n_valid: int, shuffle_seed: int | None = None
+) -> list[np.ndarray]:
     """Row indices of the validation batches within which ``valid_mi_batch`` mixes q(z|x).
+
+    He et al.'s ``text.py`` keeps its equal-length validation batches fixed; ``image.py``
+    reshuffles its validation loader every epoch (``DataLoader(..., shuffle=True)``).
 
     Args:
         size: Examples per batch (``InnerLoopSettings.mi_batch_size``).
         length_batches: Unshuffled length batches of at most ``size`` validation sentences
-            (token data in length batches), or None for consecutive batches of ``size``.
+            (token data in length batches), or None for batches of ``size``.
         n_valid: Validation examples.
+        shuffle_seed: Without length batches, batches of a permutation of the rows drawn
+            from this seed (a fresh one each epoch, as ``image.py``); None: consecutive rows.
     """
     if length_batches is not None:
         return [batch.rows for batch in length_batches]
-    return consecutive_batches(n_valid, size)
+    batches = consecutive_batches(n_valid, size)
+    if shuffle_seed is None:
+        return batches
+    order = np.random.default_rng(shuffle_seed).permutation(n_valid)
+    return [order[rows] for rows in batches]
 
 
 class EncoderInnerLoop:
@@ -90,16 +102,32 @@ class EncoderInnerLoop:
         return done
 
 
-def end_of_epoch(progress: Progress, epoch: int, valid_mi: float) -> None:
-    """He et al.'s switch-off: the inner loop ends for good at the first epoch boundary
-    where the validation MI fell (:func:`aggressive_continues`).
+def end_of_epoch(
+    progress: Progress, epoch: int, valid_mi: float, settings: InnerLoopSettings | None
+) -> None:
+    """He et al.'s switch-off: the inner loop ends for good at the epoch boundary where the
+    validation MI fell below its reference for the ``switch_off_patience``-th time
+    (:func:`aggressive_switch_off`).
 
     Args:
-        progress: The run's progress (``inner_loop``, ``previous_mi`` change).
+        progress: The run's progress (``inner_loop``, ``previous_mi``, ``mi_falls`` change
+            while the loop runs).
         epoch: The epoch just finished.
         valid_mi: The validation MI the method's settings name (:func:`switch_off_mi`).
+        settings: The method's inner-loop settings (None: no inner loop, nothing to do).
     """
-    if progress.inner_loop and not aggressive_continues(progress.previous_mi, valid_mi):
+    if settings is None or not progress.inner_loop:
+        return
+    progress.previous_mi, progress.mi_falls, ends = aggressive_switch_off(
+        progress.previous_mi,
+        progress.mi_falls,
+        valid_mi,
+        settings.switch_off_reference,
+        settings.switch_off_patience,
+    )
+    if ends:
         progress.inner_loop, progress.inner_loop_ended = False, epoch
-        log.info("encoder inner loop ends after epoch %d (validation MI fell)", epoch)
-    progress.previous_mi = valid_mi
+        log.info(
+            "encoder inner loop ends after epoch %d (validation MI below the %s MI %d times)",
+            *(epoch, settings.switch_off_reference, progress.mi_falls),
+        )

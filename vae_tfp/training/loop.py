@@ -135,11 +135,13 @@ class Trainer:
             nominal_steps_per_epoch=self.feed.n_train / self.batch_size,
         )
         settings = self.method.inner_loop()
-        self.mi_batches = None  # valid_mi_batch's batches, if the switch-off reads it
-        if settings and settings.mi_batch_size:
-            size = settings.mi_batch_size
-            valid_length_batches = evaluation_batches(training, data, "valid", size)
-            self.mi_batches = inner_loop.mi_batches(size, valid_length_batches, len(data.valid))
+        # The batch size of valid_mi_batch, if the switch-off reads it (0: it does not).
+        self.mi_batch_size = settings.mi_batch_size if settings else 0
+        self.mi_length_batches = (
+            evaluation_batches(training, data, "valid", self.mi_batch_size)
+            if self.mi_batch_size
+            else None
+        )
         transform = self.model.posterior_transform
         self.encoder_variables = list(self.model.encoder.trainable_variables) + (
             list(transform.trainable_variables) if transform is not None else []
@@ -153,6 +155,21 @@ class Trainer:
         self._last_save = time.perf_counter()
         self.resume = ResumeStore.for_run(self.run_dir, training_config(run_config), log)
         self._build_optimizers()
+
+    def _mi_batches(self, epoch: int) -> list[np.ndarray] | None:
+        """The validation batches of ``valid_mi_batch`` at ``epoch`` (None if no switch-off
+        reads it): token data's fixed length batches, or a fresh shuffle of the rows each
+        epoch (:func:`inner_loop.mi_batches`)."""
+        if not self.mi_batch_size:
+            return None
+        shuffle_seed = (
+            None
+            if self.mi_length_batches is not None
+            else _epoch_seed(self.seed, "valid_mi_batch_rows", epoch)
+        )
+        return inner_loop.mi_batches(
+            self.mi_batch_size, self.mi_length_batches, len(self.data.valid), shuffle_seed
+        )
 
     def _build_optimizers(self) -> None:
         """Fresh optimizers (``training.optimizer``, default Adam) and the steps using them."""
@@ -242,8 +259,9 @@ class Trainer:
     def _end_epoch(self, progress: Progress, epoch: int, row: dict[str, Any]) -> None:
         """Checkpoint selection, the method's phase changes and the validation-driven parts
         of the protocol (plateau decays, early stopping) after ``epoch``."""
-        valid_mi = inner_loop.switch_off_mi(self.method.inner_loop(), row)
-        inner_loop.end_of_epoch(progress, epoch, valid_mi)
+        settings = self.method.inner_loop()
+        valid_mi = inner_loop.switch_off_mi(settings, row)
+        inner_loop.end_of_epoch(progress, epoch, valid_mi, settings)
         score = selection_score(row, self.method.selection_kl_weight())
         # States saved before the score was recorded selected on the validation ELBO.
         best_score = progress.best.get("score", progress.best["valid_elbo"])
@@ -334,7 +352,7 @@ class Trainer:
                     valid_seed,
                     VALID_AU_THRESHOLD,
                     batches=self.valid_batches,
-                    mi_batches=self.mi_batches,
+                    mi_batches=self._mi_batches(epoch),
                     mi_batch_seed=_epoch_seed(self.seed, "valid_mi_batch", epoch),
                 )
             )

@@ -71,7 +71,8 @@ class Progress:
     )
     inner_loop: bool = False
     inner_loop_ended: int | None = None
-    previous_mi: float | None = None
+    previous_mi: float | None = None  # the MI the switch-off compares the next one with
+    mi_falls: int = 0  # epoch boundaries whose MI fell below it
     inner_loop_rng_state: dict | None = None
     elapsed_s: float = 0.0
     plateau: dict[str, float] | None = None
