@@ -608,7 +608,7 @@ def test_downloaded_datasets_declare_kind_shape_sizes_and_decoders():
     for name in ("binarized_mnist", "mnist", "fashion_mnist", "omniglot"):
         spec = DATASETS[name]
         assert spec.kind == "binary" and spec.event_shape == (28, 28) and spec.downloaded
-        assert spec.decoders == ("mlp", "made", "pixelcnn", "gated_pixelcnn")
+        assert spec.decoders == ("mlp", "made", "pixelcnn", "gated_pixelcnn", "residual_pixelcnn")
         assert spec.modality in ("binary_image", "grayscale_image")
     for name in ("ptb", "yahoo", "yelp"):
         assert DATASETS[name].kind == "tokens" and DATASETS[name].decoders == ("lstm",)

@@ -64,7 +64,7 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             name="digits",
             kind="binary",
-            decoders=("mlp", "made", "pixelcnn", "gated_pixelcnn"),
+            decoders=("mlp", "made", "pixelcnn", "gated_pixelcnn", "residual_pixelcnn"),
             build=build_digits,
             description="scikit-learn 8x8 digits, binarized (embedded)",
         ),
@@ -94,7 +94,7 @@ DATASETS: dict[str, DatasetSpec] = {
 # Downloaded datasets: files fetched once into the data cache and verified at every use
 # (vae_tfp.data.cache; docs/datasets.md). Images apply to every image decoder, tokens to the
 # sequence decoder; the config check compares these names with the decoder variants.
-_IMAGE_DECODERS = ("mlp", "made", "pixelcnn", "gated_pixelcnn")
+_IMAGE_DECODERS = ("mlp", "made", "pixelcnn", "gated_pixelcnn", "residual_pixelcnn")
 _TOKEN_DECODERS = ("lstm",)
 DATASETS.update(
     {

@@ -165,10 +165,15 @@ class BernoulliAutoregressive:
     event_size: int
 
     def __call__(self, z: tf.Tensor) -> tfd.Distribution:
+        return self.distribution(z, lambda x: self.logits(x, z))
+
+    def distribution(self, z: tf.Tensor, logits_of: Callable[[tf.Tensor], tf.Tensor]):
+        """The ``tfd.Autoregressive`` of Bernoulli pixels whose logits given x are
+        ``logits_of(x)`` (a decoder's logits at ``z``)."""
         ndims = len(self.event_shape)
 
         def distribution_fn(x: tf.Tensor) -> tfd.Distribution:
-            return tfd.Independent(tfd.Bernoulli(logits=self.logits(x, z), dtype=tf.float32), ndims)
+            return tfd.Independent(tfd.Bernoulli(logits=logits_of(x), dtype=tf.float32), ndims)
 
         sample0 = tf.zeros(tf.concat([tf.shape(z)[:-1], self.event_shape], 0))
         return tfd.Autoregressive(distribution_fn, sample0=sample0, num_steps=self.event_size)

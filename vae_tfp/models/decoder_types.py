@@ -20,6 +20,7 @@ DECODER_TYPES: dict[str, str] = {
     "made": "vae_tfp.models.autoregressive:MADEDecoder",
     "pixelcnn": "vae_tfp.models.pixelcnn:PixelCNNDecoder",
     "gated_pixelcnn": "vae_tfp.models.gated_pixelcnn:GatedPixelCNNDecoder",
+    "residual_pixelcnn": "vae_tfp.models.residual_pixelcnn:ResidualPixelCNNDecoder",
     "lstm": "vae_tfp.models.sequence:LSTMDecoder",
 }
 

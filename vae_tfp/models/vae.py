@@ -21,6 +21,7 @@ import tensorflow_probability as tfp
 
 from vae_tfp.models.decoders import build_decoder
 from vae_tfp.models.encoder import GaussianEncoder, gaussian_posterior
+from vae_tfp.models.resnet_encoder import HE_V2_CHANNELS, ResNetEncoder
 from vae_tfp.models.sequence import SequenceEncoder
 
 tfd = tfp.distributions
@@ -111,7 +112,10 @@ class VAE(tf.Module):
         He et al. 2019's active units are counted on these means (their ``encode_stats``);
         for a model without a refinement they are :meth:`posterior_params`'s.
         """
-        loc, log_var = self.encoder.params(x)
+        if getattr(self.encoder, "uses_batch_statistics", False):
+            loc, log_var = self.encoder.params(x, training=training)
+        else:
+            loc, log_var = self.encoder.params(x)
         if self.posterior_transform is not None:
             loc, log_var = self.posterior_transform(loc, log_var, training=training)
         return loc, log_var
@@ -156,12 +160,11 @@ class VAE(tf.Module):
         )
         posterior = gaussian_posterior(loc, log_var)
         z = posterior.sample(seed=seed)
+        noise_seed = None
         if training and getattr(self.decoder, "uses_training_noise", False):
             # Decoder dropout (LSTM): a stateless stream of its own, folded from this seed.
             noise_seed = tf.random.experimental.stateless_fold_in(seed, 1)
-            rec = self.decoder(z, noise_seed=noise_seed).log_prob(x)
-        else:
-            rec = self.decoder(z).log_prob(x)
+        rec = self.likelihood(z, training, noise_seed).log_prob(x)
         sampled = posterior.distribution.log_prob(z) - self.prior.distribution.log_prob(z)
         return ForwardResult(
             rec=rec,
@@ -201,7 +204,18 @@ class VAE(tf.Module):
         noise_seed = None
         if training and getattr(self.decoder, "uses_training_noise", False):
             noise_seed = tf.random.experimental.stateless_fold_in(seed, 1)
-        return self.log_weights_at(x, loc, log_var, z, noise_seed)
+        return self.log_weights_at(x, loc, log_var, z, noise_seed, training)
+
+    def likelihood(
+        self, z: tf.Tensor, training: bool = False, noise_seed: tf.Tensor | None = None
+    ) -> tfd.Distribution:
+        """p(x|z): in a training step with the decoder's dropout noise from ``noise_seed``
+        (if given) and batch statistics in its batch normalisations (if it has any)."""
+        if noise_seed is not None:
+            return self.decoder(z, noise_seed=noise_seed)
+        if training and getattr(self.decoder, "uses_batch_statistics", False):
+            return self.decoder(z, training=True)
+        return self.decoder(z)
 
     def log_weights_at(
         self,
@@ -210,6 +224,7 @@ class VAE(tf.Module):
         log_var: tf.Tensor,
         z: tf.Tensor,
         noise_seed: tf.Tensor | None = None,
+        training: bool = False,
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """:meth:`log_weights` at given samples z [n, B, d] of q(z|x).
 
@@ -220,6 +235,8 @@ class VAE(tf.Module):
             z: The samples, [n, B, d].
             noise_seed: The stateless seed of the decoder's training noise (dropout), or
                 None for none.
+            training: Whether this is a training step (batch statistics in the decoder's
+                batch normalisations, if it has any).
 
         Returns:
             (log_w, log_px_z), each [n, B].
@@ -234,13 +251,35 @@ class VAE(tf.Module):
             else tf.concat([[-1], tf.shape(x)[1:]], 0)  # length batches of token data
         )
         flat_x = tf.reshape(tf.tile(x[None], [n] + [1] * len(x.shape)), flat_shape)
-        if noise_seed is not None:
-            likelihood = self.decoder(flat_z, noise_seed=noise_seed)
-        else:
-            likelihood = self.decoder(flat_z)
+        likelihood = self.likelihood(flat_z, training, noise_seed)
         log_px_z = tf.reshape(likelihood.log_prob(flat_x), (n, batch))
         log_w = log_px_z + self.prior.log_prob(z) - posterior.log_prob(z)
         return log_w, log_px_z
+
+
+def _mlp_encoder(model_options: Mapping[str, Any], event_shape, latent_dim: int):
+    return GaussianEncoder(
+        event_shape,
+        latent_dim,
+        model_options.get("encoder_hidden_units", (64, 64)),
+        activation=model_options.get("encoder_activation", "relu"),
+    )
+
+
+def _resnet_encoder(model_options: Mapping[str, Any], event_shape, latent_dim: int):
+    return ResNetEncoder(
+        event_shape,
+        latent_dim,
+        model_options.get("encoder_resnet_channels", HE_V2_CHANNELS),
+        int(model_options.get("encoder_resnet_units", 512)),
+    )
+
+
+# model.encoder_network -> the builder of that encoder for image and vector data.
+ENCODER_NETWORKS: dict[str, Callable[..., tf.Module]] = {
+    "mlp": _mlp_encoder,
+    "resnet": _resnet_encoder,
+}
 
 
 def build_vae(
@@ -255,12 +294,14 @@ def build_vae(
     """Builds a VAE from the ``model`` and ``decoder_options`` sections of a run config.
 
     The encoder follows the dataset kind: an LSTM over the tokens for ``"tokens"``
-    (:class:`vae_tfp.models.sequence.SequenceEncoder`), an MLP over the flattened example
-    otherwise.
+    (:class:`vae_tfp.models.sequence.SequenceEncoder`), otherwise the network that
+    ``encoder_network`` names (:data:`ENCODER_NETWORKS`: an MLP over the flattened example
+    by default, or He et al. 2019's ResNet).
 
     Args:
-        model_options: ``latent_dim``, ``encoder_hidden_units`` and ``encoder_activation``
-            (MLP encoder);
+        model_options: ``latent_dim``; ``encoder_network``, ``encoder_hidden_units`` and
+            ``encoder_activation`` (MLP encoder) or ``encoder_resnet_channels`` and
+            ``encoder_resnet_units`` (ResNet encoder);
             ``encoder_embedding_size``, ``encoder_hidden_size`` and
             ``encoder_parameterization`` (LSTM encoder).
         decoder_options: ``type`` plus that decoder's options.
@@ -270,8 +311,18 @@ def build_vae(
         posterior_transform: The method's transform of (loc, log_var), built for
             ``model_options["latent_dim"]`` (:class:`VAE`).
         posterior_refinement: The method's refinement of q(z|x) (:class:`VAE`).
+
+    Raises:
+        ValueError: On an unknown ``encoder_network``, or one set for token data.
     """
     latent_dim = int(model_options["latent_dim"])
+    network = model_options.get("encoder_network", "mlp")
+    if network not in ENCODER_NETWORKS:
+        raise ValueError(
+            f"unknown encoder_network {network!r}; allowed: {sorted(ENCODER_NETWORKS)}"
+        )
+    if kind == "tokens" and "encoder_network" in model_options:
+        raise ValueError("encoder_network applies to image data; token data has the LSTM encoder")
     if kind == "tokens":
         encoder = SequenceEncoder(
             event_shape,
@@ -282,11 +333,6 @@ def build_vae(
             parameterization=model_options.get("encoder_parameterization", "keras"),
         )
     else:
-        encoder = GaussianEncoder(
-            event_shape,
-            latent_dim,
-            model_options.get("encoder_hidden_units", (64, 64)),
-            activation=model_options.get("encoder_activation", "relu"),
-        )
+        encoder = ENCODER_NETWORKS[network](model_options, event_shape, latent_dim)
     decoder = build_decoder(decoder_options, latent_dim, event_shape, kind, vocab_size)
     return VAE(encoder, decoder, latent_dim, posterior_transform, posterior_refinement)
