@@ -1,12 +1,16 @@
-"""The train step of He et al. 2019's Omniglot decoder: the suite's ``gated_pixelcnn`` against
-a PyTorch peer of the same network.
+"""The train step of He et al. 2019's Omniglot decoders: the suite's against a PyTorch peer
+of the same network.
 
-The decoder of ``config/paper.yaml``'s ``gated_pixelcnn`` variant (12 gated layers x 32
-channels, kernels 9,9,9,7,7,7,5,5,5,3,3,3, z = 32 entering as a 4-channel 28 x 28 map;
-``vae_tfp/models/gated_pixelcnn.py``), one step = the forward and backward pass of
--log p(x|z) averaged over a batch of 50 random binary 28 x 28 images and random z, plus an
-Adam update of the decoder's weights (no encoder: the decoder is what He et al.'s Omniglot
-step spends its time on), trained by
+``--decoder residual`` (the default): the decoder ``config/paper.yaml`` runs on Omniglot,
+``residual_pixelcnn`` (their ``image.py``'s ``PixelCNNDecoderV2``: 13 residual masked blocks
+of 64 channels with batch normalisation, kernels 7,7,7,7,7,5,5,5,5,3,3,3,3; peer in
+``benchmarks/residual_pixelcnn_torch.py``, both in training mode, batch statistics).
+``--decoder gated``: ``gated_pixelcnn`` at their ``config_omniglot.py``'s sizes (12 gated
+layers x 32 channels, kernels 9,9,9,7,7,7,5,5,5,3,3,3; peer below). Both take z = 32 as a
+4-channel 28 x 28 map. One step = the forward and backward pass of -log p(x|z) averaged
+over a batch of 50 random binary 28 x 28 images and random z, plus an Adam update of the
+decoder's weights (no encoder: the decoder is what He et al.'s Omniglot step spends its
+time on), trained by
 
 - the suite: ``build_decoder`` and a ``tf.function`` step (``GradientTape``, ``tf_keras``
   Adam), as the train loop runs it (no XLA: ``decoder_types.XLA_TRAIN_STEPS``);
@@ -14,14 +18,16 @@ step spends its time on), trained by
   ``modules/decoders/dec_pixelcnn.py`` (jxhe/vae-lagging-encoder cdc4eb9): the same layers,
   shifts, gates, residuals and head, ``torch.optim.Adam`` (the ``bench`` extra). Given the
   suite's weights (:func:`copy_suite_weights`) it computes the suite's logits to 1e-5
-  (``tests/test_gated_pixelcnn.py``): the same function, 744,801 weights each.
+  (``tests/test_gated_pixelcnn.py``): the same function, 744,801 weights each (the
+  residual peer: ``tests/test_residual_pixelcnn.py``, 894,400 weights).
 
 Each implementation runs in a process of its own (no two runtimes' thread pools in one
 process). After two warm-up steps each, every round times ``--steps`` steps of one, then
 of the other (alternated, the order swapped every round, so a noisy machine slows both
 alike); the figure printed is the median over rounds of each round's mean step.
 
-    python benchmarks/pixelcnn_step_cost.py [--threads 2] [--rounds 5] [--steps 5]
+    python benchmarks/pixelcnn_step_cost.py [--decoder residual|gated] [--threads 2]
+        [--rounds 5] [--steps 5]
 """
 
 from __future__ import annotations
@@ -46,6 +52,18 @@ DECODER = {
     "channels": CHANNELS,
     "latent_feature_maps": MAPS,
 }
+RESIDUAL_KERNELS = (7, 7, 7, 7, 7, 5, 5, 5, 5, 3, 3, 3, 3)
+RESIDUAL_DECODER = {
+    "type": "residual_pixelcnn",
+    "kernel_sizes": list(RESIDUAL_KERNELS),
+    "channels": 64,
+    "latent_feature_maps": MAPS,
+}
+# --decoder -> (the suite's decoder options, what the final line calls it)
+DECODERS = {
+    "residual": (RESIDUAL_DECODER, "residual PixelCNN 13 x 64 (PixelCNNDecoderV2)"),
+    "gated": (DECODER, "gated PixelCNN 12 x 32"),
+}
 
 
 def batch(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,23 +73,25 @@ def batch(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, rng.standard_normal((BATCH, LATENT)).astype(np.float32)
 
 
-def suite_step():
-    """The suite's decoder step: ``step(x, z) -> loss``."""
+def suite_step(options=DECODER):
+    """The suite's step of the decoder ``options`` describe: ``step(x, z) -> loss``."""
     import tensorflow as tf
     import tf_keras
 
     from vae_tfp.models.decoders import build_decoder
 
     tf_keras.utils.set_random_seed(0)
-    decoder = build_decoder(DECODER, LATENT, (SIDE * SIDE,), "binary")
+    decoder = build_decoder(options, LATENT, (SIDE * SIDE,), "binary")
     variables = decoder.trainable_variables
     optimizer = tf_keras.optimizers.Adam(1e-3)
     optimizer.build(variables)
+    # Training mode (batch statistics), as the VAE's train step calls a decoder with them.
+    training = {"training": True} if getattr(decoder, "uses_batch_statistics", False) else {}
 
     @tf.function
     def train(x, z):
         with tf.GradientTape() as tape:
-            loss = -tf.reduce_mean(decoder(z).log_prob(x))
+            loss = -tf.reduce_mean(decoder(z, **training).log_prob(x))
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss
 
@@ -150,14 +170,20 @@ def copy_suite_weights(suite, peer) -> None:
     peer.z_map.bias.data = torch.from_numpy(bias.copy())
 
 
-def peer_step(threads: int):
-    """The PyTorch peer's step: ``step(x, z) -> loss``."""
+def peer_step(threads: int, decoder_name: str = "gated"):
+    """The PyTorch peer's step (``--decoder``'s network, training mode): ``step(x, z) ->
+    loss``."""
     import torch
     from torch.nn import functional as F
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    decoder = peer_decoder()
+    if decoder_name == "residual":
+        from residual_pixelcnn_torch import peer_decoder as residual_peer
+
+        decoder = residual_peer(LATENT, SIDE, MAPS, 64, RESIDUAL_KERNELS)
+    else:
+        decoder = peer_decoder()
     optimizer = torch.optim.Adam(decoder.parameters(), lr=1e-3)
 
     def step(x, z):
@@ -172,16 +198,16 @@ def peer_step(threads: int):
     return step
 
 
-def worker(name: str, threads: int, connection) -> None:
-    """Builds implementation ``name`` in this process, then runs the steps it is sent (a
-    number) and sends back the seconds of each; None ends it."""
+def worker(name: str, threads: int, connection, decoder_name: str = "gated") -> None:
+    """Builds implementation ``name`` of ``--decoder``'s network in this process, then runs
+    the steps it is sent (a number) and sends back the seconds of each; None ends it."""
     if name == "pytorch":
-        step = peer_step(threads)
+        step = peer_step(threads, decoder_name)
     else:
         from vae_tfp.runtime import configure_tensorflow
 
         configure_tensorflow(threads)
-        step = suite_step()
+        step = suite_step(DECODERS[decoder_name][0])
     x, z = batch(0)
     started = time.perf_counter()
     for _ in range(2):
@@ -199,6 +225,7 @@ def worker(name: str, threads: int, connection) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decoder", choices=sorted(DECODERS), default="residual")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=5, help="steps per round and implementation")
@@ -213,7 +240,9 @@ def main() -> None:
     pipes = {}
     for name in names:
         parent, child = context.Pipe()
-        context.Process(target=worker, args=(name, args.threads, child), daemon=True).start()
+        context.Process(
+            target=worker, args=(name, args.threads, child, args.decoder), daemon=True
+        ).start()
         pipes[name] = parent
     for name in names:
         print(f"{name}: warm-up (2 steps, first trace included) {pipes[name].recv():.1f} s")
@@ -231,7 +260,8 @@ def main() -> None:
         connection.send(None)
     suite, peer = (statistics.median(means[name]) for name in names)
     print(
-        f"gated PixelCNN 12 x 32, batch {BATCH}, 28 x 28, {args.threads} threads, median of "
+        f"{DECODERS[args.decoder][1]}, batch {BATCH}, 28 x 28, {args.threads} threads, "
+        f"median of "
         f"{args.rounds} rounds: suite {suite:.3f} s/step, PyTorch {peer:.3f} s/step "
         f"(suite / PyTorch = {suite / peer:.2f})"
     )

@@ -175,3 +175,30 @@ def test_two_epochs_on_digits_through_the_training_loop(tmp_path):
     assert len(history) == 2
     numbers = history.drop(columns="valid_mi_batch").select_dtypes("number")
     assert np.all(np.isfinite(numbers.to_numpy()))
+
+
+def test_the_benchmarks_pytorch_peer_computes_the_same_logits():
+    """benchmarks/residual_pixelcnn_torch.py's peer, given the suite's weights, is the same
+    function in evaluation mode (moving statistics, after a training step moved them) and in
+    training mode (batch statistics), so its step time is a like-for-like peer."""
+    torch = pytest.importorskip("torch")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "residual_pixelcnn_torch.py"
+    spec = importlib.util.spec_from_file_location("residual_pixelcnn_torch", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    suite = _decoder()
+    _train_step(suite)
+    peer = bench.peer_decoder(LATENT, SIDE, SMALL["latent_feature_maps"], SMALL["channels"],
+                              SMALL["kernel_sizes"])
+    bench.copy_suite_weights(suite, peer, side=SIDE)
+    x, z = _inputs(6, seed=4)
+    for training in (False, True):
+        peer.train(training)
+        with torch.no_grad():
+            expected = peer(torch.from_numpy(x), torch.from_numpy(z.numpy())).numpy()
+        actual = suite.logits(tf.constant(x), z, training=training).numpy()
+        np.testing.assert_allclose(actual, expected, atol=1e-4)
