@@ -44,6 +44,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from residual_pixelcnn_torch import KERNELS as RESIDUAL_KERNELS  # noqa: E402
+from residual_pixelcnn_torch import peer_decoder as residual_peer  # noqa: E402
+
 BATCH, LATENT, SIDE, MAPS, CHANNELS = 50, 32, 28, 4, 32
 KERNELS = (9, 9, 9, 7, 7, 7, 5, 5, 5, 3, 3, 3)
 DECODER = {
@@ -52,7 +55,6 @@ DECODER = {
     "channels": CHANNELS,
     "latent_feature_maps": MAPS,
 }
-RESIDUAL_KERNELS = (7, 7, 7, 7, 7, 5, 5, 5, 5, 3, 3, 3, 3)
 RESIDUAL_DECODER = {
     "type": "residual_pixelcnn",
     "kernel_sizes": list(RESIDUAL_KERNELS),
@@ -179,8 +181,6 @@ def peer_step(threads: int, decoder_name: str = "gated"):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     if decoder_name == "residual":
-        from residual_pixelcnn_torch import peer_decoder as residual_peer
-
         decoder = residual_peer(LATENT, SIDE, MAPS, 64, RESIDUAL_KERNELS)
     else:
         decoder = peer_decoder()

@@ -183,6 +183,62 @@ class BernoulliAutoregressive:
         return self(z).sample(seed=stateless_seed(seed))
 
 
+class ZMapImageDecoder(BernoulliAutoregressive):
+    """What He et al. 2019's PixelCNN decoders share (``gated_pixelcnn``,
+    ``residual_pixelcnn``): one-channel binary images, odd kernel widths, and z entering as
+    ``maps`` feature maps of the image's size (the subclass's ``z_map`` layer, z -> H*W*F
+    values) joined after the image channel."""
+
+    latent_dim: int
+    image_shape: tuple[int, int, int]
+    maps: int
+    z_map: Callable[[tf.Tensor], tf.Tensor]
+
+    def _set_shapes(
+        self,
+        name: str,
+        latent_dim: int,
+        event_shape: Sequence[int],
+        kind: str,
+        kernel_sizes: Sequence[int],
+        min_layers: int,
+    ) -> list[int]:
+        """Checks and sets the shapes; returns the kernel widths as ints.
+
+        Raises:
+            ValueError: On non-binary data, a multi-channel image, fewer than
+                ``min_layers`` kernel widths or an even one.
+        """
+        _check_binary(name, kind)
+        self.latent_dim = int(latent_dim)
+        self.event_shape = tuple(int(d) for d in event_shape)
+        self.event_size = int(np.prod(self.event_shape))
+        self.image_shape = image_shape_of(self.event_shape)
+        if self.image_shape[2] != 1:
+            raise ValueError(f"{name} models one-channel images, got {self.image_shape}")
+        kernels = [int(k) for k in kernel_sizes]
+        if len(kernels) < min_layers or any(k < 1 or k % 2 == 0 for k in kernels):
+            raise ValueError(
+                f"kernel_sizes must be at least {min_layers} odd widths, got {kernels}"
+            )
+        return kernels
+
+    def _joined_input(self, x: tf.Tensor, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """([N, H, W, 1 + maps]: the images and z's maps, joined; the batch shape that
+        ``x`` [*batch, *event_shape] and ``z`` [*batch, latent_dim] broadcast to)."""
+        height, width, _ = self.image_shape
+        x, z, batch = broadcast_batch(x, z, self.event_shape, self.latent_dim)
+        images = tf.reshape(x, (-1, height, width, 1))
+        z_maps = tf.reshape(
+            self.z_map(tf.reshape(z, (-1, self.latent_dim))), (-1, height, width, self.maps)
+        )
+        return tf.concat([images, z_maps], axis=-1), batch
+
+    def _event_logits(self, logits: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
+        """[N, H, W, 1] logits reshaped to [*batch, *event_shape]."""
+        return tf.reshape(logits, tf.concat([batch, self.event_shape], 0))
+
+
 class MADEDecoder(BernoulliAutoregressive, tf.Module):
     """Masked autoregressive decoder p(x|z) = prod_i Bernoulli(x_i | logit_i(x_<i, z)).
 

@@ -49,16 +49,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from vae_tfp.models.autoregressive import (
-    BernoulliAutoregressive,
-    _check_binary,
-    broadcast_batch,
-    image_shape_of,
-)
+from vae_tfp.models.autoregressive import ZMapImageDecoder
 
 HE_KERNEL_SIZES = (9, 9, 9, 7, 7, 7, 5, 5, 5, 3, 3, 3)
 # He et al.'s clamp of the Bernoulli probability to [1e-5, 1 - 1e-5], as a logit bound.
@@ -130,7 +124,7 @@ class GatedMaskedLayer(tf.Module):
         return _gate(v_out, self.channels), h_out
 
 
-class GatedPixelCNNDecoder(BernoulliAutoregressive, tf.Module):
+class GatedPixelCNNDecoder(ZMapImageDecoder, tf.Module):
     """He et al. 2019's gated PixelCNN p(x|z) = prod_i Bernoulli(x_i | logit_i(x_<i, z)).
 
     See the module docstring for the network and the source it follows. ``__call__(z)``
@@ -160,16 +154,9 @@ class GatedPixelCNNDecoder(BernoulliAutoregressive, tf.Module):
         latent_feature_maps: int = 4,
     ):
         super().__init__(name="gated_pixelcnn_decoder")
-        _check_binary("gated_pixelcnn", kind)
-        self.latent_dim = int(latent_dim)
-        self.event_shape = tuple(int(d) for d in event_shape)
-        self.event_size = int(np.prod(self.event_shape))
-        self.image_shape = image_shape_of(self.event_shape)
-        if self.image_shape[2] != 1:
-            raise ValueError(f"gated_pixelcnn models one-channel images, got {self.image_shape}")
-        kernel_sizes = [int(k) for k in kernel_sizes]
-        if not kernel_sizes or any(k < 1 or k % 2 == 0 for k in kernel_sizes):
-            raise ValueError(f"kernel_sizes must be odd and non-empty, got {kernel_sizes}")
+        kernel_sizes = self._set_shapes(
+            "gated_pixelcnn", latent_dim, event_shape, kind, kernel_sizes, min_layers=1
+        )
         height, width, _ = self.image_shape
         self.maps = int(latent_feature_maps)
         self.z_map = tf_keras.layers.Dense(
@@ -199,14 +186,8 @@ class GatedPixelCNNDecoder(BernoulliAutoregressive, tf.Module):
         [*batch, *event_shape] and ``z`` [*batch, latent_dim] broadcast over their batch
         dimensions (as ``tfd.Autoregressive.sample(n)`` needs).
         """
-        height, width, _ = self.image_shape
-        x, z, batch = broadcast_batch(x, z, self.event_shape, self.latent_dim)
-        images = tf.reshape(x, (-1, height, width, 1))
-        z_maps = tf.reshape(
-            self.z_map(tf.reshape(z, (-1, self.latent_dim))), (-1, height, width, self.maps)
-        )
-        h = v = tf.concat([images, z_maps], axis=-1)
+        h, batch = self._joined_input(x, z)
+        v = h
         for layer in self.layers:
             v, h = layer(v, h)
-        logits = tf.clip_by_value(self.head(h), -LOGIT_BOUND, LOGIT_BOUND)
-        return tf.reshape(logits, tf.concat([batch, self.event_shape], 0))
+        return self._event_logits(tf.clip_by_value(self.head(h), -LOGIT_BOUND, LOGIT_BOUND), batch)

@@ -48,12 +48,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from vae_tfp.models.autoregressive import (
-    BernoulliAutoregressive,
-    _check_binary,
-    broadcast_batch,
-    image_shape_of,
-)
+from vae_tfp.models.autoregressive import ZMapImageDecoder
 
 HE_V2_KERNEL_SIZES = (7, 7, 7, 7, 7, 5, 5, 5, 5, 3, 3, 3, 3)
 BN_MOMENTUM, BN_EPSILON = 0.9, 1e-5  # PyTorch's momentum 0.1 in Keras's convention
@@ -70,7 +65,7 @@ def raster_mask(kernel_size: int, in_channels: int, out_channels: int, masked: i
     return tf.constant(mask)
 
 
-def _he_normal(kernel_size: int, out_channels: int):
+def he_normal(kernel_size: int, out_channels: int):
     """Their blocks' initialisation: normal, standard deviation sqrt(2 / (k * k * out))."""
     return tf_keras.initializers.RandomNormal(
         stddev=math.sqrt(2.0 / (kernel_size * kernel_size * out_channels))
@@ -83,7 +78,7 @@ class MaskedConv2D(tf.Module):
 
     def __init__(self, kernel_size, in_channels, out_channels, masked, kind):
         super().__init__(name=f"masked_conv_{kind}")
-        initializer = _he_normal(kernel_size, out_channels)
+        initializer = he_normal(kernel_size, out_channels)
         shape = (kernel_size, kernel_size, in_channels, out_channels)
         self.kernel = tf.Variable(initializer(shape), name="kernel")
         self.mask = raster_mask(kernel_size, in_channels, out_channels, masked, kind)
@@ -97,11 +92,12 @@ def _conv1x1(out_channels: int, initializer=None):
         out_channels,
         1,
         use_bias=False,
-        kernel_initializer=initializer or _he_normal(1, out_channels),
+        kernel_initializer=initializer or he_normal(1, out_channels),
     )
 
 
-def _batch_norm():
+def batch_norm():
+    """Batch normalisation as PyTorch's ``nn.BatchNorm2d`` defaults (momentum 0.1 there)."""
     return tf_keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON)
 
 
@@ -112,10 +108,10 @@ class ResidualMaskedBlock(tf.Module):
     def __init__(self, channels: int, kernel_size: int):
         super().__init__(name="residual_masked_block")
         half = channels // 2
-        self.reduce, self.reduce_norm = _conv1x1(half), _batch_norm()
+        self.reduce, self.reduce_norm = _conv1x1(half), batch_norm()
         self.masked = MaskedConv2D(kernel_size, half, half, half, "B")
-        self.masked_norm = _batch_norm()
-        self.expand, self.expand_norm = _conv1x1(channels), _batch_norm()
+        self.masked_norm = batch_norm()
+        self.expand, self.expand_norm = _conv1x1(channels), batch_norm()
 
     def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         h = tf.nn.elu(self.reduce_norm(self.reduce(x), training=training))
@@ -123,7 +119,7 @@ class ResidualMaskedBlock(tf.Module):
         return tf.nn.elu(self.expand_norm(self.expand(h), training=training) + x)
 
 
-class ResidualPixelCNNDecoder(BernoulliAutoregressive, tf.Module):
+class ResidualPixelCNNDecoder(ZMapImageDecoder, tf.Module):
     """He et al. 2019's ``PixelCNNDecoderV2``: p(x|z) = prod_i Bernoulli(x_i | logit_i(x_<i, z)).
 
     See the module docstring for the network and the source it follows. ``__call__(z,
@@ -155,18 +151,9 @@ class ResidualPixelCNNDecoder(BernoulliAutoregressive, tf.Module):
         latent_feature_maps: int = 4,
     ):
         super().__init__(name="residual_pixelcnn_decoder")
-        _check_binary("residual_pixelcnn", kind)
-        self.latent_dim = int(latent_dim)
-        self.event_shape = tuple(int(d) for d in event_shape)
-        self.event_size = int(np.prod(self.event_shape))
-        self.image_shape = image_shape_of(self.event_shape)
-        if self.image_shape[2] != 1:
-            raise ValueError(
-                f"residual_pixelcnn models one-channel images, got {self.image_shape}"
-            )
-        kernels = [int(k) for k in kernel_sizes]
-        if len(kernels) < 3 or any(k < 1 or k % 2 == 0 for k in kernels):
-            raise ValueError(f"kernel_sizes must be at least 3 odd widths, got {kernels}")
+        kernels = self._set_shapes(
+            "residual_pixelcnn", latent_dim, event_shape, kind, kernel_sizes, min_layers=3
+        )
         channels = int(channels)
         if channels < 2 or channels % 2:
             raise ValueError(f"channels must be even (blocks halve them), got {channels}")
@@ -174,13 +161,13 @@ class ResidualPixelCNNDecoder(BernoulliAutoregressive, tf.Module):
         self.maps = int(latent_feature_maps)
         self.z_map = tf_keras.layers.Dense(self.maps * height * width, name="z_map")
         self.first = MaskedConv2D(kernels[0], 1 + self.maps, channels, 1, "A")
-        self.first_norm = _batch_norm()
+        self.first_norm = batch_norm()
         self.blocks = [ResidualMaskedBlock(channels, k) for k in kernels[1:]]
         # Their direct_connects: one block per kernel_sizes[1 : L - 1].
         self.direct = [ResidualMaskedBlock(channels, k) for k in kernels[1:-1]]
         bound = 1.0 / math.sqrt(channels)  # PyTorch's default for the head: fan_in = channels
         self.head_conv = _conv1x1(channels, tf_keras.initializers.RandomUniform(-bound, bound))
-        self.head_norm = _batch_norm()
+        self.head_norm = batch_norm()
         self.head_out = _conv1x1(1, tf_keras.initializers.RandomUniform(-bound, bound))
         self.logits(tf.zeros((1, *self.event_shape)), tf.zeros((1, self.latent_dim)))
 
@@ -194,13 +181,7 @@ class ResidualPixelCNNDecoder(BernoulliAutoregressive, tf.Module):
         before i in raster order only. ``x`` [*batch, *event_shape] and ``z`` [*batch,
         latent_dim] broadcast over their batch dimensions.
         """
-        height, width, _ = self.image_shape
-        x, z, batch = broadcast_batch(x, z, self.event_shape, self.latent_dim)
-        images = tf.reshape(x, (-1, height, width, 1))
-        z_maps = tf.reshape(
-            self.z_map(tf.reshape(z, (-1, self.latent_dim))), (-1, height, width, self.maps)
-        )
-        h = tf.concat([images, z_maps], axis=-1)
+        h, batch = self._joined_input(x, z)
         h = tf.nn.elu(self.first_norm(self.first(h), training=training))
         outputs = [h]  # every block's output; the direct connections read three back
         for i, block in enumerate(self.blocks, start=1):
@@ -210,5 +191,4 @@ class ResidualPixelCNNDecoder(BernoulliAutoregressive, tf.Module):
             outputs.append(h)
         h = h + self.direct[-1](outputs[-3], training)
         h = tf.nn.elu(self.head_norm(self.head_conv(h), training=training))
-        logits = self.head_out(h)
-        return tf.reshape(logits, tf.concat([batch, self.event_shape], 0))
+        return self._event_logits(self.head_out(h), batch)

@@ -21,7 +21,6 @@ normalisation uses batch statistics in training steps and moving averages elsewh
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,7 +28,7 @@ import tensorflow as tf
 import tf_keras
 
 from vae_tfp.models.autoregressive import image_shape_of
-from vae_tfp.models.residual_pixelcnn import BN_EPSILON, BN_MOMENTUM
+from vae_tfp.models.residual_pixelcnn import batch_norm, he_normal
 
 HE_V2_CHANNELS = (64, 64, 64)
 
@@ -41,14 +40,8 @@ def _conv(out_channels: int, kernel_size: int, stride: int = 1):
         strides=stride,
         padding="valid",
         use_bias=False,
-        kernel_initializer=tf_keras.initializers.RandomNormal(
-            stddev=math.sqrt(2.0 / (kernel_size * kernel_size * out_channels))
-        ),
+        kernel_initializer=he_normal(kernel_size, out_channels),
     )
-
-
-def _batch_norm():
-    return tf_keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON)
 
 
 def _pad1(x: tf.Tensor) -> tf.Tensor:
@@ -61,11 +54,11 @@ class ResNetBlock(tf.Module):
 
     def __init__(self, in_channels: int, channels: int, stride: int):
         super().__init__(name="resnet_block")
-        self.conv1, self.norm1 = _conv(channels, 3, stride), _batch_norm()
-        self.conv2, self.norm2 = _conv(channels, 3), _batch_norm()
+        self.conv1, self.norm1 = _conv(channels, 3, stride), batch_norm()
+        self.conv2, self.norm2 = _conv(channels, 3), batch_norm()
         self.shortcut = None
         if stride != 1 or in_channels != channels:
-            self.shortcut = (_conv(channels, 1, stride), _batch_norm())
+            self.shortcut = (_conv(channels, 1, stride), batch_norm())
 
     def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         residual = x
@@ -112,7 +105,7 @@ class ResNetEncoder(tf.Module):
         for _ in channels:
             side = (side - 1) // 2 + 1  # a 3x3 convolution of stride 2 with padding 1
         self.summary = _conv(int(units), side)  # the whole side x side map to 1 x 1
-        self.summary_norm = _batch_norm()
+        self.summary_norm = batch_norm()
         self.head = tf_keras.layers.Dense(2 * self.latent_dim, bias_initializer="zeros")
         self.params(tf.zeros((1, *self.event_shape)))  # create the weights now
 
