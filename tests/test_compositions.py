@@ -190,6 +190,9 @@ def test_paper_config_trains_every_row_with_its_papers_protocol():
             )
             assert run["model"]["encoder_parameterization"] == "he2019"
             assert run["decoder_options"]["parameterization"] == "he2019"
+            # their encoder reads <s>; their softmax runs over the whole vocabulary
+            assert run["model"]["encoder_reads_start_token"] is True
+            assert run["decoder_options"]["softmax_over_all_tokens"] is True
         elif dataset == "mnist":
             assert run["model"]["encoder_activation"] == "tanh"
             assert run["decoder_options"]["activation"] == "tanh"
@@ -229,12 +232,20 @@ def test_paper_config_trains_every_row_with_its_papers_protocol():
     paper = config["datasets"]["ptb"]["training"]
     assert paper["learning_rate_schedule"].pop("min_epoch") == 16
     assert paper.pop("validation_noise") == "fresh" and "validation_noise" not in campaign
+    assert config["datasets"]["ptb"]["model"].pop("encoder_reads_start_token") is True
+    assert config["decoders"]["lstm_256"].pop("softmax_over_all_tokens") is True
     assert ptb["datasets"]["ptb"] == config["datasets"]["ptb"]
     assert ptb["decoders"]["lstm_256"] == config["decoders"]["lstm_256"]
-    campaign_only = ("15th epoch", "same posterior noise", "one-update offset")
+    campaign_only = (
+        "15th epoch",
+        "same posterior noise",
+        "one-update offset",
+        "start token <s>",
+        "whole vocabulary",
+    )
     assert [any(t in d for d in ptb["protocol_differences"]["ptb"]) for t in campaign_only] == [
         True
-    ] * 3
+    ] * len(campaign_only)
     assert set(config["protocol_differences"]["ptb"]) < set(ptb["protocol_differences"]["ptb"])
     for name in ptb["grid"][0]["methods"] + ptb["grid"][1]["methods"]:
         theirs = {"warmup_epoch_length": "n_over_b", "step_offset": 1}

@@ -33,7 +33,7 @@ def _sentences(seed: int = 0, n: int = 6, garbage: bool = True) -> np.ndarray:
     return rows
 
 
-def _vae(encoder_parameterization="keras", **decoder_options):
+def _vae(encoder_parameterization="keras", encoder_reads_start_token=False, **decoder_options):
     tf_keras.utils.set_random_seed(0)
     return build_vae(
         {
@@ -41,6 +41,7 @@ def _vae(encoder_parameterization="keras", **decoder_options):
             "encoder_embedding_size": 5,
             "encoder_hidden_size": 7,
             "encoder_parameterization": encoder_parameterization,
+            "encoder_reads_start_token": encoder_reads_start_token,
         },
         {"type": "lstm", "hidden_size": 6, "embedding_size": 4, **decoder_options},
         (WIDTH,),
@@ -73,7 +74,7 @@ def reference_logits(decoder, x, z, noise_seed=None):
         out = tf.nn.experimental.stateless_dropout(out, decoder.dropout, seeds[2])
     if decoder.skip:
         out = tf.concat([out, z_steps], axis=-1)
-    return decoder.head(out) + decoder._blocked
+    return decoder.head(out) + (0.0 if decoder._blocked is None else decoder._blocked)
 
 
 def _assert_close_with_gradients(fast, reference, variables, jit=False):
@@ -140,8 +141,10 @@ def test_encoder_equals_the_masked_tf_keras_lstm(parameterization, jit):
         ({"dropout": 0.5, "skip": True}, True),
         ({"parameterization": "he2019", "dropout": 0.5}, False),
         ({"parameterization": "he2019", "dropout": 0.5}, True),
+        ({"parameterization": "he2019", "softmax_over_all_tokens": True}, False),
+        ({"parameterization": "he2019", "softmax_over_all_tokens": True}, True),
     ],
-    ids=["plain", "dropout", "skip", "xla", "he2019", "he2019-xla"],
+    ids=["plain", "dropout", "skip", "xla", "he2019", "he2019-xla", "all-tokens", "all-xla"],
 )
 def test_decoder_log_prob_equals_the_masked_categorical_of_the_tf_keras_lstm(options, jit):
     """Values and gradients, with the same dropout noise (drawn before the batch is cut;
@@ -157,6 +160,40 @@ def test_decoder_log_prob_equals_the_masked_categorical_of_the_tf_keras_lstm(opt
     if not jit:
         got, want = decoder.logits(x, z, seed), reference_logits(decoder, x, z, seed)
         np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_encoder_reading_the_start_token_is_the_encoder_given_bos_as_its_first_token(jit):
+    """encoder_reads_start_token: q(z|x) is the masked tf_keras LSTM over BOS, the words and
+    EOS, as He et al.'s and Li et al.'s encoders read their batches."""
+    vae = _vae(encoder_reads_start_token=True)
+    x = tf.constant(_sentences(seed=2))
+    with_bos = tf.concat([tf.fill([len(x), 1], BOS_ID), x], axis=1)
+    fast = lambda: tf.concat(vae.encoder.params(x), -1)  # noqa: E731
+    reference = lambda: tf.concat(reference_encoder(vae.encoder, with_bos), -1)  # noqa: E731
+    _assert_close_with_gradients(fast, reference, vae.encoder.trainable_variables, jit)
+    without_bos = tf.concat(reference_encoder(vae.encoder, x), -1)
+    assert np.abs(fast().numpy() - without_bos.numpy()).max() > 1e-3
+
+
+def test_softmax_over_all_tokens_spreads_probability_onto_pad_and_bos():
+    """With the same weights, p_all(x_t) = p_words(x_t) (1 - p_all(PAD) - p_all(BOS)) at each
+    of a sentence's positions, p_words the default softmax that never predicts PAD or BOS:
+    log p_all(x|z) = log p_words(x|z) + sum_t log(1 - p_all(PAD or BOS at t))."""
+    full = _vae(parameterization="he2019", softmax_over_all_tokens=True).decoder
+    words = _vae(parameterization="he2019").decoder
+    for a, b in zip(full.trainable_variables, words.trainable_variables, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    x = tf.constant(_sentences(seed=5))
+    z = tf.random.stateless_normal((len(x), LATENT), [5, 5])
+    log_p_all, log_p_words = full(z).log_prob(x).numpy(), words(z).log_prob(x).numpy()
+    log_q = tf.nn.log_softmax(full.logits(x, z)).numpy()  # [B, T, V]
+    special = np.logaddexp(log_q[..., PAD_ID], log_q[..., BOS_ID])
+    valid = valid_positions(x).numpy()
+    correction = np.where(valid, np.log1p(-np.exp(special)), 0.0).sum(axis=-1)
+    np.testing.assert_allclose(log_p_all, log_p_words + correction, **TOL)
+    # He et al.'s initialisation gives near-uniform logits: PAD and BOS take about 2 / V.
+    assert np.all(correction < valid.sum(axis=-1) * np.log1p(-1.5 / VOCAB))
 
 
 def test_padding_positions_do_not_reach_the_loss_or_its_gradient():

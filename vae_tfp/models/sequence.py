@@ -18,7 +18,8 @@ log-likelihood is the sum of ``tfd.Categorical`` log-probabilities over the sent
 positions (the positions after the first ``EOS`` count nothing:
 :func:`vae_tfp.models.tokens.token_log_prob` on :meth:`logits`);
 ``PAD`` and ``BOS`` are never predicted (their logits are fixed at -1e9), so p(x|z) is a
-distribution over words and ``EOS``.
+distribution over words and ``EOS``; with ``softmax_over_all_tokens`` the softmax runs over
+every id, as in He et al.'s and Li et al.'s code.
 
 Both LSTMs run :func:`vae_tfp.models.recurrent.lstm_states` on their ``tf_keras`` layers'
 weights. Outside XLA a batch is cut to its longest sentence and the decoder's softmax runs at
@@ -72,7 +73,8 @@ class SequenceEncoder(tf.Module):
 
     h_x is the LSTM state at the sentence's ``EOS``: what the ``tf_keras`` LSTM returns when
     it reads the embedded tokens with a mask that holds the state after the ``EOS`` (the
-    state at a position depends on no later one). It has the interface of
+    state at a position depends on no later one). With ``reads_start_token`` it reads
+    ``BOS`` first. It has the interface of
     :class:`vae_tfp.models.encoder.GaussianEncoder`.
 
     Args:
@@ -83,6 +85,10 @@ class SequenceEncoder(tf.Module):
         hidden_size: LSTM units.
         parameterization: A style of :data:`vae_tfp.models.text_layers.TEXT_PARAMETERIZATIONS`
             (``"he2019"``: He et al.'s initialisation and a bias-free output layer).
+        reads_start_token: Read ``BOS`` before the words, as He et al.'s and Li et al.'s
+            encoders do (their batches hold ``<s>``, the words and ``</s>``, and the encoder
+            reads all of them; jxhe/vae-lagging-encoder cdc4eb9, ``data/text_data.py`` and
+            ``modules/encoders/enc_lstm.py``).
     """
 
     def __init__(
@@ -93,11 +99,13 @@ class SequenceEncoder(tf.Module):
         embedding_size: int = 32,
         hidden_size: int = 64,
         parameterization: str = "keras",
+        reads_start_token: bool = False,
     ):
         super().__init__(name="sequence_encoder")
         check_tokens("the sequence encoder", event_shape, "tokens", vocab_size)
         self.event_shape = tuple(int(d) for d in event_shape)
         self.latent_dim = int(latent_dim)
+        self.reads_start_token = bool(reads_start_token)
         style = text_parameterization(parameterization)
         self.embedding = style.embedding(vocab_size, embedding_size)
         self.lstm = style.lstm(hidden_size)  # the weights (and the reference)
@@ -111,6 +119,9 @@ class SequenceEncoder(tf.Module):
         """Returns (loc, log_var), each [batch, latent_dim]."""
         x, lengths = cut_to_longest(tf.cast(x, tf.int32))
         batch = tf.shape(x)[0]
+        if self.reads_start_token:
+            x = tf.concat([tf.fill([batch, 1], BOS_ID), x], axis=1)
+            lengths += 1
         zeros = tf.zeros([batch, self.lstm.cell.units])
         states = lstm_states(self.lstm.cell, self.embedding(tf.transpose(x)), (zeros, zeros))
         h = tf.gather_nd(states, tf.stack([lengths - 1, tf.range(batch)], axis=-1))
@@ -143,6 +154,12 @@ class LSTMDecoder(tf.Module):
         parameterization: A style of :data:`vae_tfp.models.text_layers.TEXT_PARAMETERIZATIONS`
             (``"he2019"``: He et al.'s initialisation, c_0 = W z and h_0 = tanh(c_0), no
             bias in the state and output layers).
+        softmax_over_all_tokens: Normalise the softmax over every token id, ``PAD`` and
+            ``BOS`` included, as He et al.'s and Li et al.'s decoders do (their
+            ``nn.CrossEntropyLoss`` over ``len(vocab)`` logits with the ``<pad>`` weight
+            left at 1; jxhe/vae-lagging-encoder cdc4eb9, ``modules/decoders/dec_lstm.py``):
+            the same weights then give each sentence a lower probability. By default
+            ``PAD`` and ``BOS`` are never predicted.
 
     Raises:
         ValueError: On non-token data, a missing vocabulary size or a rate out of range.
@@ -160,6 +177,7 @@ class LSTMDecoder(tf.Module):
         word_dropout: float = 0.0,
         skip: bool = False,
         parameterization: str = "keras",
+        softmax_over_all_tokens: bool = False,
     ):
         super().__init__(name="lstm_decoder")
         check_tokens("lstm decoder", event_shape, kind, vocab_size)
@@ -181,7 +199,8 @@ class LSTMDecoder(tf.Module):
         self.initial_state = style.projection(state_units)
         self.lstm = style.lstm(hidden_size, return_sequences=True)
         self.head = style.projection(self.vocab_size)
-        self._blocked = blocked_logits(self.vocab_size)
+        self.softmax_over_all_tokens = bool(softmax_over_all_tokens)
+        self._blocked = None if softmax_over_all_tokens else blocked_logits(self.vocab_size)
         # The weights now, in the order the layers read their inputs.
         build_layer(self.embedding, (None, None))
         build_layer(self.initial_state, (None, self.latent_dim))
@@ -200,11 +219,13 @@ class LSTMDecoder(tf.Module):
         h, c = tf.split(self.initial_state(z), 2, axis=-1)
         return [tf.tanh(h), c]
 
-    def _offset(self) -> tf.Tensor:
-        """The output layer's bias (if it has one) plus the blocked tokens' -1e9."""
-        if self.head.bias is None:
-            return self._blocked
-        return self.head.bias + self._blocked
+    def _offset(self) -> tf.Tensor | float:
+        """The output layer's bias (if it has one) plus the blocked tokens' -1e9 (if any)."""
+        offset = 0.0
+        for term in (self.head.bias, self._blocked):
+            if term is not None:
+                offset += term
+        return offset
 
     def _states(
         self, x: tf.Tensor, z: tf.Tensor, noise_seed: tf.Tensor | None, cut: bool

@@ -302,8 +302,8 @@ def build_vae(
         model_options: ``latent_dim``; ``encoder_network``, ``encoder_hidden_units`` and
             ``encoder_activation`` (MLP encoder) or ``encoder_resnet_channels`` and
             ``encoder_resnet_units`` (ResNet encoder);
-            ``encoder_embedding_size``, ``encoder_hidden_size`` and
-            ``encoder_parameterization`` (LSTM encoder).
+            ``encoder_embedding_size``, ``encoder_hidden_size``,
+            ``encoder_parameterization`` and ``encoder_reads_start_token`` (LSTM encoder).
         decoder_options: ``type`` plus that decoder's options.
         event_shape: Shape of one example.
         kind: Dataset kind, ``"binary"``, ``"real"`` or ``"tokens"``.
@@ -331,6 +331,7 @@ def build_vae(
             embedding_size=int(model_options.get("encoder_embedding_size", 32)),
             hidden_size=int(model_options.get("encoder_hidden_size", 64)),
             parameterization=model_options.get("encoder_parameterization", "keras"),
+            reads_start_token=bool(model_options.get("encoder_reads_start_token", False)),
         )
     else:
         encoder = ENCODER_NETWORKS[network](model_options, event_shape, latent_dim)
