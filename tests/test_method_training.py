@@ -7,9 +7,12 @@ import tensorflow as tf
 import yaml
 
 from vae_tfp.config import RunKey, resolve_run_config
-from vae_tfp.data import prepare_dataset
+from vae_tfp.data import PreparedData, prepare_dataset
+from vae_tfp.data.binarize import fixed_binarization
 from vae_tfp.run_model import reinitialize_decoder
+from vae_tfp.seeds import derive_seed
 from vae_tfp.training.loop import Trainer
+from vae_tfp.training.spans import BatchFeed
 
 DEFAULT_CONFIG = yaml.safe_load(open("config/config.yaml"))
 
@@ -103,6 +106,83 @@ def test_aggressive_switch_off_can_read_he_et_als_mi_within_validation_batches(
     for epoch in (1, 2):
         again = trainer._mi_batches(epoch)
         assert all(np.array_equal(a, b) for a, b in zip(again, seen[epoch - 1], strict=True))
+
+
+def _intensities() -> PreparedData:
+    """64 training images of 8x8 intensities, dynamically binarized; the top half of each
+    image is exactly 0 or 1, so its binarization is known."""
+    images = np.random.default_rng(0).random((96, 8, 8)).astype(np.float32)
+    images[:, :4] = np.round(images[:, :4])
+    return PreparedData(
+        name="digits",
+        kind="binary",
+        train=images[:64],
+        valid=fixed_binarization(images[64:80], 0, "valid"),
+        test=fixed_binarization(images[80:], 0, "test"),
+        options={"data_seed": 0, "dynamic_binarization": True},
+    )
+
+
+@pytest.mark.parametrize("first_inner_batch", ["decoder", "random"])
+def test_padded_inner_loop_starts_on_the_decoder_batch_binarized_once(tmp_path, first_inner_batch):
+    """He et al.'s image.py binarizes each batch once (batch_data = bernoulli(...)), takes
+    the inner loop's first encoder step on it (batch_data_enc = batch_data) and then the
+    decoder update: the feed binarizes the decoder's batch once and both train on that draw.
+    Batches of 24 of 64 images: the epoch's last has 16. ``random`` draws it at random."""
+    options = {"method": "aggressive", "max_inner_steps": 3, "check_every": 3}
+    config = dict(DEFAULT_CONFIG)
+    config["methods"] = {"m": {**options, "first_inner_batch": first_inner_batch}}
+    run_config = resolve_run_config(config, RunKey("digits", "mlp", "m", 0))
+    run_config["training"].update(epochs=1, batch_size=24)
+    run_config["model"].update(latent_dim=2, encoder_hidden_units=[8])
+    run_config["decoder_options"] = {"type": "mlp", "hidden_units": [8]}
+    data = _intensities()
+    trainer = Trainer(run_config, data, tmp_path)
+    firsts, helds = [], []
+    draw, span = trainer.feed.draw_inner_batches, trainer.decoder_span
+    trainer.feed.draw_inner_batches = lambda rng, n, first=None: (
+        firsts.append(first) or draw(rng, n, first)
+    )
+    trainer.decoder_span = lambda plan, a, b, held=None: helds.append(held) or span(
+        plan, a, b, held=held
+    )
+    trainer.run()
+    assert len(firsts) == len(helds) == 3  # one window of 3 steps per decoder update
+    if first_inner_batch == "random":
+        assert firsts == helds == [None] * 3
+        return
+    assert all(first is held for first, held in zip(firsts, helds, strict=True))
+    order = trainer.feed.epoch_plan(derive_seed(trainer.seed, "data_order"), 1).numpy()
+    for index, held in enumerate(helds):
+        rows = order[index * 24 : (index + 1) * 24]
+        assert held.shape == (len(rows), 8, 8) and len(rows) == (24, 24, 16)[index]
+        assert set(np.unique(held.numpy())) == {0.0, 1.0}
+        np.testing.assert_array_equal(held.numpy()[:, :4], data.train[rows][:, :4])
+
+
+def test_padded_inner_window_averages_over_examples_and_a_held_batch_is_not_drawn_again():
+    """The window's loss is per example (image.py: burn_cur_loss / burn_num_examples), so a
+    smaller first batch weighs less; a span given the held batch trains on it and draws
+    no new binarization."""
+    data = _intensities()
+    feed = BatchFeed(data.train, 24, True, 7, False)
+    plan = feed.epoch_plan(1, 1)
+    held = feed.inner_loop_first_batch(plan, 2)  # the epoch's last batch
+    assert held.shape[0] == 16
+    window = feed.make_inner_window(lambda x: {"loss": tf.cast(tf.shape(x)[0], tf.float32)})
+    rng = np.random.default_rng(0)
+    # (16 * 16 + 2 * 24 * 24) / (16 + 2 * 24) = 22, where the mean over steps is 21.33
+    assert float(window(*feed.draw_inner_batches(rng, 3, held))) == pytest.approx(22.0)
+    assert float(window(*feed.draw_inner_batches(rng, 3))) == pytest.approx(24.0)
+    state = feed.binarizer.state.numpy().copy()
+
+    def step(x):
+        total = tf.reduce_sum(x)
+        return {"loss": total, "rec": total, "kl": 0.0 * total, "kl_weight": 1.0 + 0.0 * total}
+
+    assert feed.make_span(step)(plan, 2, 3, held=held) == 3
+    np.testing.assert_array_equal(feed.binarizer.state.numpy(), state)
+    assert feed.read_sums()["loss"] == pytest.approx(float(tf.reduce_sum(held)) * 16)
 
 
 def test_pretrain_fb_reinitializes_exactly_the_decoder(tmp_path):

@@ -71,6 +71,8 @@ class InnerLoopSettings:
             best so far, their image.py); 0 before the first.
         switch_off_patience: The number of boundaries with the MI below the reference
             (counted over the run) that ends the loop: 1 in text.py, 5 in image.py.
+        first_batch: The batch of each inner loop's first encoder step: ``decoder`` (the
+            decoder update's own, as both of their scripts take it) or ``random``.
     """
 
     max_steps: int
@@ -78,6 +80,7 @@ class InnerLoopSettings:
     mi_batch_size: int = 0
     switch_off_reference: str = "previous"
     switch_off_patience: int = 1
+    first_batch: str = "decoder"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,10 +18,13 @@ class Aggressive(Method):
     """Aggressive inference-network training (He et al. 2019, "Lagging Inference Networks",
     Algorithm 1): an encoder inner loop before every decoder update.
 
-    While aggressive mode is on, each decoder update is preceded by encoder-only updates on
-    fresh random minibatches; every ``check_every`` inner steps the mean loss of that window
-    is compared with the previous window's and the inner loop stops when it did not improve,
-    or after ``max_inner_steps``. He et al.'s code runs at most 99 steps (``sub_iter`` from 1
+    While aggressive mode is on, each decoder update is preceded by encoder-only updates, the
+    first on the decoder update's own batch (``first_inner_batch: decoder``, as both of He
+    et al.'s scripts take it: ``batch_data_enc = batch_data``, the same binarized images in
+    ``image.py``; ``random`` draws it too), the others on fresh random minibatches; every
+    ``check_every`` inner steps the mean loss of that window is compared with the previous
+    window's and the inner loop stops when it did not improve, or after
+    ``max_inner_steps``. He et al.'s code runs at most 99 steps (``sub_iter`` from 1
     while below 100) and checks every 15 in ``text.py``, comparing the loss per token (the
     length feed's window: :meth:`vae_tfp.training.feeds.LengthBatchFeed.make_inner_window`),
     and every 10 in ``image.py``, per image; the defaults here are 100 and 15, and
@@ -75,6 +78,14 @@ class Aggressive(Method):
         ),
         minimum=1,
     )
+    first_inner_batch: str = hyperparameter(
+        "decoder",
+        description=(
+            "the batch of each inner loop's first encoder step: the decoder update's own "
+            "(decoder, He et al.'s text.py and image.py) or a random one (random)"
+        ),
+        choices=("decoder", "random"),
+    )
 
     def inner_loop(self) -> InnerLoopSettings:
         return InnerLoopSettings(
@@ -83,6 +94,7 @@ class Aggressive(Method):
             self.switch_off_mi_batch,
             self.switch_off_reference,
             self.switch_off_patience,
+            self.first_inner_batch,
         )
 
 

@@ -174,9 +174,11 @@ class LengthBatchFeed(BatchFeed):
 
         return window
 
-    def make_span(self, step_fn: StepFn) -> Callable[[LengthPlan, int, int], int]:
-        """``span(plan, first, last) -> int``: trains on the plan's batches
-        ``first..last-1`` and returns the index of the next batch not trained on."""
+    def make_span(self, step_fn: StepFn) -> Callable[..., int]:
+        """``span(plan, first, last, held=None) -> int``: trains on the plan's batches
+        ``first..last-1`` and returns the index of the next batch not trained on. ``held``
+        (:meth:`inner_loop_first_batch`) is the plan's batch ``first`` itself: token
+        batches involve no random draw, so there is nothing to hold."""
         if self.per_shape:
             return self._per_shape_span(step_fn)
 
@@ -193,13 +195,13 @@ class LengthBatchFeed(BatchFeed):
 
         compiled = tf.function(span_fn)
 
-        def span(plan: LengthPlan, first: int | tf.Tensor, last: int | tf.Tensor) -> int:
+        def span(plan: LengthPlan, first: int | tf.Tensor, last: int | tf.Tensor, held=None) -> int:
             first, last = tf.constant(int(first)), tf.constant(int(last))
             return int(compiled(plan.rows, plan.starts, plan.lengths, first, last))
 
         return span
 
-    def _per_shape_span(self, step_fn: StepFn) -> Callable[[LengthPlan, int, int], int]:
+    def _per_shape_span(self, step_fn: StepFn) -> Callable[..., int]:
         """The span as a Python loop over one compiled function per batch shape."""
 
         @functools.cache
@@ -210,7 +212,7 @@ class LengthBatchFeed(BatchFeed):
 
             return tf.function(train, jit_compile=self.jit_compile)
 
-        def span(plan: LengthPlan, first: int | tf.Tensor, last: int | tf.Tensor) -> int:
+        def span(plan: LengthPlan, first: int | tf.Tensor, last: int | tf.Tensor, held=None) -> int:
             index, last = int(first), int(last)
             while index < last:
                 batch = plan.batches[index]

@@ -58,10 +58,12 @@ class EncoderInnerLoop:
 
     The feed draws the minibatches (``draw_inner_batches``) and runs a window of them in
     one compiled call (``make_inner_window``): ``batch_size`` random training rows in padded
-    batching; with length batches (:class:`vae_tfp.training.feeds.LengthBatchFeed`) whole
-    batches of the epoch plan's members, drawn uniformly with replacement, as He et al.'s
-    text code draws ``train_data_batch[id_]`` (``text.py``, jxhe/vae-lagging-encoder cdc4eb9),
-    after a first step on the decoder update's own batch (``batch_data_enc = batch_data``).
+    batching, as ``image.py`` draws ``x_train[id_]``; with length batches
+    (:class:`vae_tfp.training.feeds.LengthBatchFeed`) whole batches of the epoch plan's
+    members, drawn uniformly with replacement, as He et al.'s text code draws
+    ``train_data_batch[id_]`` (``text.py``, jxhe/vae-lagging-encoder cdc4eb9). By default
+    the first step takes the decoder update's own batch (``batch_data_enc = batch_data`` in
+    both scripts; the settings' ``first_batch``).
 
     Args:
         settings: The method's inner-loop settings.
@@ -82,8 +84,8 @@ class EncoderInnerLoop:
         Args:
             rng: Draws the inner batches.
             first: The batch of the first encoder step (the decoder update's own, as He et
-                al.'s ``text.py`` takes it: the feed's ``inner_loop_first_batch``), or None
-                to draw it at random too.
+                al.'s scripts take it: the feed's ``inner_loop_first_batch``), or None to
+                draw it at random too.
 
         Returns:
             The number of encoder updates done.

@@ -240,12 +240,14 @@ class Trainer:
         index = progress.next_batch
         while index < n_batches:
             if progress.inner_loop:  # encoder-only updates, then one decoder update
-                first = self.feed.inner_loop_first_batch(plan, index)
+                first = None
+                if self.inner_loop.settings.first_batch == "decoder":
+                    first = self.feed.inner_loop_first_batch(plan, index)
                 progress.inner_steps += self.inner_loop.run(rng, first)
-                span, stop = self.decoder_span, index + 1
+                index = self.decoder_span(plan, index, index + 1, held=first)
             else:
-                span, stop = self.joint_span, min(n_batches, index + self.batches_per_call)
-            index = int(span(plan, tf.constant(index), tf.constant(stop)))
+                stop = min(n_batches, index + self.batches_per_call)
+                index = int(self.joint_span(plan, tf.constant(index), tf.constant(stop)))
             self._check_finite(float(self.feed.last_loss.numpy()), epoch)
             progress.next_batch = index
             if index < n_batches and self._seconds_since_save() > self.checkpoint_interval_s:

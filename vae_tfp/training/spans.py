@@ -67,35 +67,46 @@ class BatchFeed:
         """:meth:`batch` for NumPy row indices, as a NumPy array (advances the stream)."""
         return self.batch(tf.constant(rows)).numpy()
 
-    def inner_loop_first_batch(self, plan: tf.Tensor, index: int) -> None:
-        """None: every batch of the inner loop is drawn at random (a batch of the plan may
-        be smaller than ``batch_size``, and the decoder's batch would be binarized afresh)."""
-        return None
+    def inner_loop_first_batch(self, plan: tf.Tensor, index: int) -> tf.Tensor:
+        """Batch ``index`` of the epoch's order ``plan`` as the decoder update will train on
+        it, [rows, ...], binarized now (dynamically binarized data) so that the inner loop's
+        first encoder step and the decoder update see the same draw, as He et al.'s
+        ``image.py`` binarizes ``batch_data`` once for both. Pass it to the span as
+        ``held``."""
+        rows = plan[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.batch(rows)
 
     def draw_inner_batches(
-        self, rng: np.random.Generator, count: int, first: None = None
+        self, rng: np.random.Generator, count: int, first: tf.Tensor | None = None
     ) -> tuple[tf.Tensor, ...]:
-        """``count`` minibatches for an encoder inner loop (He et al. 2019): each
-        ``batch_size`` distinct random training rows, [count, batch_size] (the arguments of
-        :meth:`make_inner_window`'s function); ``first`` must be None
-        (:meth:`inner_loop_first_batch`)."""
-        if first is not None:
-            raise ValueError("padded batching draws every inner-loop batch at random")
+        """``count`` minibatches for an encoder inner loop (He et al. 2019), the arguments
+        of :meth:`make_inner_window`'s function: ``first`` if given
+        (:meth:`inner_loop_first_batch`), then ``batch_size`` distinct random training rows
+        for each of the others, [count or count - 1, batch_size]."""
         size = min(self.batch_size, self.n_train)
-        rows = [rng.choice(self.n_train, size=size, replace=False) for _ in range(count)]
-        return (tf.constant(np.stack(rows)),)
+        drawn = count - (first is not None)
+        rows = [rng.choice(self.n_train, size=size, replace=False) for _ in range(drawn)]
+        rows = tf.constant(np.stack(rows) if rows else np.zeros((0, size), np.int64))
+        return (rows,) if first is None else (rows, first)
 
     def make_inner_window(self, step_fn: StepFn) -> Callable[..., tf.Tensor]:
-        """``window(*drawn) -> mean loss``: ``step_fn`` on each minibatch of
-        :meth:`draw_inner_batches`, in one compiled call (Python stays out of the inner
-        loop); the mean of the steps' losses."""
+        """``window(rows, first=None) -> loss per example``: ``step_fn`` on ``first``, then on
+        each minibatch of rows, in one compiled call (Python stays out of the inner loop);
+        the steps' losses averaged over their examples (``image.py``'s ``burn_cur_loss /
+        burn_num_examples``; the first batch may be an epoch's smaller last one)."""
+        drawn_rows = min(self.batch_size, self.n_train)
 
         @tf.function(reduce_retracing=True)
-        def window(rows):
-            total = tf.constant(0.0)
+        def window(rows, first=None):
+            # Each step's mean loss weighted by its rows over a drawn batch's (1 for those).
+            total, weight = tf.constant(0.0), tf.constant(0.0)
+            if first is not None:
+                share = tf.cast(tf.shape(first)[0], tf.float32) / float(drawn_rows)
+                total, weight = step_fn(first)["loss"] * share, share
             for i in tf.range(tf.shape(rows)[0]):
                 total += step_fn(self.batch(rows[i]))["loss"]
-            return total / tf.cast(tf.shape(rows)[0], tf.float32)
+                weight += 1.0
+            return total / weight
 
         return window
 
@@ -131,15 +142,27 @@ class BatchFeed:
         after its step (:attr:`last_loss` holds it).
 
         Returns:
-            ``span(order, first, last) -> int``, the index of the next batch not trained on.
+            ``span(order, first, last, held=None) -> int``, the index of the next batch not
+            trained on. ``held`` is batch ``first`` as :meth:`inner_loop_first_batch`
+            already drew it; the span then trains on it, and on it only (``last`` must be
+            ``first + 1``).
         """
         size, n_train = self.batch_size, self.n_train
         n_full = n_train // size
         full = self._compiled_span(step_fn, size)
         tail = self._compiled_span(step_fn, n_train - n_full * size) if n_train % size else None
 
-        def span(order: tf.Tensor, first: int | tf.Tensor, last: int | tf.Tensor) -> int:
+        @tf.function(jit_compile=self.jit_compile, reduce_retracing=True)
+        def train_held(x):
+            return self.record(step_fn(x), tf.shape(x)[0])
+
+        def span(order: tf.Tensor, first: int | tf.Tensor, last: int | tf.Tensor, held=None) -> int:
             done, last = int(first), int(last)
+            if held is not None:
+                if last != done + 1:
+                    raise ValueError(f"a held batch is one batch; got batches {done}..{last - 1}")
+                train_held(held)
+                return last
             if done < min(last, n_full):
                 done = int(full(order, tf.constant(done), tf.constant(min(last, n_full))))
             if tail is not None and done == n_full < last:
