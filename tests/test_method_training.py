@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 import yaml
+from grayscale_data import grayscale_data
 
 from vae_tfp.config import RunKey, resolve_run_config
-from vae_tfp.data import PreparedData, prepare_dataset
-from vae_tfp.data.binarize import fixed_binarization
+from vae_tfp.data import prepare_dataset
 from vae_tfp.run_model import reinitialize_decoder
 from vae_tfp.seeds import derive_seed
 from vae_tfp.training.loop import Trainer
@@ -108,21 +108,6 @@ def test_aggressive_switch_off_can_read_he_et_als_mi_within_validation_batches(
         assert all(np.array_equal(a, b) for a, b in zip(again, seen[epoch - 1], strict=True))
 
 
-def _intensities() -> PreparedData:
-    """64 training images of 8x8 intensities, dynamically binarized; the top half of each
-    image is exactly 0 or 1, so its binarization is known."""
-    images = np.random.default_rng(0).random((96, 8, 8)).astype(np.float32)
-    images[:, :4] = np.round(images[:, :4])
-    return PreparedData(
-        name="digits",
-        kind="binary",
-        train=images[:64],
-        valid=fixed_binarization(images[64:80], 0, "valid"),
-        test=fixed_binarization(images[80:], 0, "test"),
-        options={"data_seed": 0, "dynamic_binarization": True},
-    )
-
-
 @pytest.mark.parametrize("first_inner_batch", ["decoder", "random"])
 def test_padded_inner_loop_starts_on_the_decoder_batch_binarized_once(tmp_path, first_inner_batch):
     """He et al.'s image.py binarizes each batch once (batch_data = bernoulli(...)), takes
@@ -136,7 +121,7 @@ def test_padded_inner_loop_starts_on_the_decoder_batch_binarized_once(tmp_path, 
     run_config["training"].update(epochs=1, batch_size=24)
     run_config["model"].update(latent_dim=2, encoder_hidden_units=[8])
     run_config["decoder_options"] = {"type": "mlp", "hidden_units": [8]}
-    data = _intensities()
+    data = grayscale_data(exact_rows=4)
     trainer = Trainer(run_config, data, tmp_path)
     firsts, helds = [], []
     draw, span = trainer.feed.draw_inner_batches, trainer.decoder_span
@@ -164,7 +149,7 @@ def test_padded_inner_window_averages_over_examples_and_a_held_batch_is_not_draw
     """The window's loss is per example (image.py: burn_cur_loss / burn_num_examples), so a
     smaller first batch weighs less; a span given the held batch trains on it and draws
     no new binarization."""
-    data = _intensities()
+    data = grayscale_data(exact_rows=4)
     feed = BatchFeed(data.train, 24, True, 7, False)
     plan = feed.epoch_plan(1, 1)
     held = feed.inner_loop_first_batch(plan, 2)  # the epoch's last batch

@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from grayscale_data import grayscale_data
 from scipy.io import savemat
 
-from vae_tfp.data import DATASETS, PreparedData, load_prepared, prepare_dataset, save_prepared
+from vae_tfp.data import DATASETS, load_prepared, prepare_dataset, save_prepared
 from vae_tfp.data.binarize import binarize, fixed_binarization
 from vae_tfp.data.cache import ENV_VAR, DataCache, default_cache_dir, resolve_cache_dir
 from vae_tfp.data.images import (
@@ -549,19 +550,6 @@ def test_binarize_is_seeded_binary_and_unbiased():
     assert not np.array_equal(fixed_binarization(p, 3, "test"), fixed_binarization(p, 3, "valid"))
 
 
-def _grayscale_data() -> PreparedData:
-    rng = np.random.default_rng(0)
-    intensities = rng.random((96, 8, 8)).astype(np.float32)
-    return PreparedData(
-        name="digits",
-        kind="binary",
-        train=intensities[:64],
-        valid=fixed_binarization(intensities[64:80], 0, "valid"),
-        test=fixed_binarization(intensities[80:], 0, "test"),
-        options={"data_seed": 0, "dynamic_binarization": True},
-    )
-
-
 def _tiny_run_config() -> dict:
     from vae_tfp.config import RunKey, resolve_run_config
 
@@ -576,7 +564,7 @@ def _tiny_run_config() -> dict:
 def test_training_loop_binarizes_every_batch_afresh(tmp_path):
     from vae_tfp.training.loop import Trainer
 
-    data = _grayscale_data()
+    data = grayscale_data()
     trainer = Trainer(_tiny_run_config(), data, tmp_path)
     rows = np.arange(10)
     first, second = trainer.feed.train_rows(rows), trainer.feed.train_rows(rows)
@@ -589,7 +577,7 @@ def test_training_loop_binarizes_every_batch_afresh(tmp_path):
 
 
 def test_dynamic_binarization_survives_the_prepared_file(tmp_path):
-    data = _grayscale_data()
+    data = grayscale_data()
     save_prepared(data, tmp_path / "g.npz")
     loaded = load_prepared(tmp_path / "g.npz")
     assert loaded.dynamic_binarization

@@ -199,7 +199,6 @@ class LSTMDecoder(tf.Module):
         self.initial_state = style.projection(state_units)
         self.lstm = style.lstm(hidden_size, return_sequences=True)
         self.head = style.projection(self.vocab_size)
-        self.softmax_over_all_tokens = bool(softmax_over_all_tokens)
         self._blocked = None if softmax_over_all_tokens else blocked_logits(self.vocab_size)
         # The weights now, in the order the layers read their inputs.
         build_layer(self.embedding, (None, None))
