@@ -171,3 +171,66 @@ def test_a_grid_block_may_run_a_subset_of_the_seeds():
         broken["grid"][1]["seeds"] = bad
         with pytest.raises(ConfigError, match=r"grid\[1\]\.seeds"):
             check_experiment_config(broken)
+
+
+def _two_blocks(config, second_training):
+    """digits x mlp: vanilla and beta_4 in one block, beta_4 again in a second block."""
+    config["grid"] = [
+        {"datasets": ["digits"], "decoders": ["mlp"], "methods": ["vanilla", "beta_4"]},
+        {"datasets": ["digits"], "decoders": ["mlp"], "methods": ["beta_4"]},
+    ]
+    if second_training is not None:
+        config["grid"][1]["training"] = second_training
+    return config
+
+
+def test_a_grid_blocks_training_overrides_its_datasets_for_its_runs_only(config):
+    """Experiment < dataset < block, key by key (nested keys too), and only in the runs the
+    block makes; the status's planned epochs follow the same settings."""
+    from vae_tfp.status import planned_runs
+
+    config["datasets"]["digits"]["training"] = {
+        "epochs": 7,
+        "learning_rate_schedule": {"type": "plateau", "factor": 0.5, "patience": 2,
+                                   "min_epoch": 16, "max_decays": 5},
+    }  # fmt: skip
+    config["grid"] = [
+        {"datasets": ["digits"], "decoders": ["mlp"], "methods": ["vanilla"]},
+        {"datasets": ["digits"], "decoders": ["mlp"], "methods": ["beta_4"],
+         "training": {"epochs": 3, "learning_rate_schedule": {"type": "plateau",
+                                                             "min_epoch": 1}}},
+    ]  # fmt: skip
+    check_experiment_config(config)
+    plain = resolve_run_config(config, RunKey("digits", "mlp", "vanilla", 0))["training"]
+    block = resolve_run_config(config, RunKey("digits", "mlp", "beta_4", 0))["training"]
+    assert plain["epochs"] == 7 and plain["learning_rate_schedule"]["min_epoch"] == 16
+    assert block["epochs"] == 3 and block["learning_rate_schedule"] == {
+        **plain["learning_rate_schedule"],
+        "min_epoch": 1,
+    }
+    assert block["batch_size"] == plain["batch_size"] == config["training"]["batch_size"]
+    check_run_config(resolve_run_config(config, RunKey("digits", "mlp", "beta_4", 0)))
+    epochs = planned_runs(config)
+    assert epochs[("digits", "mlp", "vanilla", 0)] == 7
+    assert epochs[("digits", "mlp", "beta_4", 0)] == 3
+
+
+def test_blocks_that_make_one_run_must_give_it_the_same_training(config):
+    """A run made by two blocks takes one config: different `training` is rejected before
+    any job runs, naming the blocks and the runs; equal settings are accepted."""
+    check_experiment_config(_two_blocks(copy.deepcopy(config), None))
+    check_experiment_config(_two_blocks(copy.deepcopy(config), {}))
+    with pytest.raises(ConfigError, match=r"grid blocks \[0, 1\].*\(digits, mlp, beta_4\)"):
+        check_experiment_config(_two_blocks(copy.deepcopy(config), {"epochs": 3}))
+    same = _two_blocks(copy.deepcopy(config), {"epochs": 3})
+    same["grid"][0]["training"] = {"epochs": 3}
+    check_experiment_config(same)
+
+
+def test_a_grid_blocks_length_batches_on_image_data_are_rejected(config):
+    config["grid"].append(
+        {"datasets": ["digits"], "decoders": ["mlp"], "methods": ["vanilla"],
+         "training": {"batching": "length"}}
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match=r"dataset 'digits', grid block \d+ .*token data"):
+        check_experiment_config(config)

@@ -271,16 +271,14 @@ def _folder_keys(results: Path) -> list[tuple[str, str, str, int]]:
 
 
 def planned_runs(config: Mapping[str, Any]) -> dict[tuple[str, str, str, int], int | None]:
-    """Every run of the experiment config's grid, with its epochs (per-dataset override
-    first) when the config states them."""
+    """Every run of the experiment config's grid, with its epochs (a grid block's setting,
+    else its dataset's, else the experiment's) when the config states them."""
     from vae_tfp.config import iter_runs
+    from vae_tfp.config.grid import run_training
 
     runs = {}
     for key in iter_runs(config):
-        dataset = config.get("datasets", {}).get(key.dataset) or {}
-        epochs = (dataset.get("training") or {}).get("epochs")
-        if epochs is None:
-            epochs = (config.get("training") or {}).get("epochs")
+        epochs = run_training(config, key).get("epochs")
         runs[tuple(key)] = None if epochs is None else int(epochs)
     return runs
 

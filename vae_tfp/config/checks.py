@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from vae_tfp.config.grid import iter_runs
+from vae_tfp.config.grid import blocks_naming, iter_runs
 from vae_tfp.data.buckets import BATCHINGS
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.declarations import non_finite_paths
@@ -52,6 +52,8 @@ def check_experiment_config(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"invalid experiment config:\n  - {error}") from None
     problems = _non_finite_problems(config) + _name_problems(config)
     problems += _reproduce_problems(config) + _batching_problems(config)
+    if not problems:  # the grid's names are defined
+        problems += _block_training_problems(config)
     if not problems:
         problems += _compatibility_problems(config)
     if problems:
@@ -174,16 +176,46 @@ def _compatibility_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _block_training_problems(config: Mapping[str, Any]) -> list[str]:
+    """A run that two grid blocks make with different ``training`` settings."""
+    problems = {}
+    for key in iter_runs(config):
+        blocks = blocks_naming(config, key)
+        settings = [config["grid"][index].get("training") or {} for index in blocks]
+        if any(other != settings[0] for other in settings[1:]):
+            run = f"({key.dataset}, {key.decoder}, {key.method})"
+            problems[run] = (
+                f"grid blocks {blocks} all make the runs {run} but with different training "
+                f"settings ({'; '.join(str(s) for s in settings)}): make each run in blocks "
+                "with the same `training`, or in one block"
+            )
+    return list(problems.values())
+
+
 def _batching_problems(config: Mapping[str, Any]) -> list[str]:
     """``training.batching`` other than padded on a dataset that is not token data (length
-    batches group sentences by length), unknown values, ``n_buckets`` without buckets."""
+    batches group sentences by length), unknown values, ``n_buckets`` without buckets; for
+    each dataset's settings and each grid block's settings for its datasets."""
     problems = []
-    for name, entry in config["datasets"].items():
+    settings = [
+        (name, "", {**config.get("training", {}), **((entry or {}).get("training") or {})})
+        for name, entry in config["datasets"].items()
+    ]
+    for index, block in enumerate(config["grid"]):
+        if block.get("training"):
+            for name in block["datasets"]:
+                entry = config["datasets"].get(name) or {}
+                training = {
+                    **config.get("training", {}),
+                    **(entry.get("training") or {}),
+                    **block["training"],
+                }
+                settings.append((name, f", grid block {index}", training))
+    for name, block_where, training in settings:
         if name not in DATASETS:
             continue  # _name_problems names it
-        training = {**config.get("training", {}), **((entry or {}).get("training") or {})}
         batching = training.get("batching", "padded")
-        where = f"dataset {name!r} (training.batching {batching!r})"
+        where = f"dataset {name!r}{block_where} (training.batching {batching!r})"
         if batching not in BATCHINGS:
             problems.append(f"{where}: unknown batching; allowed: {list(BATCHINGS)}")
         elif batching != "padded" and DATASETS[name].kind != "tokens":

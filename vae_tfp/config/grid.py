@@ -76,6 +76,35 @@ def iter_runs(config: Mapping[str, Any]) -> Iterator[RunKey]:
                     yield key
 
 
+def blocks_naming(config: Mapping[str, Any], key: RunKey) -> list[int]:
+    """The indices of the grid blocks that make the run ``key`` (a block with its own
+    ``seeds`` makes only those)."""
+    return [
+        index
+        for index, block in enumerate(config["grid"])
+        if key.dataset in block["datasets"]
+        and key.decoder in block["decoders"]
+        and key.method in block["methods"]
+        and int(key.seed) in [int(s) for s in block.get("seeds", config["seeds"])]
+    ]
+
+
+def run_training(config: Mapping[str, Any], key: RunKey) -> dict[str, Any]:
+    """The training settings of one run: the experiment's, then its dataset's, then those of
+    the grid block that makes it (the checks reject blocks that make one run with different
+    settings), each overriding the one before key by key.
+
+    A block's ``training`` serves methods whose authors' scripts train differently from the
+    rest of their dataset's rows (config/paper.yaml: He et al.'s SA-VAE script halves its rate
+    from the first epoch, their text.py from the 16th).
+    """
+    entry = config.get("datasets", {}).get(key.dataset) or {}
+    training = _merge(config.get("training") or {}, entry.get("training"))
+    for index in blocks_naming(config, key)[:1]:
+        training = _merge(training, config["grid"][index].get("training"))
+    return training
+
+
 def dataset_options(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
     """Returns the options that prepare ``dataset``, with the experiment's data seed."""
     entry = config["datasets"][dataset]
@@ -85,7 +114,8 @@ def dataset_options(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
 def resolve_run_config(config: Mapping[str, Any], key: RunKey) -> dict[str, Any]:
     """Builds the fully resolved config of one run.
 
-    Per-dataset ``model`` and ``training`` entries override the experiment-wide ones.
+    Per-dataset ``model`` and ``training`` entries override the experiment-wide ones, and a
+    grid block's ``training`` overrides both for the runs it makes (:func:`run_training`).
 
     Args:
         config: A validated experiment config.
@@ -110,7 +140,7 @@ def resolve_run_config(config: Mapping[str, Any], key: RunKey) -> dict[str, Any]
         "decoder_options": decoder_options,
         "method_options": method_options,
         "model": _merge(config["model"], entry.get("model")),
-        "training": _merge(config["training"], entry.get("training")),
+        "training": run_training(config, key),
         "evaluation": _merge(config["evaluation"], entry.get("evaluation")),
     }
     # Only runs that use a plugin name it (the runs of built-ins keep their exact config).

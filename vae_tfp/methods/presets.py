@@ -85,9 +85,15 @@ BUILTIN_PRESETS = (
         "sa_vae_anneal",
         ("sa_vae", "kl_anneal"),
         {"beta0": 0.1, "warmup_epochs": 10},
-        "SA-VAE (Kim et al. 2018) with the KL annealing of He et al. 2019's baselines "
-        "(from 0.1 to 1 over 10 epochs, in the loss and in the ELBO the SVI steps ascend), "
-        "as He et al. run 'SA-VAE + anneal'.",
+        "SA-VAE (Kim et al. 2018) with KL annealing from 0.1 to 1 over 10 epochs, in the loss "
+        "and in the ELBO the SVI steps ascend: He et al. 2019's 'SA-VAE + anneal' baseline. "
+        "Their own SA-VAE scripts (jxhe/vae-lagging-encoder, branch sa-vae, 66b3018: "
+        "text_sa.py and image_sa.py, run with --kl_start 0.1 --warm_up 10 by "
+        "experiments/review_savae.py) raise the weight by 1 / (10 * N / B) before each update, "
+        "without text.py's factor (1 - kl_start), so it reaches 1 after 9 epochs; "
+        "warmup_epochs: 9 with warmup_epoch_length: n_over_b and step_offset: 1 gives that "
+        "rate, as paper.yaml sets. By default the warm-up counts the run's own batches and "
+        "raises the weight after each update.",
     ),
 )
 
