@@ -267,13 +267,14 @@ def test_paper_config_trains_every_row_with_its_papers_protocol():
         "one-update offset",
         "start token <s>",
         "whole vocabulary",
+        "mask the terms",
     )
     assert [any(t in d for d in ptb["protocol_differences"]["ptb"]) for t in campaign_only] == [
         True
     ] * len(campaign_only)
     assert set(config["protocol_differences"]["ptb"]) < set(ptb["protocol_differences"]["ptb"])
     for name in ptb["grid"][0]["methods"] + ptb["grid"][1]["methods"]:
-        theirs = {"warmup_epoch_length": "n_over_b", "step_offset": 1}
+        theirs = {"warmup_epoch_length": "n_over_b", "step_offset": 1, "below_lambda": "drop"}
         paper_method = {k: v for k, v in config["methods"][name].items() if k not in theirs}
         assert ptb["methods"][name] == paper_method, name
 

@@ -179,6 +179,22 @@ def test_free_bits_example_floors_each_example_and_dimension():
     np.testing.assert_allclose(grad, [[0.0, 0.5], [0.5, 0.0]])  # 1/batch above the floor
 
 
+def test_free_bits_example_drops_the_terms_below_lambda_as_li_et_al_mask_them():
+    """Li et al.'s --fb 2: sum_i mean_batch KL_i(x) [KL_i(x) > lambda], a term equal to
+    lambda dropped too (no gradient there either); away from such a tie the gradient is the
+    floor's."""
+    kl = [[0.1, 2.0], [0.9, 0.2], [0.5, 0.7]]
+    options = {"method": "free_bits_example", "lambda": 0.5}
+    drop = {**options, "below_lambda": "drop"}
+    dropped, grad = _kl_gradient(drop, kl)
+    floored, _ = _kl_gradient(options, kl)
+    assert dropped == pytest.approx((0.9 + 0.0 + 0.0) / 3 + (2.0 + 0.0 + 0.7) / 3)
+    assert floored - dropped == pytest.approx(0.5 * 3 / 3)  # lambda * 3 dropped / batch 3
+    np.testing.assert_allclose(grad, [[0.0, 1 / 3], [1 / 3, 0.0], [0.0, 1 / 3]])
+    untied = [[0.1, 2.0], [0.9, 0.2], [0.4, 0.7]]
+    np.testing.assert_allclose(_kl_gradient(drop, untied)[1], _kl_gradient(options, untied)[1])
+
+
 def test_kl_threshold_floors_the_total_kl():
     below, grad_below = _kl_gradient(
         {"method": "kl_threshold", "lambda": 3.0}, [[1.0, 0.5], [1.0, 0.5]]

@@ -207,10 +207,12 @@ class FreeBitsExample(Method):
 
     The floor applies to each example's KL in each dimension before averaging: Li et al.
     2019's ``--fb 2`` with lambda = target_kl / nz (bohanli/vae-pretraining-encoder
-    d59f91c, ``text_anneal_fb.py``), besides Kingma et al. 2016's batch-averaged floor
-    (:class:`FreeBits`). An example's dimension below lambda gets no KL gradient. Li et
-    al.'s code drops such terms (a mask) where this keeps them at lambda: the gradient is the
-    same, the loss value differs by a constant.
+    d59f91c, ``text_anneal_fb.py`` l. 318-325), besides Kingma et al. 2016's
+    batch-averaged floor (:class:`FreeBits`). An example's dimension at or below lambda
+    gets no KL gradient. Li et al.'s code drops such terms (a mask, ``kl_mask = (loss_kl >
+    dim_target_kl)``) where the default keeps them at lambda: the gradient is the same, and
+    the training loss is lower by kl_weight * lambda * (terms dropped) / batch.
+    ``below_lambda: drop`` computes their value, sum_i mean_batch KL_i(x) [KL_i(x) > lambda].
     """
 
     name: ClassVar[str] = "free_bits_example"
@@ -218,11 +220,22 @@ class FreeBitsExample(Method):
     lambda_: float = hyperparameter(
         0.5, description="floor per example and dimension, nats", minimum=0, key="lambda"
     )
+    below_lambda: str = hyperparameter(
+        "floor",
+        description=(
+            "what a term at or below lambda counts: lambda (floor) or 0 (drop, Li et al.'s "
+            "mask); the gradient is the same, the training loss differs"
+        ),
+        choices=("floor", "drop"),
+    )
 
     def kl_term(self, kl_per_dim: tf.Tensor, step: tf.Tensor | int) -> tf.Tensor:
         del step
-        floored = tf.maximum(kl_per_dim, self.lambda_)
-        return tf.reduce_sum(tf.reduce_mean(floored, axis=0))
+        if self.below_lambda == "drop":
+            kept = tf.where(kl_per_dim > self.lambda_, kl_per_dim, tf.zeros_like(kl_per_dim))
+        else:
+            kept = tf.maximum(kl_per_dim, self.lambda_)
+        return tf.reduce_sum(tf.reduce_mean(kept, axis=0))
 
 
 @dataclasses.dataclass(frozen=True)

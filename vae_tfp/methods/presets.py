@@ -58,7 +58,10 @@ BUILTIN_PRESETS = (
         "over 10 epochs, free bits per example and dimension at lambda = target_kl / nz = "
         "8 / 32. By default the warm-up counts the run's own batches and raises the weight "
         "after each update; warmup_epoch_length: n_over_b with step_offset: 1 gives their "
-        "rate (N / 32 updates per epoch, raised before each update), as paper.yaml sets.",
+        "rate (N / 32 updates per epoch, raised before each update), as paper.yaml sets. "
+        "The terms below lambda count lambda by default (a floor); below_lambda: drop "
+        "counts them 0 as their mask does (the same gradient, their training loss), as "
+        "paper.yaml sets.",
     ),
     Preset(
         "pretrain_anneal_fb",
