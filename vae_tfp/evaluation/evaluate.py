@@ -18,8 +18,9 @@ Metrics (nats per example, averaged over test examples; definitions in
 - ``au``: active units, Cov_x(E_q[z_i|x]) > threshold on the posterior the model uses
   (SA-VAE: the refined means; Burda et al. 2016); per-dimension variances saved
   (``au_variances``).
-- ``au_he2019``: the count of He et al. 2019's code, Var >= threshold on the *encoder's*
-  means (before a refinement); their variances in ``au_encoder_variances``.
+- ``au_he2019``: the count of He et al. 2019's code, Var >= threshold on the same means as
+  ``au`` (their SA-VAE scripts count the refined means too); the variances of the encoder's
+  own means, before any refinement, in ``au_encoder_variances``.
 - ``nll_iw_perplexity`` (token data): exp(total nll_iw / total tokens), a sentence's tokens
   being its words and its ``EOS`` (:func:`vae_tfp.data.store.token_counts`).
 """
@@ -45,6 +46,7 @@ from vae_tfp.metrics import (
     active_units,
     aggregate_posterior_metrics,
     bits_per_dim,
+    count_active,
     mean_and_standard_error,
     mutual_information_minibatch,
     perplexity,
@@ -109,9 +111,10 @@ def compute_metrics(
         passed["loc"], passed["log_var"], n_samples=n_mi_samples, seed=eval_seed
     )
     au, variances = active_units(passed["loc"], threshold)
-    # He et al. 2019's convention: >= on the encoder's means (the same means as au's
-    # unless the method refines q(z|x), as SA-VAE).
-    au_he2019, encoder_variances = active_units(passed["encoder_loc"], threshold, strict=False)
+    # He et al. 2019's convention: >= on the means of the posterior the model uses, as their
+    # calc_au (the refined means in their SA-VAE scripts, text_sa.py and image_sa.py).
+    au_he2019 = count_active(variances, threshold, strict=False)
+    _, encoder_variances = active_units(passed["encoder_loc"], threshold)
     metrics.update(
         {
             "mi": aggregate["mi"],
@@ -177,9 +180,9 @@ def compute_metrics(
         "au": f"dims with Var_x(E_q[z_i|x]) > {threshold} (ddof=1, strict, Burda et al. 2016)",
         "au_threshold": threshold,
         "au_he2019": (
-            f"dims with Var_x(E_q[z_i|x]) >= {threshold} (ddof=1) on the encoder's means, "
-            "before any refinement: He et al. 2019's calc_au (jxhe/vae-lagging-encoder "
-            "cdc4eb9); the same means as au unless the method refines q(z|x)"
+            f"dims with Var_x(E_q[z_i|x]) >= {threshold} (ddof=1) on the same means as au: "
+            "He et al. 2019's calc_au (jxhe/vae-lagging-encoder cdc4eb9; their SA-VAE "
+            "scripts, branch sa-vae 66b3018, count the refined means)"
         ),
         "au_encoder_variances": (
             "Var_x of the encoder's means per dimension (ddof=1), before any refinement; "

@@ -136,7 +136,7 @@ def importance_weighted_pass(
         xb = tf.constant(x[start : start + batch_size])
         refinement_seed = tf.random.experimental.stateless_fold_in([seed, b], _REFINEMENT)
         loc, log_var = params_pass(xb, refinement_seed)
-        # The encoder's means, before a refinement (He et al. 2019 count AU on these).
+        # The encoder's means, before a refinement (au_encoder_variances).
         refined = model.posterior_refinement is not None
         out["encoder_loc"].append(encoder_pass(xb).numpy() if refined else loc.numpy())
         lse_parts, lse2_parts, rec_sum = [], [], 0.0

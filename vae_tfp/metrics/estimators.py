@@ -63,10 +63,11 @@ def active_units(
     al. 2019's code counts ``>=`` (``calc_au`` in ``image.py`` and ``text.py`` of
     jxhe/vae-lagging-encoder at commit cdc4eb9d9599a026bf277db74efc2ba1ec203b15:
     ``(au_var >= delta).sum()``, ``au_var`` the ddof-1 variance of ``model.encode_stats``,
-    the *encoder's* means), which differs only for variances exactly at the threshold.
-    Which means enter is the caller's choice: the suite's ``au`` takes the posterior the
-    model uses (SA-VAE: the refined means), ``au_he2019`` the encoder's
-    (:mod:`vae_tfp.evaluation.evaluate`).
+    the encoder's means), which differs only for variances exactly at the threshold. Their
+    SA-VAE scripts count the refined means (``calc_au`` through ``encoder.sa_forward`` in
+    ``text_sa.py`` and ``image_sa.py``, branch sa-vae, 66b3018). Which means enter is the
+    caller's choice: the suite's ``au`` and ``au_he2019`` take the posterior the model uses
+    (SA-VAE: the refined means; :mod:`vae_tfp.evaluation.evaluate`).
 
     Args:
         loc: Posterior means, [N, d].

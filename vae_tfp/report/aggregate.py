@@ -75,21 +75,19 @@ def _verdicts(payload: dict, informative_mi: float | None) -> list[str]:
 
 
 def he2019_active_units(payload: dict) -> float:
-    """He et al. 2019's active-unit count of one run (>= threshold on the encoder's means;
-    :func:`vae_tfp.metrics.active_units`): ``au_he2019`` of ``metrics.json``, or computed
-    from the recorded variances of files written before it existed (the encoder's are the
-    model's when no refinement is described); NaN when a refined run lacks them."""
+    """He et al. 2019's active-unit count of one run: >= threshold on the means of the
+    posterior the model uses (:func:`vae_tfp.metrics.active_units`; their SA-VAE scripts
+    count the refined means), from the recorded ``au_variances``, so that files written
+    before ``au_he2019`` existed, or when it counted an SA-VAE run's encoder means (until
+    2026-12-03), give the same count as new ones; ``au_he2019`` of a file without the
+    variances; NaN without either."""
     metrics, estimators = payload["metrics"], payload["estimators"]
-    if "au_he2019" in metrics:
+    variances = metrics.get("au_variances")
+    if variances is not None and "au_threshold" in estimators:
+        return float(np.sum(np.asarray(variances, np.float64) >= estimators["au_threshold"]))
+    if "au_he2019" in metrics and "posterior" not in estimators:
         return float(metrics["au_he2019"])
-    if "au_threshold" not in estimators:
-        return float("nan")
-    variances = metrics.get("au_encoder_variances")
-    if variances is None and "posterior" not in estimators:
-        variances = metrics.get("au_variances")
-    if variances is None:
-        return float("nan")
-    return float(np.sum(np.asarray(variances, np.float64) >= estimators["au_threshold"]))
+    return float("nan")
 
 
 def run_row(metrics_path: str | os.PathLike, informative_mi: float | None = None) -> dict:
@@ -164,7 +162,7 @@ def unit_rows(
             continue
         metrics, run = payload["metrics"], payload["run"]
         verdicts = _verdicts(payload, informative_mi)
-        # The encoder's means' variances (He et al. 2019's AU); NaN in older files.
+        # The encoder's means' variances, before a refinement; NaN in older files.
         encoder = metrics.get("au_encoder_variances", [float("nan")] * len(verdicts))
         for dim, verdict in enumerate(verdicts):
             rows.append(

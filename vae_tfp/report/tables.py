@@ -181,8 +181,8 @@ def published_caption(frame: pd.DataFrame, display: pd.DataFrame) -> str:
     if "au_he2019" in display:
         text += (
             f" au_he2019: He et al. 2019's count, Var_x E_q[z_i|x] ≥ {values('au_threshold')} "
-            "on the encoder's means (their code's calc_au), before any refinement of q(z|x) "
-            "(SA-VAE), where au counts > on the posterior the model uses."
+            "(their code's calc_au), where au counts >; both on the posterior the model uses "
+            "(SA-VAE: the refined means, as in He et al.'s SA-VAE scripts)."
         )
     if "mi_minibatch" in display and "mi_minibatch_size" in frame:
         sizes = sorted(frame["mi_minibatch_size"].dropna().unique())
