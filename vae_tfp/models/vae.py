@@ -109,8 +109,9 @@ class VAE(tf.Module):
         """(loc, log_var) of the encoder's q(z|x): after the posterior transform (BN-VAE,
         delta-VAE; part of the encoder in those papers' code), before any refinement.
 
-        He et al. 2019's active units are counted on these means (their ``encode_stats``);
-        for a model without a refinement they are :meth:`posterior_params`'s.
+        Their variances are recorded as ``au_encoder_variances``; for a model without a
+        refinement they are :meth:`posterior_params`'s. (He et al. 2019's ``calc_au`` counts
+        these means on master, the refined ones in their SA-VAE scripts.)
         """
         if getattr(self.encoder, "uses_batch_statistics", False):
             loc, log_var = self.encoder.params(x, training=training)
