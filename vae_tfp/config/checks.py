@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from vae_tfp.config.grid import blocks_naming, iter_runs
+from vae_tfp.config.grid import block_training, blocks_naming, iter_runs
 from vae_tfp.data.buckets import BATCHINGS
 from vae_tfp.data.registry import DATASETS
 from vae_tfp.declarations import non_finite_paths
@@ -197,20 +197,13 @@ def _batching_problems(config: Mapping[str, Any]) -> list[str]:
     batches group sentences by length), unknown values, ``n_buckets`` without buckets; for
     each dataset's settings and each grid block's settings for its datasets."""
     problems = []
-    settings = [
-        (name, "", {**config.get("training", {}), **((entry or {}).get("training") or {})})
-        for name, entry in config["datasets"].items()
+    settings = [(name, "", block_training(config, name)) for name in config["datasets"]]
+    settings += [
+        (name, f", grid block {index}", block_training(config, name, block))
+        for index, block in enumerate(config["grid"])
+        if block.get("training")
+        for name in block["datasets"]
     ]
-    for index, block in enumerate(config["grid"]):
-        if block.get("training"):
-            for name in block["datasets"]:
-                entry = config["datasets"].get(name) or {}
-                training = {
-                    **config.get("training", {}),
-                    **(entry.get("training") or {}),
-                    **block["training"],
-                }
-                settings.append((name, f", grid block {index}", training))
     for name, block_where, training in settings:
         if name not in DATASETS:
             continue  # _name_problems names it

@@ -89,20 +89,27 @@ def blocks_naming(config: Mapping[str, Any], key: RunKey) -> list[int]:
     ]
 
 
+def block_training(
+    config: Mapping[str, Any], dataset: str, block: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The training settings of ``dataset``'s runs in ``block`` (None: in no block of its
+    own): the experiment's, then the dataset's, then the block's, each overriding the one
+    before key by key."""
+    entry = config.get("datasets", {}).get(dataset) or {}
+    training = _merge(config.get("training") or {}, entry.get("training"))
+    return _merge(training, (block or {}).get("training"))
+
+
 def run_training(config: Mapping[str, Any], key: RunKey) -> dict[str, Any]:
-    """The training settings of one run: the experiment's, then its dataset's, then those of
-    the grid block that makes it (the checks reject blocks that make one run with different
-    settings), each overriding the one before key by key.
+    """The training settings of one run: :func:`block_training` of the first grid block that
+    makes it (the checks reject blocks that make one run with different settings).
 
     A block's ``training`` serves methods whose authors' scripts train differently from the
     rest of their dataset's rows (config/paper.yaml: He et al.'s SA-VAE script halves its rate
     from the first epoch, their text.py from the 16th).
     """
-    entry = config.get("datasets", {}).get(key.dataset) or {}
-    training = _merge(config.get("training") or {}, entry.get("training"))
-    for index in blocks_naming(config, key)[:1]:
-        training = _merge(training, config["grid"][index].get("training"))
-    return training
+    blocks = blocks_naming(config, key)
+    return block_training(config, key.dataset, config["grid"][blocks[0]] if blocks else None)
 
 
 def dataset_options(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
