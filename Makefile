@@ -18,9 +18,11 @@
 #                     of hours each on 2 cores; resumes where it stopped), then its table
 #                     embedded in docs/reproduction.md, an excerpt in README.md, and its
 #                     HTML report in results/ptb-li2019/report.html
-# make ptb-interim    while those runs are under way: the table of the ones evaluated so
-#                     far (its caption names the runs still missing), embedded in
-#                     docs/reproduction.md until `make ptb` replaces it; trains nothing
+# make ptb-interim    while those runs are under way: copies the evaluated runs' records
+#                     (metrics, history, config, logs; no weights) to records/ptb-li2019,
+#                     which is committed, and embeds in docs/reproduction.md the table of
+#                     every run recorded so far, on this machine or an earlier one (its
+#                     caption names the runs still missing); trains nothing
 # make real-small     binarized MNIST and short PTB sentences with small models
 #                     (config/real-small.yaml: 10 runs, minutes on 2 cores), then its two
 #                     tables embedded in docs/datasets.md
@@ -127,10 +129,14 @@ ptb: $(STAMP)
 		--drop-columns decoder,rec,marginal_kl,informative_units
 	$(BIN)/snakemake --configfile config/ptb.yaml --report results/ptb-li2019/report.html
 
+# The campaign outlives its machines: the evaluated runs' records (no weights) go to
+# records/ptb-li2019, committed, and the interim table is built from them.
 ptb-interim: $(STAMP)
-	$(BIN)/python -m vae_tfp interim-tables results/ptb-li2019 --configfile config/ptb.yaml
+	if [ -d results/ptb-li2019/runs ]; then $(BIN)/python -m vae_tfp record-runs \
+		results/ptb-li2019 records/ptb-li2019 --configfile config/ptb.yaml; fi
+	$(BIN)/python -m vae_tfp interim-tables records/ptb-li2019 --configfile config/ptb.yaml
 	$(BIN)/python tools/embed_generated.py docs/reproduction.md ptb-table \
-		results/ptb-li2019/tables/interim/datasets/ptb.md
+		records/ptb-li2019/tables/interim/datasets/ptb.md
 
 real-small: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/real-small.yaml --rerun-incomplete

@@ -8,6 +8,7 @@
                                 [--informative-mi NATS] [--code-versions mark|refuse]
                                 METRICS.json [METRICS.json ...]
     python -m vae_tfp interim-tables RESULTS [--configfile FILE]
+    python -m vae_tfp record-runs RESULTS RECORDS [--configfile FILE]
     python -m vae_tfp landing-page --summary CSV --template RST --output RST
     python -m vae_tfp dataset-table --summary CSV --dataset D --output-dir DIR
                                     [--published-conventions]

@@ -1,5 +1,6 @@
-"""The tables and pages of an experiment: ``aggregate``, ``landing-page``, ``dataset-table``,
-``statistics``, ``collapse-page``, ``reproduction`` and ``ablation``
+"""The tables and pages of an experiment: ``aggregate``, ``interim-tables``, ``record-runs``,
+``landing-page``, ``dataset-table``, ``statistics``, ``collapse-page``, ``reproduction`` and
+``ablation``
 (``workflows/rules/aggregate.smk``, ``report.smk``)."""
 
 from __future__ import annotations
@@ -25,22 +26,45 @@ def _aggregate(args: argparse.Namespace) -> None:
     logging.info("aggregated %d runs -> %s", len(args.metrics), ", ".join(map(str, paths)))
 
 
-def _interim_tables(args: argparse.Namespace) -> None:
+def _experiment_config(args: argparse.Namespace, command: str) -> dict:
+    """The config of ``--configfile``, else the one in config/ whose experiment is the
+    results folder's name."""
     from vae_tfp.config import load_experiment_config
-    from vae_tfp.report.interim import write_interim_tables
     from vae_tfp.status import find_config
 
     configfile = args.configfile or find_config(args.results)
     if configfile is None:
         raise SystemExit(
-            f"interim-tables: no config in config/ has experiment {args.results.name!r}; "
+            f"{command}: no config in config/ has experiment {args.results.name!r}; "
             "pass the experiment's config with --configfile"
         )
+    return load_experiment_config(configfile)
+
+
+def _interim_tables(args: argparse.Namespace) -> None:
+    from vae_tfp.report.interim import write_interim_tables
+
+    config = _experiment_config(args, "interim-tables")
     try:
-        paths = write_interim_tables(args.results, load_experiment_config(configfile))
+        paths = write_interim_tables(args.results, config)
     except ValueError as error:  # no run evaluated yet: say so, without a traceback
         raise SystemExit(f"interim-tables: {error}") from None
     logging.info("interim tables of %s -> %s", args.results, ", ".join(map(str, paths)))
+
+
+def _record_runs(args: argparse.Namespace) -> None:
+    from vae_tfp.report.records import record_runs
+
+    config = _experiment_config(args, "record-runs")
+    if not (args.results / "runs").is_dir():
+        raise SystemExit(f"record-runs: {args.results} has no runs/ folder: nothing to record")
+    outcome = record_runs(args.results, args.records, config)
+    logging.info(
+        "records of %s -> %s: %d written, %d unchanged, %d runs without a current evaluation",
+        args.results,
+        args.records,
+        *(len(outcome[k]) for k in ("written", "unchanged", "not_current")),
+    )
 
 
 def _landing_page(args: argparse.Namespace) -> None:
@@ -159,6 +183,29 @@ def register(commands: argparse._SubParsersAction) -> None:
         "RESULTS's name)",
     )
     interim.set_defaults(func=_interim_tables)
+
+    records = commands.add_parser(
+        "record-runs",
+        help="copy the evaluated runs' metrics, histories, configs and logs (no weights) "
+        "into a records folder kept in the repository",
+        description="Copies every run of the config's grid whose metrics.json is current "
+        "(as interim-tables decides) from RESULTS/runs/ to RECORDS/runs/ in the same layout, "
+        "without checkpoint weights or resume states (vae_tfp.report.records.RECORD_FILES). "
+        "A record is replaced only by a complete new copy; records of runs no longer under "
+        "RESULTS are kept. interim-tables RECORDS builds the tables from them.",
+    )
+    records.add_argument(
+        "results", type=Path, help="the experiment folder, e.g. results/ptb-li2019"
+    )
+    records.add_argument("records", type=Path, help="the records folder, e.g. records/ptb-li2019")
+    records.add_argument(
+        "--configfile",
+        type=Path,
+        default=None,
+        help="the experiment config (default: the one in config/ whose experiment is "
+        "RESULTS's name)",
+    )
+    records.set_defaults(func=_record_runs)
 
     landing = commands.add_parser(
         "landing-page", help="the HTML report's landing page with the runs' code versions"

@@ -1,0 +1,129 @@
+"""Run records: the evaluated runs' small files copied into a folder kept in the
+repository, from which the interim tables are the same as from the results."""
+
+import json
+import shutil
+
+import pytest
+from test_interim import _config, _evaluate
+
+from vae_tfp.cli import main
+from vae_tfp.config import RunKey
+from vae_tfp.report import records as records_module
+from vae_tfp.report.interim import write_interim_tables
+from vae_tfp.report.records import record_runs
+from vae_tfp.status import run_folder
+
+VANILLA_0 = RunKey("digits", "mlp", "vanilla", 0)
+
+
+def _with_training_files(run_dir):
+    """Gives an evaluated run folder the files training leaves beside metrics.json, weights
+    and a pretraining run included, all older than metrics.json."""
+    for name in ("run_config.json", "history.csv", "train.log", "checkpoint/best.json"):
+        (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir / name).write_text(f"{name} of {run_dir.name}")
+    (run_dir / "checkpoint" / "best.data-00000-of-00001").write_bytes(b"weights")
+    (run_dir / "pretrain" / "checkpoint").mkdir(parents=True)
+    (run_dir / "pretrain" / "history.csv").write_text("epoch\n1\n")
+    (run_dir / "pretrain" / "checkpoint" / "best.index").write_bytes(b"weights")
+    metrics = run_dir / "metrics.json"
+    metrics.write_text(metrics.read_text())  # written last, as evaluation does
+    return run_dir
+
+
+def _rows(table):
+    return [line for line in table.read_text().splitlines() if line.startswith("|")]
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_records_keep_the_current_runs_without_weights_and_give_the_same_tables(tmp_path):
+    config = _config()
+    results, records = tmp_path / "results" / "t", tmp_path / "records" / "t"
+    _with_training_files(_evaluate(results, config, "vanilla", 0, -20.0).parent)
+    _evaluate(results, config, "beta_0.5", 1, -21.0)
+    stale = _evaluate(results, config, "vanilla", 1, -22.0)
+    payload = json.loads(stale.read_text())
+    payload["config"]["training"]["epochs"] = 3
+    stale.write_text(json.dumps(payload))
+
+    outcome = record_runs(results, records, config)
+
+    assert sorted(outcome["written"]) == sorted([VANILLA_0, RunKey("digits", "mlp", "beta_0.5", 1)])
+    assert len(outcome["not_current"]) == 3  # the stale run and two never evaluated
+    assert _files(run_folder(records, VANILLA_0)) == [
+        "checkpoint/best.json",
+        "history.csv",
+        "metrics.json",
+        "pretrain/history.csv",
+        "run_config.json",
+        "train.log",
+    ]
+    assert not run_folder(records, RunKey("digits", "mlp", "vanilla", 1)).exists()
+    write_interim_tables(results, config)
+    write_interim_tables(records, config)
+    # The same rows; the captions differ (the records do not hold the stale run, so they
+    # list it as not evaluated where the results list it as left out) and summary.csv's
+    # run folders.
+    for table in ("summary.md", "datasets/digits.md"):
+        made_here = _rows(records / "tables" / "interim" / table)
+        assert len(made_here) == 4 and made_here == _rows(results / "tables" / "interim" / table)
+
+
+def test_records_outlive_their_results_and_follow_a_new_evaluation(tmp_path):
+    config = _config()
+    results, records = tmp_path / "results" / "t", tmp_path / "records" / "t"
+    _evaluate(results, config, "vanilla", 0, -20.0)
+    _evaluate(results, config, "beta_0.5", 0, -21.0)
+    record_runs(results, records, config)
+    again = record_runs(results, records, config)
+    assert again["written"] == [] and len(again["unchanged"]) == 2
+
+    shutil.rmtree(run_folder(results, VANILLA_0))  # the machine that ran it is gone
+    _evaluate(results, config, "beta_0.5", 0, -19.0)  # evaluated again
+    outcome = record_runs(results, records, config)
+
+    assert VANILLA_0 in outcome["not_current"]
+    assert json.loads((run_folder(records, VANILLA_0) / "metrics.json").read_text())
+    assert outcome["written"] == [RunKey("digits", "mlp", "beta_0.5", 0)]
+    beta = json.loads((run_folder(records, outcome["written"][0]) / "metrics.json").read_text())
+    assert beta["metrics"]["elbo"] == -19.0
+    assert sorted(p.name for p in run_folder(records, VANILLA_0).parent.parent.iterdir()) == [
+        "beta_0.5",
+        "vanilla",
+    ]
+
+
+def test_a_failed_copy_leaves_the_older_record_as_it_was(tmp_path, monkeypatch):
+    config = _config()
+    results, records = tmp_path / "results" / "t", tmp_path / "records" / "t"
+    _with_training_files(_evaluate(results, config, "vanilla", 0, -20.0).parent)
+    record_runs(results, records, config)
+    before = (run_folder(records, VANILLA_0) / "metrics.json").read_bytes()
+    _evaluate(results, config, "vanilla", 0, -18.0)
+    copied = []
+
+    def copy_then_fail(source, target):
+        if copied:
+            raise OSError("disk full")
+        copied.append(source)
+        shutil.copyfile(source, target)
+
+    monkeypatch.setattr(records_module.shutil, "copy2", copy_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        record_runs(results, records, config)
+
+    record = run_folder(records, VANILLA_0)
+    assert (record / "metrics.json").read_bytes() == before
+    assert "history.csv" in _files(record)
+    assert [p.name for p in record.parent.iterdir()] == ["seed0"]  # no staging left behind
+
+
+def test_the_command_refuses_a_folder_without_runs(tmp_path, capsys):
+    config = tmp_path / "t.yaml"
+    config.write_text(json.dumps(_config()))
+    with pytest.raises(SystemExit, match="has no runs/ folder: nothing to record"):
+        main(["record-runs", str(tmp_path / "t"), str(tmp_path / "r"), "--configfile", str(config)])

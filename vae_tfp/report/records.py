@@ -1,0 +1,109 @@
+"""Run records: the small files of a campaign's evaluated runs, kept in the repository.
+
+A paper-scale campaign (``config/ptb.yaml``: days of CPU) outlives the machine it runs on;
+its run folders live outside the work tree and go with the machine. ``python -m vae_tfp
+record-runs`` copies each run whose evaluation is current (:func:`evaluation_state`) into
+``records/{experiment}/runs/...``, the same layout as ``results/{experiment}/runs/...``,
+without the weights: the test metrics, the per-epoch history, the run config, the train
+and evaluation logs, the training sessions and the best checkpoint's summary (its
+pretraining run's too). ``interim-tables`` reads a records folder as it reads a results
+folder, so the tables of a campaign can be built from the runs of every machine it ran on,
+each number traceable to a committed ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from vae_tfp.config import RunKey, iter_runs
+from vae_tfp.report.interim import evaluation_state
+from vae_tfp.run_files import PRETRAIN_DIR
+from vae_tfp.status import run_folder
+
+# A run folder's files that a record keeps (paths inside the run folder); the rest
+# (checkpoint weights, resume states) is large and only needed to train or evaluate again.
+RUN_RECORD_FILES = (
+    "metrics.json",
+    "run_config.json",
+    "history.csv",
+    "training_sessions.json",
+    "train.log",
+    "evaluate.log",
+    "checkpoint/best.json",
+    "checkpoint/code_version.json",
+)
+RECORD_FILES = RUN_RECORD_FILES + tuple(
+    f"{PRETRAIN_DIR}/{name}" for name in RUN_RECORD_FILES if name != "metrics.json"
+)
+
+
+def _same_record(source: Path, record: Path) -> bool:
+    """Whether ``record`` holds exactly the record files that ``source`` holds."""
+    for name in RECORD_FILES:
+        here, there = source / name, record / name
+        if here.is_file() != there.is_file():
+            return False
+        if here.is_file() and not filecmp.cmp(here, there, shallow=False):
+            return False
+    return True
+
+
+def _copy_record(source: Path, record: Path) -> None:
+    """Writes the record of run folder ``source`` to ``record``, replacing an older one only
+    once the new one is complete (a failed copy leaves the older record as it was)."""
+    record.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{record.name}-", dir=record.parent))
+    try:
+        for name in RECORD_FILES:
+            if (source / name).is_file():
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source / name, staging / name)
+        if record.exists():
+            retired = record.with_name(f".{record.name}-replaced")
+            shutil.rmtree(retired, ignore_errors=True)
+            record.rename(retired)
+            staging.rename(record)
+            shutil.rmtree(retired)
+        else:
+            staging.rename(record)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def record_runs(
+    results: str | Path, records: str | Path, config: Mapping[str, Any]
+) -> dict[str, list[RunKey]]:
+    """Copies the record of every grid run evaluated under ``results`` into ``records``.
+
+    Only runs whose ``metrics.json`` is current for the grid (the run config it records is
+    the one the grid resolves to, and no training output is newer) are copied; a record
+    whose run is not in ``results`` any more (another machine's) is kept as it is.
+
+    Args:
+        results: The experiment's results folder, e.g. ``results/ptb-li2019``.
+        records: Its records folder, e.g. ``records/ptb-li2019``.
+        config: The experiment config, whose grid says which runs to look for.
+
+    Returns:
+        The grid's runs by what happened to them: ``written`` (new or changed record),
+        ``unchanged`` (the record already held these files) and ``not_current`` (no current
+        evaluation under ``results``; any record of it is left alone).
+    """
+    results, records = Path(results), Path(records)
+    outcome: dict[str, list[RunKey]] = {"written": [], "unchanged": [], "not_current": []}
+    for key in iter_runs(config):
+        if evaluation_state(results, config, key) != "current":
+            outcome["not_current"].append(key)
+            continue
+        source, record = run_folder(results, key), run_folder(records, key)
+        if record.is_dir() and _same_record(source, record):
+            outcome["unchanged"].append(key)
+            continue
+        _copy_record(source, record)
+        outcome["written"].append(key)
+    return outcome
