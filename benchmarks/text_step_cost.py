@@ -8,8 +8,9 @@ SGD with the gradient norm clipped at 5, in the ``keras`` parameterization on bo
 values, drops three bias additions and halves the z-to-state layer, not the LSTM and
 softmax work that a step's time is made of), trained by
 
-- the suite: ``vae_tfp.models.build_vae`` and the train loop's step (``VAE.forward`` under
-  a ``GradientTape``, global-norm clip, ``tf_keras`` SGD), in one ``tf.function``;
+- the suite: ``vae_tfp.models.build_vae`` and the train loop's own step
+  (``vae_tfp.training.steps.make_train_step``: the plain VAE's loss under a
+  ``GradientTape``, the global-norm clip at 5 and SGD), in one ``tf.function``;
 - optionally the suite at an earlier commit (``--baseline REV``: that commit's
   ``vae_tfp/models/sequence.py``, the model code before a speed change);
 - the PyTorch eager peer of ``benchmarks/text_vae_torch.py`` (the ``bench`` extra).
@@ -74,8 +75,10 @@ def suite_step(vocab_size: int, steps: int, sequence_module=None):
     import tensorflow as tf
     import tf_keras
 
+    from vae_tfp.methods import build_method
     from vae_tfp.models import build_vae
     from vae_tfp.models.vae import VAE
+    from vae_tfp.training.steps import make_train_step
 
     tf_keras.utils.set_random_seed(0)
     if sequence_module is None:
@@ -85,21 +88,22 @@ def suite_step(vocab_size: int, steps: int, sequence_module=None):
         options = {k: v for k, v in DECODER.items() if k != "type"}
         decoder = sequence_module.LSTMDecoder(LATENT, (steps,), "tokens", vocab_size, **options)
         vae = VAE(encoder, decoder, LATENT)
-    variables = vae.trainable_variables
-    optimizer = tf_keras.optimizers.SGD(1.0)
-    optimizer.build(variables)
-    sampler = tf.random.Generator.from_seed(1)
-
-    # One trace per batch shape (static shapes, as the code before #25 needs; warm-up traces).
-    @tf.function(reduce_retracing=False)
-    def train(x):  # the loop's step (vae_tfp/training/loop.py) for the plain VAE
-        seed = tf.cast(sampler.make_seeds(1)[:, 0], tf.int32)
-        with tf.GradientTape() as tape:
-            out = vae.forward(x, seed, training=True)
-            loss = -tf.reduce_mean(out.rec) + tf.reduce_mean(out.kl)
-        grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 5.0)
-        optimizer.apply_gradients(zip(grads, variables, strict=True))
-        return loss
+    parts = [vae.encoder.trainable_variables, vae.decoder.trainable_variables]
+    optimizers = [tf_keras.optimizers.SGD(1.0), tf_keras.optimizers.SGD(1.0)]
+    for part, optimizer in zip(parts, optimizers, strict=True):
+        optimizer.build(part)
+    # The loop's joint step (vae_tfp/training/loop.py) for the plain VAE: loss, gradients,
+    # the clip at 5 and SGD, as make_train_step does it (one trace per batch shape).
+    step_fn = make_train_step(
+        vae,
+        build_method({"method": "vanilla"}),
+        (parts[0], optimizers[0]),
+        (parts[1], optimizers[1]),
+        step=tf.Variable(0, dtype=tf.int64),
+        sampler=tf.random.Generator.from_seed(1),
+        clip_norm=5.0,
+    )
+    train = tf.function(lambda x: step_fn(x)["loss"], reduce_retracing=False)
 
     return lambda x: float(train(tf.constant(x, tf.int32)))
 

@@ -9,12 +9,14 @@ own ``tf.function`` returning the loss and its gradients:
 - ``decoder lstm``: embedding, dropout, z joined, initial state, LSTM, dropout;
 - ``softmax``: output layer and log p(x_t | ...) summed over the sentences' positions, on
   given LSTM outputs;
-- ``update``: global-norm clip at 5 and SGD on gradients of the model's shapes;
-- ``step``: the whole train step (``VAE.forward``, gradients, clip, SGD).
+- ``update``: global-norm clip at 5 and SGD on the step's own gradients (the embeddings'
+  sparse), as the train step does it (``vae_tfp.training.steps.scaled_sgd_update``);
+- ``step``: the loss of the whole step and its gradients (``VAE.forward`` under a tape).
 
 Each part is timed as the suite computes it and as the ``tf_keras`` reference computes it
-(the LSTM layers' own call, the masked Categorical over every position), the two
-alternated in every round (``update`` and ``step`` have no reference). Batches: ``equal``
+(the LSTM layers' own call, the masked Categorical over every position,
+``tf.clip_by_global_norm`` then ``apply_gradients``), the two alternated in every round
+(``step`` has no reference). Batches: ``equal``
 (every sentence of length ``--length``) and ``padded`` (PTB-like lengths, padded to 83).
 
     python benchmarks/text_step_profile.py [--threads 2] [--rounds 5] [--length 22]
@@ -60,6 +62,7 @@ def parts(tf, vae, x, reference: bool):
     import tf_keras
 
     from vae_tfp.models.tokens import token_log_prob, valid_positions
+    from vae_tfp.training.steps import global_clip_factor, scaled_sgd_update
 
     encoder, decoder = vae.encoder, vae.decoder
     x = tf.constant(x)
@@ -107,25 +110,30 @@ def parts(tf, vae, x, reference: bool):
         labels = tf.gather_nd(tf.transpose(x), positions)
         return -tf.reduce_sum(tfp.distributions.Categorical(logits).log_prob(labels))
 
-    grads = [tf.zeros_like(v) + 1e-3 for v in variables]
-
-    @tf.function
-    def update():
-        clipped, _ = tf.clip_by_global_norm(grads, 5.0)
-        optimizer.apply_gradients(zip(clipped, variables, strict=True))
-        return tf.constant(0.0), clipped
-
     def step_loss():
         out = vae.forward(x, seed, training=True)
         return -tf.reduce_mean(out.elbo)
+
+    step = graded(step_loss, variables)
+    _, grads = step()  # the step's own gradients: the embeddings' are sparse
+
+    @tf.function
+    def update():
+        if reference:
+            clipped, _ = tf.clip_by_global_norm(grads, 5.0)
+            optimizer.apply_gradients(zip(clipped, variables, strict=True))
+        else:
+            scaled_sgd_update(optimizer, variables, grads, global_clip_factor(grads, 5.0))
+        return tf.constant(0.0), optimizer.iterations
 
     timed = {
         "encoder": graded(encoder_loss, encoder.trainable_variables),
         "decoder lstm": graded(lstm_loss, decoder.trainable_variables),
         "softmax": graded(softmax_loss, decoder.head.trainable_variables),
+        "update": update,
     }
     if not reference:
-        timed.update(update=update, step=graded(step_loss, variables))
+        timed["step"] = step
     return timed
 
 

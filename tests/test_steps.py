@@ -9,7 +9,12 @@ import tf_keras
 
 from vae_tfp.methods import build_method
 from vae_tfp.models import build_vae
-from vae_tfp.training.steps import make_train_step
+from vae_tfp.training.steps import (
+    global_clip_factor,
+    is_plain_sgd,
+    make_train_step,
+    scaled_sgd_update,
+)
 
 CLIP, RATE = 1e-3, 1.0  # a norm far below the gradients', so clipping acts
 
@@ -95,3 +100,62 @@ def test_the_trainer_clips_every_step_over_the_whole_model(tmp_path, monkeypatch
     }
     for _, _, clip_variables in calls:
         assert {v.ref() for v in clip_variables} == model_variables
+
+
+def _sgd_case(norm_scale):
+    """Two variables, a dense gradient and a sparse one with a repeated row, scaled so that
+    the global norm is norm_scale times the reference's."""
+    rng = np.random.default_rng(1)
+    dense = tf.Variable(rng.normal(size=(4, 3)).astype(np.float32))
+    table = tf.Variable(rng.normal(size=(6, 2)).astype(np.float32))
+    grads = [
+        tf.constant(norm_scale * rng.normal(size=(4, 3)).astype(np.float32)),
+        tf.IndexedSlices(
+            tf.constant(norm_scale * rng.normal(size=(3, 2)).astype(np.float32)),
+            tf.constant([5, 1, 5]),
+            tf.constant([6, 2]),
+        ),
+    ]
+    return [dense, table], grads
+
+
+@pytest.mark.parametrize("norm_scale", [10.0, 0.01])  # clipped, and below the bound
+def test_the_scaled_sgd_update_is_clipping_then_sgd(norm_scale):
+    """w -= lr * factor * g equals tf.clip_by_global_norm then tf_keras SGD, for dense
+    gradients and sparse ones with a repeated row (both summed into it)."""
+    clip, rate = 1.0, 0.3
+    variables, grads = _sgd_case(norm_scale)
+    reference_variables = [tf.Variable(v) for v in variables]
+    reference = tf_keras.optimizers.SGD(rate)
+    clipped, norm = tf.clip_by_global_norm(grads, clip)
+    reference.apply_gradients(zip(clipped, reference_variables, strict=True))
+    optimizer = tf_keras.optimizers.SGD(rate)
+    assert is_plain_sgd(optimizer)
+
+    factor = global_clip_factor(grads, clip)
+    scaled_sgd_update(optimizer, variables, grads, factor)
+
+    assert float(factor) == pytest.approx(min(1.0, clip / float(norm)), rel=1e-6)
+    for variable, expected in zip(variables, reference_variables, strict=True):
+        np.testing.assert_allclose(variable.numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)
+    assert int(optimizer.iterations) == int(reference.iterations) == 1
+
+
+def test_the_scaled_sgd_update_keeps_clippings_edge_cases():
+    """A variable without gradient stays; a non-finite norm gives NaN, as
+    tf.clip_by_global_norm does; optimizers with more than w -= lr * g are not plain SGD."""
+    variables, grads = _sgd_case(1.0)
+    before = variables[1].numpy().copy()
+    scaled_sgd_update(tf_keras.optimizers.SGD(0.1), variables, [grads[0], None], tf.constant(1.0))
+    np.testing.assert_array_equal(variables[1].numpy(), before)
+    infinite = [tf.constant([np.inf, 1.0], tf.float32)]
+    assert np.isnan(float(global_clip_factor(infinite, 5.0)))
+    assert np.isnan(float(tf.clip_by_global_norm(infinite, 5.0)[0][0][1]))
+    assert float(global_clip_factor([tf.zeros(3)], 5.0)) == 1.0
+    for other in (
+        tf_keras.optimizers.SGD(0.1, momentum=0.9),
+        tf_keras.optimizers.SGD(0.1, weight_decay=1e-4),
+        tf_keras.optimizers.SGD(0.1, clipnorm=1.0),
+        tf_keras.optimizers.Adam(0.1),
+    ):
+        assert not is_plain_sgd(other)
