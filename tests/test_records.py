@@ -2,6 +2,7 @@
 repository, from which the interim tables are the same as from the results."""
 
 import json
+import os
 import shutil
 
 import pytest
@@ -10,7 +11,7 @@ from test_interim import _config, _evaluate
 from vae_tfp.cli import main
 from vae_tfp.config import RunKey
 from vae_tfp.report import records as records_module
-from vae_tfp.report.interim import write_interim_tables
+from vae_tfp.report.interim import evaluation_state, write_interim_tables
 from vae_tfp.report.records import record_runs
 from vae_tfp.status import run_folder
 
@@ -55,7 +56,6 @@ def test_records_keep_the_current_runs_without_weights_and_give_the_same_tables(
     assert sorted(outcome["written"]) == sorted([VANILLA_0, RunKey("digits", "mlp", "beta_0.5", 1)])
     assert len(outcome["not_current"]) == 3  # the stale run and two never evaluated
     assert _files(run_folder(records, VANILLA_0)) == [
-        "checkpoint/best.json",
         "history.csv",
         "metrics.json",
         "pretrain/history.csv",
@@ -120,6 +120,20 @@ def test_a_failed_copy_leaves_the_older_record_as_it_was(tmp_path, monkeypatch):
     assert (record / "metrics.json").read_bytes() == before
     assert "history.csv" in _files(record)
     assert [p.name for p in record.parent.iterdir()] == ["seed0"]  # no staging left behind
+
+
+def test_a_record_stays_current_whatever_order_a_checkout_writes_its_files_in(tmp_path):
+    """git sets no file times: a record's metrics.json may be older than its other files."""
+    config = _config()
+    results, records = tmp_path / "results" / "t", tmp_path / "records" / "t"
+    _with_training_files(_evaluate(results, config, "vanilla", 0, -20.0).parent)
+    record_runs(results, records, config)
+    record = run_folder(records, VANILLA_0)
+    for path in record.rglob("*"):
+        os.utime(path, (2e9, 2e9))
+    os.utime(record / "metrics.json", (1e9, 1e9))
+
+    assert evaluation_state(records, config, VANILLA_0) == "current"
 
 
 def test_the_command_refuses_a_folder_without_runs(tmp_path, capsys):

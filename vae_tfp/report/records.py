@@ -5,10 +5,10 @@ its run folders live outside the work tree and go with the machine. ``python -m 
 record-runs`` copies each run whose evaluation is current (:func:`evaluation_state`) into
 ``records/{experiment}/runs/...``, the same layout as ``results/{experiment}/runs/...``,
 without the weights: the test metrics, the per-epoch history, the run config, the train
-and evaluation logs, the training sessions and the best checkpoint's summary (its
-pretraining run's too). ``interim-tables`` reads a records folder as it reads a results
-folder, so the tables of a campaign can be built from the runs of every machine it ran on,
-each number traceable to a committed ``metrics.json``.
+and evaluation logs and the training sessions (its pretraining run's too).
+``interim-tables`` reads a records folder as it reads a results folder, so the tables of a
+campaign can be built from the runs of every machine it ran on, each number traceable to a
+committed ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from vae_tfp.status import run_folder
 
 # A run folder's files that a record keeps (paths inside the run folder); the rest
 # (checkpoint weights, resume states) is large and only needed to train or evaluate again.
+# Nothing of checkpoint/: metrics.json already holds best.json ("training") and
+# code_version.json ("code_versions"), and a checkpoint file that a git checkout writes
+# after metrics.json would make evaluation_state call the record stale (a retraining).
 RUN_RECORD_FILES = (
     "metrics.json",
     "run_config.json",
@@ -34,8 +37,6 @@ RUN_RECORD_FILES = (
     "training_sessions.json",
     "train.log",
     "evaluate.log",
-    "checkpoint/best.json",
-    "checkpoint/code_version.json",
 )
 RECORD_FILES = RUN_RECORD_FILES + tuple(
     f"{PRETRAIN_DIR}/{name}" for name in RUN_RECORD_FILES if name != "metrics.json"
