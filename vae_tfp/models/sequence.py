@@ -45,6 +45,7 @@ from vae_tfp.models.recurrent import (
 from vae_tfp.models.text_layers import text_parameterization
 from vae_tfp.models.tokens import (
     blocked_logits,
+    categorical_log_prob,
     check_tokens,
     cut_to_longest,
     flatten_pair,
@@ -297,7 +298,7 @@ class LSTMDecoder(tf.Module):
             rows, labels = tf.gather_nd(out, positions), tf.gather_nd(tokens, positions)
             keep, sentence = None, positions[:, 1]
         logits = self._output_logits(rows, tf.gather(z, sentence) if self.skip else None)
-        log_p = tfd.Categorical(logits=logits).log_prob(labels)
+        log_p = categorical_log_prob(logits, labels)
         if keep is not None:
             log_p = tf.where(keep, log_p, 0.0)
         return tf.math.unsorted_segment_sum(log_p, sentence, batch)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tensorflow.python.framework import config as tf_framework_config
+from tensorflow.python.ops import gen_nn_ops
 
 from vae_tfp.data.store import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from vae_tfp.models.recurrent import in_xla_context
@@ -49,6 +51,32 @@ def token_log_prob(logits: tf.Tensor, tokens: tf.Tensor) -> tf.Tensor:
         reinterpreted_batch_ndims=1,
     )
     return likelihood.log_prob(tf.where(valid, tokens, PAD_ID))
+
+
+def categorical_log_prob(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """log softmax(logits)[label] of each row: ``tfd.Categorical(logits).log_prob(labels)``.
+
+    Computed by TensorFlow's fused ``SparseSoftmaxCrossEntropyWithLogits`` kernel, which
+    returns the gradient (softmax - one-hot) with the loss in one pass over the logits, and
+    whose registered gradient also serves second derivatives. With op determinism on,
+    ``tf.nn.sparse_softmax_cross_entropy_with_logits`` (and so TFP) bypasses that kernel for
+    ``log_softmax`` + ``gather``, several passes over [N, V] in both directions, because
+    the GPU kernel is not deterministic; the CPU kernel reduces each row in one thread in a
+    fixed order, so it is used whenever no GPU is visible, and the bypass otherwise.
+
+    Args:
+        logits: [N, V].
+        labels: Class ids [N], in [0, V).
+
+    Returns:
+        [N] log-probabilities in nats.
+    """
+    labels = tf.cast(labels, tf.int32)
+    if tf_framework_config.is_op_determinism_enabled() and tf.config.list_logical_devices(
+        "GPU"
+    ):
+        return -tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+    return -gen_nn_ops.sparse_softmax_cross_entropy_with_logits(logits, labels)[0]
 
 
 def blocked_logits(vocab_size: int) -> tf.Tensor:
