@@ -122,6 +122,41 @@ def test_a_failed_copy_leaves_the_older_record_as_it_was(tmp_path, monkeypatch):
     assert [p.name for p in record.parent.iterdir()] == ["seed0"]  # no staging left behind
 
 
+def test_a_replacement_stopped_between_its_renames_puts_the_older_record_back(
+    tmp_path, monkeypatch
+):
+    """A stop after the older record is renamed aside and before the new one takes its
+    place leaves no record; the next call puts the older one back, also for a run that is
+    no longer under results (another machine's)."""
+    config = _config()
+    results, records = tmp_path / "results" / "t", tmp_path / "records" / "t"
+    _with_training_files(_evaluate(results, config, "vanilla", 0, -20.0).parent)
+    record_runs(results, records, config)
+    before = _files(run_folder(records, VANILLA_0))
+    older = (run_folder(records, VANILLA_0) / "metrics.json").read_bytes()
+    _evaluate(results, config, "vanilla", 0, -18.0)
+    real_rename = records_module.Path.rename
+
+    def stop_after_retiring(self, target):
+        moved = real_rename(self, target)
+        if target.name.endswith("-replaced"):
+            raise KeyboardInterrupt
+        return moved
+
+    monkeypatch.setattr(records_module.Path, "rename", stop_after_retiring)
+    with pytest.raises(KeyboardInterrupt):
+        record_runs(results, records, config)
+    monkeypatch.undo()
+    record = run_folder(records, VANILLA_0)
+    assert not record.exists()
+
+    shutil.rmtree(results)  # the run is gone from this machine: nothing to copy anew
+    assert VANILLA_0 in record_runs(results, records, config)["not_current"]
+    assert _files(record) == before
+    assert (record / "metrics.json").read_bytes() == older
+    assert [p.name for p in record.parent.iterdir()] == ["seed0"]
+
+
 def test_a_record_stays_current_whatever_order_a_checkout_writes_its_files_in(tmp_path):
     """git sets no file times: a record's metrics.json may be older than its other files."""
     config = _config()

@@ -54,6 +54,21 @@ def _same_record(source: Path, record: Path) -> bool:
     return True
 
 
+def _retired(record: Path) -> Path:
+    """Where :func:`_copy_record` keeps an older record between its two renames."""
+    return record.with_name(f".{record.name}-replaced")
+
+
+def _put_back_retired(record: Path) -> bool:
+    """Puts back an older record that a replacement stopped between its two renames left
+    retired (the record itself absent); True if there was one."""
+    retired = _retired(record)
+    if record.exists() or not retired.is_dir():
+        return False
+    retired.rename(record)
+    return True
+
+
 def _copy_record(source: Path, record: Path) -> None:
     """Writes the record of run folder ``source`` to ``record``, replacing an older one only
     once the new one is complete (a failed copy leaves the older record as it was)."""
@@ -65,7 +80,7 @@ def _copy_record(source: Path, record: Path) -> None:
                 (staging / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source / name, staging / name)
         if record.exists():
-            retired = record.with_name(f".{record.name}-replaced")
+            retired = _retired(record)
             shutil.rmtree(retired, ignore_errors=True)
             record.rename(retired)
             staging.rename(record)
@@ -83,7 +98,9 @@ def record_runs(
 
     Only runs whose ``metrics.json`` is current for the grid (the run config it records is
     the one the grid resolves to, and no training output is newer) are copied; a record
-    whose run is not in ``results`` any more (another machine's) is kept as it is.
+    whose run is not in ``results`` any more (another machine's) is kept as it is. An older
+    record that an earlier call stopped between retiring it and renaming its replacement
+    into place is put back first.
 
     Args:
         results: The experiment's results folder, e.g. ``results/ptb-li2019``.
@@ -98,6 +115,7 @@ def record_runs(
     results, records = Path(results), Path(records)
     outcome: dict[str, list[RunKey]] = {"written": [], "unchanged": [], "not_current": []}
     for key in iter_runs(config):
+        _put_back_retired(run_folder(records, key))
         if evaluation_state(results, config, key) != "current":
             outcome["not_current"].append(key)
             continue
