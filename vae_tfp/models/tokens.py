@@ -61,8 +61,9 @@ def categorical_log_prob(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     whose registered gradient also serves second derivatives. With op determinism on,
     ``tf.nn.sparse_softmax_cross_entropy_with_logits`` (and so TFP) bypasses that kernel for
     ``log_softmax`` + ``gather``, several passes over [N, V] in both directions, because
-    the GPU kernel is not deterministic; the CPU kernel reduces each row in one thread in a
-    fixed order, so it is used whenever no GPU is visible, and the bypass otherwise.
+    the GPU kernel is not deterministic. The CPU kernel's reductions run along each row
+    (repeated calls give identical bits, ``tests/test_tokens.py``), so it is used whenever
+    no GPU is visible, and the bypass otherwise.
 
     Args:
         logits: [N, V].
