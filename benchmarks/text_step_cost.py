@@ -28,11 +28,15 @@ longest sentence, once per process over a run). The whole-PTB epoch is the mean 
 the batches of an epoch (train steps only, no validation pass); the figure printed is the
 median over rounds.
 
+``--onednn`` adds the suite with ``TF_ENABLE_ONEDNN_OPTS=1`` (oneDNN's kernels, which
+TensorFlow turns on by default only on CPUs with AVX-512 VNNI or AMX) and then sets it to 0
+for the other suite processes; without it they keep TensorFlow's default.
+
 On a shared machine whose load exceeds its cores, libgomp's spin-waiting makes PyTorch's two
 threads slower than one; ``--omp-passive`` runs the peer with ``OMP_WAIT_POLICY=PASSIVE``.
 
     VAE_TFP_DATA_CACHE=... python benchmarks/text_step_cost.py [--threads 2] [--rounds 3]
-        [--batches 20] [--buckets 8] [--baseline REV] [--omp-passive]
+        [--batches 20] [--buckets 8] [--baseline REV] [--onednn] [--omp-passive]
 """
 
 from __future__ import annotations
@@ -146,6 +150,8 @@ def machine_note(threads: int) -> str:
 def worker(name: str, vocab: int, steps: int, threads: int, connection) -> None:
     """Builds implementation ``name`` in this process, then times the batches it is sent
     (a list of token arrays) and sends back the seconds of each; None ends it."""
+    if name.endswith("+onednn"):  # read when TensorFlow is imported, below
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
     if name == "pytorch":
         from text_vae_torch import peer_step
 
@@ -154,7 +160,7 @@ def worker(name: str, vocab: int, steps: int, threads: int, connection) -> None:
         from vae_tfp.runtime import configure_tensorflow
 
         configure_tensorflow(threads)
-        revision = name.partition("@")[2]
+        revision = name.removesuffix("+onednn").partition("@")[2]
         module = baseline_sequence_module(revision) if revision else None
         step = suite_step(vocab, steps, module)
     connection.send("ready")
@@ -210,6 +216,9 @@ def main() -> None:
     parser.add_argument("--baseline", help="also time the suite's sequence.py at this commit")
     parser.add_argument("--batchings", nargs="+", default=["padded", "buckets", "equal"])
     parser.add_argument("--no-peer", action="store_true", help="skip the PyTorch peer")
+    parser.add_argument(
+        "--onednn", action="store_true", help="also time the suite with TF_ENABLE_ONEDNN_OPTS=1"
+    )
     parser.add_argument("--omp-passive", action="store_true", help="the peer's OMP_WAIT_POLICY")
     args = parser.parse_args()
 
@@ -222,6 +231,9 @@ def main() -> None:
     print(f"PTB train: {len(lengths)} sentences, padded length {steps}, mean length "
           f"{lengths.mean():.1f} (words + EOS), vocabulary {vocab}; batch {BATCH}")  # fmt: skip
     names = ["suite"] + [f"suite@{args.baseline}"] * bool(args.baseline)
+    names += ["suite+onednn"] * args.onednn
+    if args.onednn:  # the other suite processes inherit it off
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
     names += [] if args.no_peer else ["pytorch"]
     passive = " (OMP_WAIT_POLICY=PASSIVE)" if args.omp_passive and not args.no_peer else ""
     print(versions() + passive + "; one process per implementation")
