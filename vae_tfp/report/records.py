@@ -59,14 +59,12 @@ def _retired(record: Path) -> Path:
     return record.with_name(f".{record.name}-replaced")
 
 
-def _put_back_retired(record: Path) -> bool:
+def _put_back_retired(record: Path) -> None:
     """Puts back an older record that a replacement stopped between its two renames left
-    retired (the record itself absent); True if there was one."""
+    retired (the record itself absent)."""
     retired = _retired(record)
-    if record.exists() or not retired.is_dir():
-        return False
-    retired.rename(record)
-    return True
+    if retired.is_dir() and not record.exists():
+        retired.rename(record)
 
 
 def _copy_record(source: Path, record: Path) -> None:
