@@ -23,6 +23,9 @@
 #                     which is committed, and embeds in docs/reproduction.md the table of
 #                     every run recorded so far, on this machine or an earlier one (its
 #                     caption names the runs still missing); trains nothing
+# make ptb-report     once every run is recorded, on whatever machines: what `make ptb`
+#                     writes (the tables, README excerpt and HTML report), built from
+#                     records/ptb-li2019 (config run_records); trains and evaluates nothing
 # make real-small     binarized MNIST and short PTB sentences with small models
 #                     (config/real-small.yaml: 10 runs, minutes on 2 cores), then its two
 #                     tables embedded in docs/datasets.md
@@ -59,7 +62,7 @@ CORES ?= all
 # runs it (--dist loadgroup).
 TEST_WORKERS ?= logical
 
-.PHONY: run test test-cluster test-checks report reproduce ptb ptb-interim real-small au-ablation lint lock clean-results venv
+.PHONY: run test test-cluster test-checks report reproduce ptb ptb-interim ptb-report real-small au-ablation lint lock clean-results venv
 
 venv: $(STAMP)
 
@@ -120,14 +123,23 @@ reproduce: $(STAMP)
 	$(BIN)/python tools/embed_generated.py README.md reproduction-excerpt \
 		results/reproduce/tables/reproduction.md --rows '^burda2016-.*-vae-' --drop-columns source
 
-ptb: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile config/ptb.yaml --rerun-incomplete
+# The final Penn Treebank table, its README excerpt and the HTML report, from the runs
+# (make ptb) or from their records (make ptb-report, whose $(1) is --config run_records=...).
+define ptb_tables
+	$(BIN)/snakemake --cores $(CORES) --configfile config/ptb.yaml $(1) --rerun-incomplete
 	$(BIN)/python tools/embed_generated.py docs/reproduction.md ptb-table \
 		results/ptb-li2019/tables/datasets/ptb.md
 	$(BIN)/python tools/embed_generated.py README.md ptb-excerpt \
 		results/ptb-li2019/tables/datasets/ptb.md --rows . \
 		--drop-columns decoder,rec,marginal_kl,informative_units
-	$(BIN)/snakemake --configfile config/ptb.yaml --report results/ptb-li2019/report.html
+	$(BIN)/snakemake --configfile config/ptb.yaml $(1) --report results/ptb-li2019/report.html
+endef
+
+ptb: $(STAMP)
+	$(call ptb_tables,)
+
+ptb-report: $(STAMP)
+	$(call ptb_tables,--config run_records=records/ptb-li2019)
 
 # The campaign outlives its machines: the evaluated runs' records (no weights) go to
 # records/ptb-li2019, committed, and the interim table is built from them.

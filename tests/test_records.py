@@ -12,7 +12,7 @@ from vae_tfp.cli import main
 from vae_tfp.config import RunKey
 from vae_tfp.report import records as records_module
 from vae_tfp.report.interim import evaluation_state, write_interim_tables
-from vae_tfp.report.records import record_runs
+from vae_tfp.report.records import check_run_records, record_runs
 from vae_tfp.status import run_folder
 
 VANILLA_0 = RunKey("digits", "mlp", "vanilla", 0)
@@ -21,7 +21,8 @@ VANILLA_0 = RunKey("digits", "mlp", "vanilla", 0)
 def _with_training_files(run_dir):
     """Gives an evaluated run folder the files training leaves beside metrics.json, weights
     and a pretraining run included, all older than metrics.json."""
-    for name in ("run_config.json", "history.csv", "train.log", "checkpoint/best.json"):
+    names = ("run_config.json", "history.csv", "train.log", "checkpoint/best.json", "samples.npz")
+    for name in names:
         (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (run_dir / name).write_text(f"{name} of {run_dir.name}")
     (run_dir / "checkpoint" / "best.data-00000-of-00001").write_bytes(b"weights")
@@ -60,6 +61,7 @@ def test_records_keep_the_current_runs_without_weights_and_give_the_same_tables(
         "metrics.json",
         "pretrain/history.csv",
         "run_config.json",
+        "samples.npz",
         "train.log",
     ]
     assert not run_folder(records, RunKey("digits", "mlp", "vanilla", 1)).exists()
@@ -176,3 +178,31 @@ def test_the_command_refuses_a_folder_without_runs(tmp_path, capsys):
     config.write_text(json.dumps(_config()))
     with pytest.raises(SystemExit, match="has no runs/ folder: nothing to record"):
         main(["record-runs", str(tmp_path / "t"), str(tmp_path / "r"), "--configfile", str(config)])
+
+
+def test_the_workflow_takes_records_only_when_every_run_has_a_current_complete_one(tmp_path):
+    """check_run_records (config run_records) names each run without a record, recorded
+    under another run config, or without a file the tables and report read."""
+    config = _config()
+    results, records = tmp_path / "results" / "t", tmp_path / "records" / "t"
+    runs = [("beta_0.5", 0), ("beta_0.5", 1), ("vanilla", 0), ("vanilla", 1)]
+    for method, seed in runs:
+        _with_training_files(_evaluate(results, config, method, seed, -20.0).parent)
+    gaussian = _evaluate(results, config, "vanilla", 0, -5.0, dataset="linear_gaussian").parent
+    _with_training_files(gaussian)
+    assert len(record_runs(results, records, config)["written"]) == 5
+    check_run_records(records, config)  # every run: no error
+
+    (run_folder(records, VANILLA_0) / "samples.npz").unlink()
+    shutil.rmtree(run_folder(records, RunKey("digits", "mlp", "beta_0.5", 1)))
+    stale = run_folder(records, RunKey("linear_gaussian", "mlp", "vanilla", 0)) / "metrics.json"
+    payload = json.loads(stale.read_text())
+    payload["config"]["training"]["epochs"] = 3
+    stale.write_text(json.dumps(payload))
+    with pytest.raises(ValueError) as error:
+        check_run_records(records, config)
+    message = str(error.value)
+    assert "digits × mlp × vanilla seed 0: the record has no samples.npz" in message
+    assert "digits × mlp × beta_0.5 seed 1: no record" in message
+    assert "linear_gaussian × mlp × vanilla seed 0: recorded under another run config" in message
+    assert "beta_0.5 seed 0" not in message and "vanilla seed 1" not in message

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -513,6 +514,51 @@ def _assert_report_files(workdir: Path, results: Path, config: dict, configfile:
     html = report.read_text()
     for path in registered:
         assert path.name in html, f"{path} not in the report"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("tiny_pipeline")  # one worker runs its module fixture
+def test_tables_and_report_from_run_records_equal_those_from_the_runs(tiny_pipeline, tmp_path):
+    """With `run_records` the workflow reads a records folder (vae_tfp/report/records.py)
+    and trains nothing: the same tables and a report with every figure; a grid run without
+    a record stops it before any job."""
+    import pandas as pd
+
+    from vae_tfp.report.records import record_runs
+    from vae_tfp.status import run_folder
+
+    straight_dir, config, done = tiny_pipeline
+    assert done.returncode == 0, done.stderr[-5000:]
+    straight = straight_dir / "results" / config["experiment"]
+    records = tmp_path / "records" / config["experiment"]
+    assert len(record_runs(straight, records, config)["written"]) == len(list(iter_runs(config)))
+    workdir = tmp_path / "from_records"
+    workdir.mkdir()
+    configfile = write_config(workdir, {**config, "run_records": str(records)})
+
+    built = snakemake(workdir, "--cores", "2", "--show-failed-logs", configfile=configfile)
+
+    assert built.returncode == 0, built.stdout[-5000:] + built.stderr[-10000:]
+    ran = {job["rule"] for job in planned_jobs(built.stdout)} | set(
+        re.findall(r"Rule: (\w+)", built.stdout + built.stderr)
+    )
+    assert ran and not ran & {"prepare", "train", "evaluate"}, ran
+    results = workdir / "results" / config["experiment"]
+    assert not (results / "runs").exists()
+
+    def table(directory):
+        frame = pd.read_csv(directory / "tables" / "summary.csv")
+        return frame.drop(columns=["run_dir"])
+
+    pd.testing.assert_frame_equal(table(results), table(straight))
+    for name in ("datasets/digits.md", "datasets/linear_gaussian.md", "statistics.md"):
+        assert (results / "tables" / name).read_text() == (straight / "tables" / name).read_text()
+    _assert_report_files(workdir, results, config, configfile)
+
+    shutil.rmtree(run_folder(records, RunKey("digits", "mlp", "fb_0.25", 3)))
+    missing = snakemake(workdir, "-n", configfile=configfile)
+    assert missing.returncode != 0
+    assert "digits × mlp × fb_0.25 seed 3: no record" in missing.stdout + missing.stderr
 
 
 # ---- (e) a killed pipeline completes on rerun with the same tables ---------------------

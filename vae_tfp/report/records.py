@@ -5,10 +5,12 @@ its run folders live outside the work tree and go with the machine. ``python -m 
 record-runs`` copies each run whose evaluation is current (:func:`evaluation_state`) into
 ``records/{experiment}/runs/...``, the same layout as ``results/{experiment}/runs/...``,
 without the weights: the test metrics, the per-epoch history, the run config, the train
-and evaluation logs and the training sessions (its pretraining run's too).
-``interim-tables`` reads a records folder as it reads a results folder, so the tables of a
-campaign can be built from the runs of every machine it ran on, each number traceable to a
-committed ``metrics.json``.
+and evaluation logs, the training sessions (its pretraining run's too) and the samples the
+report shows. ``interim-tables`` reads a records folder as it reads a results folder, so the
+tables of a campaign can be built from the runs of every machine it ran on, each number
+traceable to a committed ``metrics.json``; once every run of the grid is recorded
+(:func:`check_run_records`), the workflow builds the final tables, figures and HTML report
+from the records (config ``run_records``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from vae_tfp.status import run_folder
 
 # A run folder's files that a record keeps (paths inside the run folder); the rest
 # (checkpoint weights, resume states) is large and only needed to train or evaluate again.
+# samples.npz (evaluation's sentences or images and the test posteriors, under 1 MB for
+# Penn Treebank) is what the report shows of the model.
 # Nothing of checkpoint/: metrics.json already holds best.json ("training") and
 # code_version.json ("code_versions"), and a checkpoint file that a git checkout writes
 # after metrics.json would make evaluation_state call the record stale (a retraining).
@@ -37,9 +41,14 @@ RUN_RECORD_FILES = (
     "training_sessions.json",
     "train.log",
     "evaluate.log",
+    "samples.npz",
 )
+# Evaluation's outputs, which a pretraining run (trained, never evaluated) does not have.
+EVALUATION_FILES = ("metrics.json", "evaluate.log", "samples.npz")
+# What the workflow's tables and report read of a run (vae_tfp/report/aggregate.py, figures).
+REPORT_INPUTS = ("metrics.json", "history.csv", "samples.npz")
 RECORD_FILES = RUN_RECORD_FILES + tuple(
-    f"{PRETRAIN_DIR}/{name}" for name in RUN_RECORD_FILES if name != "metrics.json"
+    f"{PRETRAIN_DIR}/{name}" for name in RUN_RECORD_FILES if name not in EVALUATION_FILES
 )
 
 
@@ -124,3 +133,42 @@ def record_runs(
         _copy_record(source, record)
         outcome["written"].append(key)
     return outcome
+
+
+def check_run_records(records: str | Path, config: Mapping[str, Any]) -> None:
+    """Checks that ``records`` holds a current record of every run of the grid, with the
+    files the workflow's tables and report read (``metrics.json``, ``history.csv``,
+    ``samples.npz``).
+
+    Args:
+        records: A records folder, e.g. ``records/ptb-li2019``.
+        config: The experiment config, whose grid says which runs to look for.
+
+    Raises:
+        ValueError: Naming each run without a record, with a record of another run config
+            than the grid's, or with a record lacking one of those files, and what to do.
+    """
+    records = Path(records)
+    problems = []
+    for key in iter_runs(config):
+        name = f"{key.dataset} × {key.decoder} × {key.method} seed {key.seed}"
+        state = evaluation_state(records, config, key)
+        if state != "current":
+            problems.append(
+                f"{name}: "
+                + ("no record" if state == "missing" else "recorded under another run config")
+            )
+            continue
+        absent = [f for f in REPORT_INPUTS if not (run_folder(records, key) / f).is_file()]
+        if absent:
+            problems.append(f"{name}: the record has no {', '.join(absent)}")
+    if problems:
+        raise ValueError(
+            f"run_records: {records} does not hold every run of the grid evaluated under its "
+            "current run config ("
+            + "; ".join(problems)
+            + "). `python -m vae_tfp record-runs RESULTS RECORDS` records the runs evaluated on "
+            "a machine (again, for a record made before records kept every file); "
+            "`python -m vae_tfp interim-tables RECORDS` builds the tables of the runs recorded "
+            "so far."
+        )

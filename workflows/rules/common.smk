@@ -28,6 +28,7 @@ from vae_tfp.config import (
 )
 from vae_tfp.plugins import is_file_spec, plugin_spec_of, resolve_plugin_specs
 from vae_tfp.report.options import table_options
+from vae_tfp.report.records import check_run_records
 
 
 # ---- Config ------------------------------------------------------------------------------
@@ -57,6 +58,15 @@ THREADS = int(config["threads"])
 
 # Every run of the experiment grid: (dataset, decoder variant, method variant, seed).
 RUNS = list(iter_runs(config))
+
+# Where the tables and figures read the runs: their folders under results/{experiment}/runs,
+# which train and evaluate jobs fill, or with `run_records` a campaign's committed records
+# (vae_tfp/report/records.py), which must hold every run: nothing is trained then.
+RUN_RECORDS = config.get("run_records")
+if RUN_RECORDS:
+    check_run_records(RUN_RECORDS, config)
+RUNS_ROOT = os.path.join(RUN_RECORDS, "runs") if RUN_RECORDS else "results/{experiment}/runs"
+RUN_FOLDER = f"{RUNS_ROOT}/{{dataset}}/{{decoder}}/{{method}}/seed{{seed}}"
 
 # Jobs run `python -m vae_tfp`: the interpreter that runs Snakemake comes first on the PATH
 # that jobs inherit, so they see the same packages (with --sdm conda, the rule's environment
@@ -174,9 +184,10 @@ def dataset_plugin_files(wildcards):
 
 
 def experiment_metrics(wildcards):
-    """The metrics.json of every run of the experiment grid, in grid order."""
+    """The metrics.json of every run of the experiment grid, in grid order (from the
+    records with `run_records`)."""
     return [
-        rules.evaluate.output.metrics.format(
+        f"{RUN_FOLDER}/metrics.json".format(
             experiment=wildcards.experiment,
             dataset=key.dataset,
             decoder=key.decoder,

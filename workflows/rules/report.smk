@@ -62,7 +62,7 @@ rule rate_distortion:
 
 # The samples of one run per dataset x decoder x method (the first seed of the config):
 # image grids for binary images, a text file of sentences for token data.
-SAMPLES = f"results/{{experiment}}/runs/{{dataset}}/{{decoder}}/{{method}}/seed{SAMPLE_SEED}/samples.npz"
+SAMPLES = f"{RUNS_ROOT}/{{dataset}}/{{decoder}}/{{method}}/seed{SAMPLE_SEED}/samples.npz"
 
 
 rule image_samples:
