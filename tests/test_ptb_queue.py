@@ -13,7 +13,7 @@ echo "$*" >> "{calls}"
 """
 
 
-def _run_queue(tmp_path, workers):
+def _run_queue(tmp_path, workers, records=None):
     calls = tmp_path / "calls.txt"
     fake = tmp_path / "snakemake"
     fake.write_text(FAKE_SNAKEMAKE.format(calls=calls))
@@ -26,6 +26,7 @@ def _run_queue(tmp_path, workers):
         PTB_QUEUE="vanilla/seed0 li2019_8/seed0 cyclical/seed0",
         PTB_WORKERS=str(workers),
         PTB_STAGGER="0",
+        PTB_RECORDS=str(records or tmp_path / "no-records"),
     )
     log = subprocess.run(
         ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, check=True, timeout=60
@@ -47,3 +48,16 @@ def test_each_run_is_taken_once_after_one_data_preparation(tmp_path, workers, th
         assert trained == expected
     assert all(f"--cores {threads} " in c and f"threads={threads}" in c for c in calls[1:])
     assert log.count(" takes ") == 3 and log.count(": exit 0") == 3
+
+
+def test_a_run_recorded_on_another_machine_is_not_trained_again(tmp_path):
+    records = tmp_path / "records"
+    recorded = records / "runs" / "ptb" / "lstm_256" / "li2019_8" / "seed0"
+    recorded.mkdir(parents=True)
+    (recorded / "metrics.json").write_text("{}")
+
+    calls, log = _run_queue(tmp_path, 1, records)
+
+    trained = [c.split(" -- ")[1].split("/lstm_256/")[1] for c in calls[1:]]
+    assert trained == ["vanilla/seed0/metrics.json", "cyclical/seed0/metrics.json"]
+    assert "skips li2019_8/seed0: recorded in" in log

@@ -16,9 +16,13 @@
 # symlink to a folder outside the work tree. PTB_QUEUE overrides the order, PTB_SNAKEMAKE
 # the snakemake command (a fake one for a dry test), PTB_STATE the folder of the claims and
 # the workers' Snakemake logs (default: results/ptb-li2019/queue under PTB_SRC), PTB_STAGGER
-# the seconds between the two workers' starts (default 30).
+# the seconds between the two workers' starts (default 30). A run that already has a record
+# in PTB_RECORDS (default: records/ptb-li2019 of the checkout this script is in), evaluated
+# on another machine, is skipped.
 set -u
-SRC=$(cd "${PTB_SRC:-$(dirname "$0")/..}" && pwd)
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+SRC=$(cd "${PTB_SRC:-$HERE}" && pwd)
+RECORDS=${PTB_RECORDS:-$HERE/records/ptb-li2019}
 R=results/ptb-li2019/runs/ptb/lstm_256
 STATE=${PTB_STATE:-$SRC/results/ptb-li2019/queue}
 ORDER=${PTB_QUEUE:-"vanilla/seed0 anneal_10ep/seed0 cyclical/seed0 li2019_8/seed0 aggressive_anneal/seed0 vanilla/seed1 li2019_8/seed1"}
@@ -30,6 +34,10 @@ rm -rf "$STATE/claims" && mkdir -p "$STATE/claims"
 worker() {
   for run in $ORDER; do
     mkdir "$STATE/claims/${run//\//_}" 2>/dev/null || continue
+    if [ -f "$RECORDS/runs/ptb/lstm_256/$run/metrics.json" ]; then
+      echo "$(date -u +%FT%TZ) worker $1 skips $run: recorded in $RECORDS"
+      continue
+    fi
     echo "$(date -u +%FT%TZ) worker $1 takes $run"
     $SNAKEMAKE --cores "$THREADS" --nolock --rerun-incomplete --configfile config/ptb.yaml \
       --config threads="$THREADS" -- "$R/$run/metrics.json" >> "$STATE/worker$1.log" 2>&1
