@@ -33,6 +33,11 @@ status() {
     [ -f "$log" ] || continue
     run=${log#"$OUT"/runs/ptb/lstm_256/}
     echo "${run%/train.log}: $(grep -o 'epoch [0-9]*/[0-9]*.*valid elbo [-0-9.]*' "$log" | tail -1)"
+    saved=$(ls -t "${log%/train.log}"/resume/state-*.json 2>/dev/null | head -1)
+    # a session that stops just after a resume save loses almost no training
+    if [ -n "$saved" ]; then
+      echo "  last resume save: $(date -u -r "$saved" +%FT%TZ) ($(basename "$saved"))"
+    fi
   done
 }
 
