@@ -159,3 +159,30 @@ def test_the_scaled_sgd_update_keeps_clippings_edge_cases():
         tf_keras.optimizers.Adam(0.1),
     ):
         assert not is_plain_sgd(other)
+
+
+def test_every_compiled_function_of_the_package_is_traced_without_autograph():
+    """Every ``tf.function`` in vae_tfp passes ``autograph=False``: AutoGraph would rewrite
+    the source of every function a trace calls (seconds of each job's start), and
+    docs/extending.md tells plugin authors that their hooks are traced without it."""
+    import ast
+    from pathlib import Path
+
+    import vae_tfp
+
+    missing = []
+    for path in sorted(Path(vae_tfp.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            is_tf_function = (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "function"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "tf"
+            )
+            off = [k for k in getattr(node, "keywords", []) if k.arg == "autograph"]
+            if is_tf_function and not (
+                off and isinstance(off[0].value, ast.Constant) and off[0].value.value is False
+            ):
+                missing.append(f"{path.name}:{node.lineno}")
+    assert not missing, f"tf.function without autograph=False: {missing}"

@@ -569,7 +569,9 @@ def test_tables_and_report_from_run_records_equal_those_from_the_runs(tiny_pipel
 def test_killed_pipeline_completes_on_rerun_with_identical_tables(tiny_pipeline, tmp_path):
     """SIGKILL the whole Snakemake process group once the first run is evaluated, unlock,
     rerun with --rerun-incomplete: the tables equal those of the uninterrupted run of
-    ``tiny_pipeline`` (all columns but wall times and folder paths)."""
+    ``tiny_pipeline`` (all columns but wall times and folder paths). Both ask for the
+    summary table only: the figure and page jobs after it only read it and the runs'
+    files (test_tiny_experiment_runs_to_the_tables runs them)."""
     import signal
     import time
 
@@ -577,22 +579,27 @@ def test_killed_pipeline_completes_on_rerun_with_identical_tables(tiny_pipeline,
 
     straight_dir, config, done = tiny_pipeline
     assert done.returncode == 0, done.stderr[-5000:]
+    summary_table = "results/tiny/tables/summary.csv"
     killed_dir = tmp_path / "killed"
     killed_dir.mkdir()
 
     configfile = write_config(killed_dir, config)
     command = [
         sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-        "--directory", str(killed_dir), "--cores", "2", "--configfile", str(configfile),
+        "--directory", str(killed_dir), summary_table, "--cores", "2",
+        "--configfile", str(configfile),  # last: it takes every value after it
     ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=killed_dir, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    log = tmp_path / "killed.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            command, cwd=killed_dir, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
     runs = killed_dir / "results" / "tiny" / "runs"
     deadline = time.monotonic() + 400
     while not list(runs.glob("*/*/*/*/metrics.json")):
-        assert process.poll() is None, "the pipeline ended before it could be killed"
+        if process.poll() is not None:
+            pytest.fail(f"the pipeline ended before it could be killed:\n{log.read_text()[-3000:]}")
         assert time.monotonic() < deadline
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
@@ -600,7 +607,9 @@ def test_killed_pipeline_completes_on_rerun_with_identical_tables(tiny_pipeline,
     assert not (killed_dir / "results" / "tiny" / "tables" / "summary.csv").exists()
 
     assert snakemake(killed_dir, "--unlock", configfile=configfile).returncode == 0
-    rerun = snakemake(killed_dir, "--cores", "2", "--rerun-incomplete", configfile=configfile)
+    rerun = snakemake(
+        killed_dir, summary_table, "--cores", "2", "--rerun-incomplete", configfile=configfile
+    )
     assert rerun.returncode == 0, rerun.stderr[-5000:]
 
     def table(directory):

@@ -158,15 +158,15 @@ def _passes(model: VAE):
     """The compiled passes of :func:`importance_weighted_pass`: q(z|x)'s parameters, the
     encoder's means, and one chunk of K samples reduced by log-sum-exp."""
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(autograph=False, reduce_retracing=True)
     def params_pass(xb, stateless_seed):
         return model.posterior_params(xb, seed=stateless_seed)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(autograph=False, reduce_retracing=True)
     def encoder_pass(xb):
         return model.encoder_params(xb)[0]
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(autograph=False, reduce_retracing=True)
     def chunk_pass(xb, loc, log_var, n, stateless_seed):
         # q(z|x) from parameters computed once per batch: a refined one is the same in
         # every chunk.
@@ -189,7 +189,7 @@ def _length_batch_pass(
     time, reused in the length batches."""
     params_pass, encoder_pass, _ = _passes(model)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(autograph=False, reduce_retracing=True)
     def noise_chunk_pass(xb, loc, log_var, eps):
         return _reduce(*model.log_weights_at(xb, loc, log_var, reparameterize(loc, log_var, eps)))
 

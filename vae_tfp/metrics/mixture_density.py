@@ -48,7 +48,7 @@ def _mixture_kernels():
         mass = tf.reduce_sum(tf.exp(log_density - peak), axis=1)
         return tf.argmax(log_density, axis=1, output_type=tf.int32), mass
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(autograph=False, reduce_retracing=True)
     def joint(z, precision, shifted_mean, offset, left_out, leave_one_out: bool):
         # -2 log N(z; mu_m, diag sigma_m^2) = sum_i z_i^2/s2 - 2 z_i mu/s2 + const_m: BLAS.
         squared = tf.matmul(z * z, precision, transpose_b=True) - 2.0 * tf.matmul(
@@ -62,7 +62,7 @@ def _mixture_kernels():
         others = tf.where(own, tf.constant(-np.inf, log_density.dtype), log_density)
         return (*peak_and_mass(log_density), *peak_and_mass(others))
 
-    @tf.function(jit_compile=True, reduce_retracing=True)
+    @tf.function(autograph=False, jit_compile=True, reduce_retracing=True)
     def marginals(z, loc_t, inverse_scale_t, shifted_log_norm_t):
         # One fused pass, no max: every log density is at most its component's log
         # normalizer, so shifting by the largest one per dimension keeps every term <= 0.

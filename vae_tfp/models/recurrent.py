@@ -62,7 +62,7 @@ def _gates(z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     return tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
+@tf.function(autograph=False, jit_compile=True, reduce_retracing=True)
 def _forward(projected, recurrent_kernel, h0, c0, keep: bool = True):
     """The recurrence over time-major ``projected`` [T, B, 4H]: states h [T, B, H] and, to
     ``keep`` for the backward pass, cells c [T, B, H] and gate activations [T, B, 4H]."""
@@ -86,7 +86,7 @@ def _forward(projected, recurrent_kernel, h0, c0, keep: bool = True):
     return hs.stack(), cs.stack(), activations.stack()
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
+@tf.function(autograph=False, jit_compile=True, reduce_retracing=True)
 def _backward(d_hs, recurrent_kernel, h0, c0, hs, cs, activations):
     """Back-propagation through time: gradients of (projected, R, h0, c0) from d_hs."""
     steps = tf.shape(hs)[0]

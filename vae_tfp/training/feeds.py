@@ -138,7 +138,7 @@ class LengthBatchFeed(BatchFeed):
                 def loss(rows):
                     return step_fn(tf.gather(self.train_data, rows)[:, :length])["loss"]
 
-                return tf.function(loss, jit_compile=self.jit_compile)
+                return tf.function(loss, autograph=False, jit_compile=self.jit_compile)
 
             def per_shape_window(rows, starts, lengths):
                 total, tokens = 0.0, 0
@@ -155,7 +155,7 @@ class LengthBatchFeed(BatchFeed):
 
         # Any number of drawn batches and rows: one trace (a trace per row count, which
         # nearly every window has its own of, cost more than the window's steps).
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)] * 3)
+        @tf.function(autograph=False, input_signature=[tf.TensorSpec([None], tf.int32)] * 3)
         def window(rows, starts, lengths):
             count = tf.shape(lengths)[0]
 
@@ -193,7 +193,7 @@ class LengthBatchFeed(BatchFeed):
             )
             return done
 
-        compiled = tf.function(span_fn)
+        compiled = tf.function(span_fn, autograph=False)
 
         def span(plan: LengthPlan, first: int | tf.Tensor, last: int | tf.Tensor, held=None) -> int:
             first, last = tf.constant(int(first)), tf.constant(int(last))
@@ -210,7 +210,7 @@ class LengthBatchFeed(BatchFeed):
                 x = tf.gather(self.train_data, rows)[:, :length]
                 return self.record(step_fn(x), n_rows)
 
-            return tf.function(train, jit_compile=self.jit_compile)
+            return tf.function(train, autograph=False, jit_compile=self.jit_compile)
 
         def span(plan: LengthPlan, first: int | tf.Tensor, last: int | tf.Tensor, held=None) -> int:
             index, last = int(first), int(last)

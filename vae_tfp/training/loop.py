@@ -177,7 +177,7 @@ class Trainer:
         self.encoder_optimizer = build_optimizer(self.training, self.encoder_variables)
         self.decoder_optimizer = build_optimizer(self.training, self.decoder_variables)
         joint_step = self._compiled(self._make_step(True, True))
-        self.joint_step = tf.function(joint_step, reduce_retracing=True)
+        self.joint_step = tf.function(joint_step, autograph=False, reduce_retracing=True)
         self.joint_span = self.feed.make_span(joint_step)
         self.decoder_span = self.feed.make_span(self._compiled(self._make_step(False, True)))
         settings = self.method.inner_loop()
@@ -193,7 +193,7 @@ class Trainer:
         types in :data:`XLA_TRAIN_STEPS`); each batch shape compiles once."""
         if not self.jit_compile:
             return step_fn
-        return tf.function(step_fn, jit_compile=True, reduce_retracing=True)
+        return tf.function(step_fn, autograph=False, jit_compile=True, reduce_retracing=True)
 
     def _make_step(self, update_encoder: bool, update_decoder: bool):
         """:func:`make_train_step` for the chosen parts with this run's state."""

@@ -96,16 +96,21 @@ class BatchFeed:
         burn_num_examples``; the first batch may be an epoch's smaller last one)."""
         drawn_rows = min(self.batch_size, self.n_train)
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(autograph=False, reduce_retracing=True)
         def window(rows, first=None):
             # Each step's mean loss weighted by its rows over a drawn batch's (1 for those).
             total, weight = tf.constant(0.0), tf.constant(0.0)
             if first is not None:
                 share = tf.cast(tf.shape(first)[0], tf.float32) / float(drawn_rows)
                 total, weight = step_fn(first)["loss"] * share, share
-            for i in tf.range(tf.shape(rows)[0]):
-                total += step_fn(self.batch(rows[i]))["loss"]
-                weight += 1.0
+
+            def body(i, total, weight):
+                return i + 1, total + step_fn(self.batch(rows[i]))["loss"], weight + 1.0
+
+            count = tf.shape(rows)[0]
+            _, total, weight = tf.while_loop(
+                lambda i, *_: i < count, body, (tf.constant(0), total, weight)
+            )
             return total / weight
 
         return window
@@ -152,7 +157,7 @@ class BatchFeed:
         full = self._compiled_span(step_fn, size)
         tail = self._compiled_span(step_fn, n_train - n_full * size) if n_train % size else None
 
-        @tf.function(jit_compile=self.jit_compile, reduce_retracing=True)
+        @tf.function(autograph=False, jit_compile=self.jit_compile, reduce_retracing=True)
         def train_held(x):
             return self.record(step_fn(x), tf.shape(x)[0])
 
@@ -185,4 +190,6 @@ class BatchFeed:
             )
             return done
 
-        return tf.function(span_fn, jit_compile=self.jit_compile, reduce_retracing=True)
+        return tf.function(
+            span_fn, autograph=False, jit_compile=self.jit_compile, reduce_retracing=True
+        )

@@ -64,7 +64,7 @@ def encode_dataset(
     batch_pass = _ENCODE_PASSES.get(model)
     if batch_pass is None:
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(autograph=False, reduce_retracing=True)
         def batch_pass(xb, stateless_seed):
             out = model.forward(xb, stateless_seed)
             return out.rec, out.kl_per_dim, out.loc, out.log_var
@@ -85,7 +85,7 @@ def _encode_length_batches(
     noise_pass = _NOISE_PASSES.get(model)
     if noise_pass is None:
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(autograph=False, reduce_retracing=True)
         def noise_pass(xb, eps, refinement_seed):
             loc, log_var = model.posterior_params(xb, seed=refinement_seed)
             rec = model.decoder(reparameterize(loc, log_var, eps)).log_prob(xb)
