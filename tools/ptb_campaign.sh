@@ -1,7 +1,7 @@
 #!/bin/bash
 # Starts or resumes the Penn Treebank campaign (issue 25) in the background, at low priority,
 # on this machine, and prints where its runs stand; run it from any checkout of main, first
-# thing in a session (a session's processes end with it). It
+# thing in a session (a session's processes end within hours of its stop). It
 #   - trains at the commit of records/ptb-li2019/COMMIT (the code version every run of the
 #     campaign trains at): in a git worktree of this repository already at that commit, else
 #     in a new one, PTB_HOME/ptb-src-<commit>;
