@@ -30,13 +30,15 @@ median over rounds.
 
 ``--onednn`` adds the suite with ``TF_ENABLE_ONEDNN_OPTS=1`` (oneDNN's kernels, which
 TensorFlow turns on by default only on CPUs with AVX-512 VNNI or AMX) and then sets it to 0
-for the other suite processes; without it they keep TensorFlow's default.
+for the other suite processes; without it they keep TensorFlow's default. ``--xla`` adds the
+suite with its whole train step compiled by XLA (``training.jit_compile: true``; once per
+batch shape, in the warm-up).
 
 On a shared machine whose load exceeds its cores, libgomp's spin-waiting makes PyTorch's two
 threads slower than one; ``--omp-passive`` runs the peer with ``OMP_WAIT_POLICY=PASSIVE``.
 
     VAE_TFP_DATA_CACHE=... python benchmarks/text_step_cost.py [--threads 2] [--rounds 3]
-        [--batches 20] [--buckets 8] [--baseline REV] [--onednn] [--omp-passive]
+        [--batches 20] [--buckets 8] [--baseline REV] [--onednn] [--xla] [--omp-passive]
 """
 
 from __future__ import annotations
@@ -74,8 +76,9 @@ def baseline_sequence_module(revision: str):
     return module
 
 
-def suite_step(vocab_size: int, steps: int, sequence_module=None):
-    """The suite's train step on one batch per call: ``step(x) -> loss`` (x int32 [B, L])."""
+def suite_step(vocab_size: int, steps: int, sequence_module=None, jit_compile: bool = False):
+    """The suite's train step on one batch per call: ``step(x) -> loss`` (x int32 [B, L]),
+    the whole step compiled by XLA if ``jit_compile`` (the run option ``training.jit_compile``)."""
     import tensorflow as tf
     import tf_keras
 
@@ -107,7 +110,12 @@ def suite_step(vocab_size: int, steps: int, sequence_module=None):
         sampler=tf.random.Generator.from_seed(1),
         clip_norm=5.0,
     )
-    train = tf.function(lambda x: step_fn(x)["loss"], reduce_retracing=False)
+    train = tf.function(
+        lambda x: step_fn(x)["loss"],
+        autograph=False,
+        jit_compile=jit_compile,
+        reduce_retracing=False,
+    )
 
     return lambda x: float(train(tf.constant(x, tf.int32)))
 
@@ -160,9 +168,9 @@ def worker(name: str, vocab: int, steps: int, threads: int, connection) -> None:
         from vae_tfp.runtime import configure_tensorflow
 
         configure_tensorflow(threads)
-        revision = name.removesuffix("+onednn").partition("@")[2]
+        revision = name.partition("+")[0].partition("@")[2]
         module = baseline_sequence_module(revision) if revision else None
-        step = suite_step(vocab, steps, module)
+        step = suite_step(vocab, steps, module, jit_compile=name.endswith("+xla"))
     connection.send("ready")
     while (batches := connection.recv()) is not None:
         connection.send(timed_batches(step, batches))
@@ -220,6 +228,9 @@ def main() -> None:
         "--onednn", action="store_true", help="also time the suite with TF_ENABLE_ONEDNN_OPTS=1"
     )
     parser.add_argument("--omp-passive", action="store_true", help="the peer's OMP_WAIT_POLICY")
+    parser.add_argument(
+        "--xla", action="store_true", help="also time the suite's whole step compiled by XLA"
+    )
     args = parser.parse_args()
 
     from vae_tfp.data import prepare_dataset
@@ -231,7 +242,7 @@ def main() -> None:
     print(f"PTB train: {len(lengths)} sentences, padded length {steps}, mean length "
           f"{lengths.mean():.1f} (words + EOS), vocabulary {vocab}; batch {BATCH}")  # fmt: skip
     names = ["suite"] + [f"suite@{args.baseline}"] * bool(args.baseline)
-    names += ["suite+onednn"] * args.onednn
+    names += ["suite+onednn"] * args.onednn + ["suite+xla"] * args.xla
     if args.onednn:  # the other suite processes inherit it off
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
     names += [] if args.no_peer else ["pytorch"]
@@ -281,8 +292,13 @@ def main() -> None:
             rounds = ", ".join(f"{e / 60:.2f}" for e in epochs[name, impl])
             print(f"  {impl:>24}: {ms:7.1f} ms/batch, epoch {minutes[impl]:6.2f} min "
                   f"(rounds {rounds})")  # fmt: skip
-        if "pytorch" in minutes:
-            print(f"  {'peer / suite':>24}: {minutes['pytorch'] / minutes['suite']:.2f}x")
+        peer = statistics.median(per_batch[name, "pytorch"]) if "pytorch" in minutes else None
+        for impl in [i for i in implementations if i != "pytorch"] if peer else []:
+            ratio, by_batch = (
+                minutes["pytorch"] / minutes[impl],
+                peer / statistics.median(per_batch[name, impl]),
+            )
+            print(f"  {'peer / ' + impl:>24}: {ratio:.2f}x by epoch, {by_batch:.2f}x per batch")
     print(f"load average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     for connection in implementations.values():
         connection.send(None)
