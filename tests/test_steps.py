@@ -170,19 +170,27 @@ def test_every_compiled_function_of_the_package_is_traced_without_autograph():
 
     import vae_tfp
 
+    def is_tf_function(node) -> bool:
+        return (
+            isinstance(node, ast.Attribute)
+            and node.attr == "function"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "tf"
+        )
+
+    def autograph_off(call: ast.Call) -> bool:
+        return any(
+            k.arg == "autograph" and isinstance(k.value, ast.Constant) and k.value.value is False
+            for k in call.keywords
+        )
+
     missing = []
     for path in sorted(Path(vae_tfp.__file__).parent.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            is_tf_function = (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "function"
-                and isinstance(node.func.value, ast.Name)
-                and node.func.value.id == "tf"
-            )
-            off = [k for k in getattr(node, "keywords", []) if k.arg == "autograph"]
-            if is_tf_function and not (
-                off and isinstance(off[0].value, ast.Constant) and off[0].value.value is False
-            ):
-                missing.append(f"{path.name}:{node.lineno}")
+        tree = ast.parse(path.read_text())
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and is_tf_function(n.func)]
+        called = {id(call.func) for call in calls}
+        # A bare ``@tf.function`` or ``map(tf.function, ...)`` takes AutoGraph's default.
+        bare = [n for n in ast.walk(tree) if is_tf_function(n) and id(n) not in called]
+        for node in [call for call in calls if not autograph_off(call)] + bare:
+            missing.append(f"{path.name}:{node.lineno}")
     assert not missing, f"tf.function without autograph=False: {missing}"
